@@ -1,0 +1,84 @@
+"""Cited Recommendations and the Study Group that owns each, by series range or registry entry."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+# X.1352, Y.4500.3, H.810, ITU-T Q.5050; provisional names such as X.iot-dt or Y.IoT-sec-xyz.
+_REC = re.compile(r"(?<![A-Za-z0-9.])([A-Z])\.(\d{1,4}(?:\.\d{1,3})?)(?![0-9])")
+_PROVISIONAL = re.compile(r"^\s*([A-Z])\.([A-Za-z][\w.-]*)")
+_REVISION_CUE = re.compile(
+    r"(revis\w*|amend\w*|corrigend\w*|new (?:edition|version)|updat\w* (?:of|to)|extension (?:of|to)|"
+    r"extends?|supersed\w*|replac\w*|\brev\b|\bamd\b)",
+    re.IGNORECASE,
+)
+_SUBJECT_VERB = re.compile(
+    r"^\W{0,3}(?:\"[^\"]{0,200}\"\s*)?(provides|specifies|defines|describes|establishes|introduces|includes|"
+    r"presents|gives|identifies|covers|offers|analyses|analyzes|proposes|focuses)\b",
+    re.IGNORECASE,
+)
+_RECOMMENDATION_BEFORE = re.compile(r"Recommendation\s+(?:ITU-T\s+)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SeriesRange:
+    prefix: str
+    start: float
+    end: float
+    sg: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    rec: str
+    sg: str | None
+    field: str
+    revised: bool = False
+    subject: bool = False
+
+
+def owner(rec: str, series: Iterable[SeriesRange], known: Mapping[str, str]) -> str | None:
+    """The SG owning a Recommendation: a known registry entry first, then the series ranges."""
+    if rec in known:
+        return known[rec]
+    m = _REC.match(rec)
+    if not m:
+        return None
+    prefix, number = m.group(1), float(m.group(2).split(".")[0])
+    for s in series:
+        if s.prefix == prefix and s.start <= number <= s.end:
+            return s.sg
+    return None
+
+
+def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapping[str, str],
+                   *, relation_field: bool = False) -> list[Citation]:
+    """Every Recommendation cited in `text`; revision cues close before an id mark it revised."""
+    found: list[Citation] = []
+    for m in _REC.finditer(text):
+        rec = f"{m.group(1)}.{m.group(2)}"
+        sg = owner(rec, series, known)
+        if sg is None:
+            continue
+        before = text[max(0, m.start() - 60):m.start()]
+        sentence_before = re.split(r"[.;\n]\s", before)[-1]
+        revised = bool(_REVISION_CUE.search(sentence_before)) or bool(
+            relation_field and _REVISION_CUE.search(text[m.end():m.end() + 30]))
+        subject = bool(_RECOMMENDATION_BEFORE.search(text[max(0, m.start() - 40):m.start()])) and bool(
+            _SUBJECT_VERB.match(text[m.end():m.end() + 260]))
+        found.append(Citation(rec, sg, field, revised, subject))
+    return found
+
+
+def provisional_sg(reference: str, provisional: Mapping[str, str], series: list[SeriesRange],
+                   known: Mapping[str, str]) -> str | None:
+    """The SG suggested by a provisional name's series letter (X.iot-dt -> the X series' owner)."""
+    if not reference:
+        return None
+    exact = _REC.match(reference.strip())
+    if exact:
+        return owner(f"{exact.group(1)}.{exact.group(2)}", series, known)
+    m = _PROVISIONAL.match(reference)
+    return provisional.get(m.group(1)) if m else None

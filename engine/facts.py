@@ -1,0 +1,126 @@
+"""Proposal -> facts: concepts with the field and words that produced them, citations, signals.
+
+Signals are integers by name, the only thing the rules see:
+- a concept: its level, the weight of the strongest field it appeared in (title highest);
+- a category: the sum over its concepts of level x concept weight, and <category>_top, the
+  highest level of any of its concepts (3 = some concept of it is in the title);
+- system signals: cites_<sg> / revises_<sg> / names_<sg> (cited Recommendations by owner),
+  proposes_<sg> (Questions the submitter proposes), reference_<sg> (series of the provisional
+  name), liaises_<sg> (liaisons naming a Study Group or Question).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from engine.citations import Citation, find_citations, provisional_sg
+from engine.lexicon import MAX_EVIDENCE
+from engine.models import Evidence, Proposal
+
+if TYPE_CHECKING:
+    from engine.ruleset import RuleSet
+
+_SENTENCE = re.compile(r"(?<=[.;!?])\s+|\n+")
+_SG_IN_TEXT = re.compile(r"\b(?:SG|Study Group\s*)(\d{1,2})\b|\bQ\d{1,2}/(\d{1,2})\b", re.IGNORECASE)
+
+TOP = "_top"  # <category>_top: the strongest field level of any concept of the category
+SYSTEM_PREFIXES = ("cites_", "revises_", "names_", "proposes_", "reference_", "liaises_")
+
+
+@dataclass
+class Facts:
+    signals: dict[str, int]
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+    citations: list[Citation] = field(default_factory=list)
+
+    def words(self, name: str) -> list[Evidence]:
+        return self.evidence.get(name, [])
+
+
+def _drop_excluded(text: str, cues: re.Pattern[str] | None) -> str:
+    """Blank the sentences that say what the work does NOT cover (and a list they introduce)."""
+    if cues is None or not cues.search(text):
+        return text
+    out: list[str] = []
+    skipping_list = False
+    for part in re.split(r"(\n\s*\n)", text):
+        pieces = _SENTENCE.split(part)
+        kept: list[str] = []
+        for sentence in pieces:
+            if skipping_list:
+                continue
+            if cues.search(sentence):
+                skipping_list = sentence.rstrip().endswith(":")
+                continue
+            kept.append(sentence)
+        out.append(" ".join(kept))
+        skipping_list = False
+    return "\n".join(out)
+
+
+def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
+    """Everything the rules may look at, from one proposal."""
+    weights = rs.catalogue.fields
+    fields = {
+        "title": proposal.title,
+        "keywords": " ; ".join(proposal.keywords),
+        "scope": _drop_excluded(proposal.scope, rs.exclusion_re),
+        "summary": _drop_excluded(proposal.summary, rs.exclusion_re),
+        "text": _drop_excluded(proposal.text, rs.exclusion_re),
+    }
+    levels: dict[str, int] = {}
+    evidence: dict[str, list[Evidence]] = {}
+    for fname, text in fields.items():
+        weight = weights.get(fname, 1)
+        for hit in rs.matcher.scan(fname, text):
+            if levels.get(hit.concept, 0) < weight:
+                levels[hit.concept] = weight
+            ev = evidence.setdefault(hit.concept, [])
+            if len(ev) < MAX_EVIDENCE and not any(e.words == hit.words and e.field == fname for e in ev):
+                ev.append(Evidence(field=fname, words=hit.words, concept=hit.concept))
+
+    signals: dict[str, int] = dict(rs.zero_signals)
+    for concept, level in levels.items():
+        signals[concept] = level
+        category = rs.concept_category[concept]
+        signals[category] += level * rs.concept_weight[concept]
+        if signals[category + TOP] < level:
+            signals[category + TOP] = level
+
+    citations: list[Citation] = []
+    for fname, text in fields.items():
+        citations += find_citations(fname, text, rs.series, rs.known_owners)
+    for rel in proposal.relations:
+        citations += find_citations("relations", rel, rs.series, rs.known_owners, relation_field=True)
+    for c in citations:
+        sg = (c.sg or "").lower()
+        _bump(signals, f"cites_{sg}")
+        if c.revised:
+            _bump(signals, f"revises_{sg}")
+            evidence.setdefault(f"revises_{sg}", []).append(Evidence(field=c.field, words=c.rec, concept="revision"))
+        if c.subject:
+            _bump(signals, f"names_{sg}")
+            evidence.setdefault(f"names_{sg}", []).append(Evidence(field=c.field, words=c.rec, concept="named"))
+        ev = evidence.setdefault(f"cites_{sg}", [])
+        if len(ev) < MAX_EVIDENCE and not any(e.words == c.rec for e in ev):
+            ev.append(Evidence(field=c.field, words=c.rec, concept="citation"))
+
+    for q in proposal.questions:
+        sg = "sg" + q.split("/")[1]
+        _bump(signals, f"proposes_{sg}")
+        evidence.setdefault(f"proposes_{sg}", []).append(Evidence(field="questions", words=q, concept="proposed"))
+    ref_sg = provisional_sg(proposal.reference, rs.catalogue.provisional, rs.series, rs.known_owners)
+    if ref_sg:
+        signals[f"reference_{ref_sg.lower()}"] = 1
+        evidence[f"reference_{ref_sg.lower()}"] = [Evidence(field="reference", words=proposal.reference, concept="reference")]
+    for liaison in proposal.liaisons:
+        for m in _SG_IN_TEXT.finditer(liaison):
+            sg = "sg" + str(int(m.group(1) or m.group(2)))
+            _bump(signals, f"liaises_{sg}")
+            evidence.setdefault(f"liaises_{sg}", []).append(Evidence(field="liaisons", words=m.group(0), concept="liaison"))
+    return Facts(signals, evidence, citations)
+
+
+def _bump(signals: dict[str, int], name: str) -> None:
+    signals[name] = signals.get(name, 0) + 1

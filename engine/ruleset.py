@@ -1,0 +1,290 @@
+"""Loading a rule set: every file parsed, validated and cross-checked before anything is built.
+
+A rule set loads whole or not at all: `load_rules` returns a ready RuleSet or raises
+RuleLoadError with every issue found (file:line:column, value, suggestion).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine import adapter
+from engine.citations import SeriesRange
+from engine.errors import RuleIssue, RuleLoadError
+from engine.facts import SYSTEM_PREFIXES, TOP
+from engine.lexicon import Matcher, compile_matcher
+from engine.schema import (
+    ADVISORY, KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES, STAGES,
+    CatalogueFile, ConceptDef, LexiconFile, RuleDef, RulesFile,
+)
+from engine.yamlfile import YamlDoc, YamlFileError, did_you_mean, read_yaml, validate
+
+MAX_FILES = 100
+STAGE_ORDER = {name: i for i, name in enumerate((*STAGES, ADVISORY))}
+
+
+@dataclass
+class Rule:
+    """One rule as loaded, with where it came from."""
+
+    definition: RuleDef
+    file: str
+    line: int
+    order: int
+
+    @property
+    def id(self) -> str:
+        return self.definition.id
+
+
+@dataclass
+class RuleSet:
+    """A loaded, checked and compiled rule set. Immutable once built; share it between threads."""
+
+    directory: str
+    version: str
+    revision: str
+    catalogue: CatalogueFile
+    concepts: dict[str, ConceptDef]
+    concept_category: dict[str, str]
+    concept_weight: dict[str, int]
+    categories: dict[str, str]
+    rules: dict[str, Rule]
+    matcher: Matcher
+    host: adapter.RuleHost
+    series: list[SeriesRange]
+    exclusion_re: re.Pattern[str] | None
+    files: list[str]
+    loaded_at: float = field(default_factory=time.time)
+    known_owners: dict[str, str] = field(default_factory=dict)
+    produced: set[str] = field(default_factory=set)
+    # Category signals start at 0 so that `max` conditions hold when nothing matched.
+    zero_signals: dict[str, int] = field(default_factory=dict)
+    concept_locations: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    @property
+    def questions(self) -> dict[str, str]:
+        return {q.id: q.title for q in self.catalogue.questions}
+
+
+    def close(self) -> None:
+        self.host.close()
+
+
+def file_revision(paths: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for p in paths:
+        digest.update(p.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(p.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def rule_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.yaml") if p.is_file())
+
+
+@dataclass
+class Parsed:
+    """The validated files of a rule directory before compilation (what lint also inspects)."""
+
+    root: Path
+    files: list[Path]
+    catalogue: CatalogueFile | None = None
+    catalogue_doc: YamlDoc | None = None
+    lexicons: list[tuple[YamlDoc, LexiconFile]] = field(default_factory=list)
+    rule_files: list[tuple[YamlDoc, RulesFile]] = field(default_factory=list)
+    issues: list[RuleIssue] = field(default_factory=list)
+
+
+def parse_directory(directory: Path | str) -> Parsed:
+    """Read and schema-check every YAML file of a rule directory; issues collected, not raised."""
+    root = Path(directory)
+    if not root.is_dir():
+        return Parsed(root, [], issues=[RuleIssue(str(root), 1, 1, "rule directory not found", code="io")])
+    files = rule_files(root)
+    parsed = Parsed(root, files)
+    if len(files) > MAX_FILES:
+        parsed.issues.append(RuleIssue(str(root), 1, 1, f"{len(files)} rule files, more than {MAX_FILES}", code="limit"))
+        return parsed
+    for path in files:
+        display = _display(path)
+        try:
+            doc = read_yaml(path, display)
+        except YamlFileError as exc:
+            parsed.issues += exc.issues
+            continue
+        if not isinstance(doc.data, dict):
+            parsed.issues.append(doc.issue([], "a rule file must be a mapping with a 'schema' key"))
+            continue
+        schema = doc.data.get("schema")
+        if schema == SCHEMA_CATALOGUE:
+            model, issues = validate(doc, CatalogueFile)
+            if model is not None and parsed.catalogue is not None:
+                issues = [doc.issue(["schema"], "a second catalogue file; a rule set has exactly one")]
+            elif model is not None:
+                parsed.catalogue, parsed.catalogue_doc = model, doc
+        elif schema == SCHEMA_LEXICON:
+            model, issues = validate(doc, LexiconFile)
+            if model is not None:
+                parsed.lexicons.append((doc, model))
+        elif schema == SCHEMA_RULES:
+            model, issues = validate(doc, RulesFile)
+            if model is not None:
+                parsed.rule_files.append((doc, model))
+        else:
+            shown = None if schema is None else str(schema)
+            issues = [doc.issue(["schema"], "unknown or missing schema", value=shown,
+                                suggestion=did_you_mean(str(schema), KNOWN_SCHEMAS) if schema else None)]
+        parsed.issues += issues
+    if parsed.catalogue is None and not any(i.file.endswith("catalogue.yaml") for i in parsed.issues):
+        parsed.issues.append(RuleIssue(str(root), 1, 1, f"no file with schema {SCHEMA_CATALOGUE!r}"))
+    return parsed
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None) -> RuleSet:
+    """Load, check and compile a rule directory; raise RuleLoadError listing every issue."""
+    parsed = parse_directory(directory)
+    if parsed.issues or parsed.catalogue is None:
+        raise RuleLoadError(parsed.issues)
+    cat = parsed.catalogue
+    issues: list[RuleIssue] = []
+
+    categories: dict[str, str] = {}
+    concepts: dict[str, ConceptDef] = {}
+    concept_locations: dict[str, tuple[str, int]] = {}
+    for doc, lex in parsed.lexicons:
+        for i, cdef in enumerate(lex.categories):
+            if cdef.id in categories:
+                issues.append(doc.issue(["categories", i, "id"], f"duplicate category {cdef.id!r}", code="duplicate"))
+            categories[cdef.id] = cdef.description
+    for doc, lex in parsed.lexicons:
+        for i, concept in enumerate(lex.concepts):
+            if concept.id in concepts:
+                issues.append(doc.issue(["concepts", i, "id"], f"duplicate concept {concept.id!r}", code="duplicate"))
+            if concept.category not in categories:
+                issues.append(doc.issue(["concepts", i, "category"], f"unknown category {concept.category!r}",
+                                        suggestion=did_you_mean(concept.category, categories), code="reference"))
+            if concept.id in categories or concept.id.endswith(TOP):
+                issues.append(doc.issue(["concepts", i, "id"], f"concept {concept.id!r} clashes with a category signal", code="duplicate"))
+            concepts[concept.id] = concept
+            concept_locations[concept.id] = (doc.file, doc.locate(["concepts", i])[0])
+
+    rules: dict[str, Rule] = {}
+    order = 0
+    produced: set[str] = set()
+    for doc, rf in parsed.rule_files:
+        for i, rdef in enumerate(rf.rules):
+            produced.update(rdef.then.derive)
+    system = {f"{p}{sg.lower()}" for p in SYSTEM_PREFIXES for sg in cat.study_groups}
+    signals = set(concepts) | set(categories) | {c + TOP for c in categories} | system
+    for clash in sorted(produced & signals):
+        issues.append(RuleIssue(parsed.root.as_posix(), 1, 1, f"derived fact {clash!r} has the name of a concept or category", code="duplicate"))
+    question_ids = {q.id for q in cat.questions}
+    for doc, rf in parsed.rule_files:
+        for i, rdef in enumerate(rf.rules):
+            path: list[Any] = ["rules", i]
+            if rdef.id in rules:
+                first = rules[rdef.id]
+                issues.append(doc.issue([*path, "id"], f"duplicate rule id {rdef.id!r} (first at {first.file}:{first.line})", code="duplicate"))
+                continue
+            issues += _check_rule(doc, path, rdef, signals, produced, concepts, question_ids, cat)
+            rules[rdef.id] = Rule(rdef, doc.file, doc.locate(path)[0], order)
+            order += 1
+    if not rules:
+        issues.append(RuleIssue(parsed.root.as_posix(), 1, 1, "the rule set has no rules"))
+    if issues:
+        raise RuleLoadError(issues)
+
+    matcher = compile_matcher({cid: c.phrases for cid, c in concepts.items()})
+    conditions = [to_condition(r, produced) for r in rules.values() if r.definition.enabled]
+    title_level = cat.fields.get("title", 3)
+    complaint = adapter.check_definition(conditions, title_level)
+    if complaint:
+        raise RuleLoadError([RuleIssue(parsed.root.as_posix(), 1, 1, f"the rule engine rejected the rules: {complaint}", code="engine")])
+    revision = file_revision(parsed.files, parsed.root)
+    host = adapter.build_host(conditions, cat.limits.shard_size, title_level, revision[:8])
+    cues = cat.exclusion_cues
+    exclusion_re = re.compile("|".join(r"\b" + re.escape(c) + r"\b" for c in cues), re.IGNORECASE) if cues else None
+    return RuleSet(
+        directory=str(parsed.root), version=cat.version, revision=revision, catalogue=cat,
+        concepts=concepts, concept_category={k: c.category for k, c in concepts.items()},
+        concept_weight={k: c.weight for k, c in concepts.items()}, categories=categories,
+        rules=rules, matcher=matcher, host=host,
+        series=[SeriesRange(s.prefix, s.start, s.end, s.sg, s.label) for s in cat.series],
+        exclusion_re=exclusion_re, files=[_display(p) for p in parsed.files],
+        known_owners=dict(known_owners or {}), produced=produced,
+        zero_signals={name: 0 for c in categories for name in (c, c + TOP)}, concept_locations=concept_locations,
+    )
+
+
+def to_condition(rule: Rule, produced: set[str]) -> adapter.Condition:
+    """A rule in the adapter's terms; derived facts (only allowed under `all`) become joins."""
+    w = rule.definition.when
+    stage_rank = STAGE_ORDER[rule.definition.stage]
+    derived_names = [s for s in w.all if s in produced]
+    return adapter.Condition(
+        rule_id=rule.id,
+        all=tuple(s for s in w.all if s not in produced),
+        any=tuple(w.any), none=tuple(w.none), in_title=tuple(w.in_title),
+        min=tuple(sorted(w.min.items())), max=tuple(sorted(w.max.items())),
+        derived=tuple(sorted(derived_names)), derive=tuple(rule.definition.then.derive),
+        priority=(0 if rule.definition.then.derive else 10) + stage_rank,
+    )
+
+
+def _check_rule(doc: YamlDoc, path: list[Any], rdef: RuleDef, signals: set[str], produced: set[str],
+                concepts: dict[str, ConceptDef], question_ids: set[str], cat: CatalogueFile) -> list[RuleIssue]:
+    issues: list[RuleIssue] = []
+    w = rdef.when
+    for key in ("all", "any", "none", "in_title"):
+        for j, name in enumerate(getattr(w, key)):
+            if name in produced and key == "all":
+                continue
+            if name in produced:
+                issues.append(doc.issue([*path, "when", key, j], f"derived fact {name!r} may only be used under 'all'", code="reference"))
+            elif name not in signals:
+                issues.append(doc.issue([*path, "when", key, j], f"unknown signal {name!r}",
+                                        suggestion=did_you_mean(name, signals | produced), code="reference"))
+            elif key == "in_title" and name not in concepts:
+                issues.append(doc.issue([*path, "when", key, j], f"in_title needs a concept, {name!r} is not one", code="reference"))
+    for key in ("min", "max"):
+        for name in getattr(w, key):
+            if name not in signals:
+                issues.append(doc.issue([*path, "when", key, name], f"unknown signal {name!r}",
+                                        suggestion=did_you_mean(name, signals | produced), code="reference"))
+    if not (w.all or w.any or w.none or w.in_title or w.min or w.max):
+        issues.append(doc.issue([*path, "when"], "a rule needs at least one condition", code="semantic"))
+    t = rdef.then
+    if t.recommend is None and not (t.questions or t.flags or t.derive):
+        issues.append(doc.issue([*path, "then"], "a rule needs at least one effect", code="semantic"))
+    if t.recommend is not None:
+        rec = t.recommend
+        if rdef.stage == ADVISORY:
+            issues.append(doc.issue([*path, "stage"], "an advisory rule cannot recommend a home; give it a stage", code="semantic"))
+        if rec.home == "other" and not rec.other_sg:
+            issues.append(doc.issue([*path, "then", "recommend"], "home 'other' needs other_sg", code="semantic"))
+        if rec.other_sg and rec.other_sg not in cat.study_groups:
+            issues.append(doc.issue([*path, "then", "recommend", "other_sg"], f"unknown study group {rec.other_sg!r}",
+                                    suggestion=did_you_mean(rec.other_sg, cat.study_groups), code="reference"))
+        if rec.home == "joint" and rec.lead is None:
+            issues.append(doc.issue([*path, "then", "recommend"], "home 'joint' needs lead (SG17, SG20 or stronger)", code="semantic"))
+        if rec.home != "joint" and rec.lead is not None:
+            issues.append(doc.issue([*path, "then", "recommend", "lead"], "lead is only for home 'joint'", code="semantic"))
+    elif rdef.stage != ADVISORY:
+        issues.append(doc.issue([*path, "stage"], f"stage {rdef.stage!r} is for rules that recommend a home; use 'advisory'", code="semantic"))
+    for j, q in enumerate(t.questions):
+        if q not in question_ids:
+            issues.append(doc.issue([*path, "then", "questions", j], f"unknown Question {q!r}",
+                                    suggestion=did_you_mean(q, question_ids), code="reference"))
+    return issues

@@ -1,0 +1,160 @@
+"""Schemas of the rule-set files (versioned by their `schema:` key), checked at load time.
+
+Every file of a rule set names its kind and version on its first key:
+    iotsec-triage/catalogue@1  study groups, Questions, series, stages, flag texts, weights
+    iotsec-triage/lexicon@1    concepts and the phrases that produce them
+    iotsec-triage/rules@1      rules: conditions over signals, effects
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+SCHEMA_CATALOGUE = "iotsec-triage/catalogue@1"
+SCHEMA_LEXICON = "iotsec-triage/lexicon@1"
+SCHEMA_RULES = "iotsec-triage/rules@1"
+KNOWN_SCHEMAS = (SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES)
+
+# Precedence: earlier stages win over later ones. Fixed here, documented in rules/README.md.
+STAGES = ("continuity", "other_sg", "precedent", "joint", "principle", "default")
+ADVISORY = "advisory"  # rules that only suggest Questions, raise flags or derive signals
+FIELDS = ("title", "keywords", "scope", "summary", "text")
+COMPUTED_FLAGS = ("JOINT_WORK", "COORDINATE_Q6_17_Q6_20", "OUT_OF_SCOPE", "NEEDS_REVIEW", "OVERLAP_EXISTING_WORK")
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{2,79}$")]
+SG = Annotated[str, StringConstraints(pattern=r"^SG\d{1,2}$")]
+QuestionId = Annotated[str, StringConstraints(pattern=r"^Q\d{1,2}/\d{1,2}$")]
+FlagCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{2,47}$")]
+Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
+Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# ---------------------------------------------------------------- catalogue
+
+class StudyGroupDef(_Strict):
+    name: Sentence
+    default_question: QuestionId | None = None
+
+
+class QuestionDef(_Strict):
+    id: QuestionId
+    title: Sentence
+
+
+class SeriesDef(_Strict):
+    prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z]$")]
+    start: float = Field(alias="from")
+    end: float = Field(alias="to")
+    sg: SG
+    label: Sentence
+
+
+class StageDef(_Strict):
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class JointDef(_Strict):
+    lead_signals: dict[Literal["SG17", "SG20"], list[Name]]
+    tie_lead: Literal["SG17", "SG20"] = "SG17"
+
+
+class LimitsDef(_Strict):
+    shard_size: int = Field(default=64, ge=8, le=500)
+
+
+class CatalogueFile(_Strict):
+    schema_: Literal["iotsec-triage/catalogue@1"] = Field(alias="schema")
+    version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    fields: dict[Literal["title", "keywords", "scope", "summary", "text"], int]
+    study_groups: dict[SG, StudyGroupDef]
+    questions: list[QuestionDef] = Field(min_length=1)
+    series: list[SeriesDef] = Field(default_factory=list)
+    provisional: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]$")], SG] = Field(default_factory=dict)
+    exclusion_cues: list[Phrase] = Field(default_factory=list)
+    stages: dict[Literal["continuity", "other_sg", "precedent", "joint", "principle", "default"], StageDef]
+    joint: JointDef
+    review_below: float = Field(ge=0.0, le=1.0)
+    flags: dict[FlagCode, Sentence]
+    limits: LimitsDef = Field(default_factory=LimitsDef)
+
+    @field_validator("fields")
+    @classmethod
+    def _weights(cls, value: dict[str, int]) -> dict[str, int]:
+        for field, weight in value.items():
+            if not 1 <= weight <= 9:
+                raise ValueError(f"weight of {field!r} must be 1..9")
+        return value
+
+
+# ---------------------------------------------------------------- lexicon
+
+class CategoryDef(_Strict):
+    id: Name
+    description: Sentence
+
+
+class ConceptDef(_Strict):
+    id: Name
+    category: Name
+    label: Sentence
+    phrases: list[Phrase] = Field(min_length=1, max_length=300)
+    weight: int = Field(default=1, ge=1, le=5)
+
+
+class LexiconFile(_Strict):
+    schema_: Literal["iotsec-triage/lexicon@1"] = Field(alias="schema")
+    categories: list[CategoryDef] = Field(default_factory=list)
+    concepts: list[ConceptDef] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- rules
+
+class When(_Strict):
+    """Conditions over signals; every listed condition must hold."""
+
+    all: list[Name] = Field(default_factory=list, max_length=20)
+    any: list[Name] = Field(default_factory=list, max_length=60)
+    none: list[Name] = Field(default_factory=list, max_length=60)
+    in_title: list[Name] = Field(default_factory=list, max_length=20)
+    min: dict[Name, int] = Field(default_factory=dict)
+    max: dict[Name, int] = Field(default_factory=dict)
+
+
+class Recommend(_Strict):
+    home: Literal["SG17", "SG20", "joint", "other"]
+    lead: Literal["SG17", "SG20", "stronger"] | None = None
+    other_sg: SG | None = None
+    weight: int = Field(default=1, ge=1, le=10)
+
+
+class FlagEffect(_Strict):
+    code: FlagCode
+    text: Sentence
+
+
+class Then(_Strict):
+    recommend: Recommend | None = None
+    questions: list[QuestionId] = Field(default_factory=list, max_length=5)
+    flags: list[FlagEffect] = Field(default_factory=list, max_length=5)
+    derive: list[Name] = Field(default_factory=list, max_length=5)
+
+
+class RuleDef(_Strict):
+    id: RuleId
+    description: Sentence
+    source: Sentence
+    stage: Literal["continuity", "other_sg", "precedent", "joint", "principle", "default", "advisory"]
+    when: When
+    then: Then
+    enabled: bool = True
+
+
+class RulesFile(_Strict):
+    schema_: Literal["iotsec-triage/rules@1"] = Field(alias="schema")
+    rules: list[RuleDef] = Field(default_factory=list)

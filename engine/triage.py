@@ -1,0 +1,204 @@
+"""One proposal -> one decision: facts, the rule engine, precedence, flags, questions, reasons."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from engine.facts import Facts, extract
+from engine.models import Decision, Evidence, Flag, Proposal, Reason, RelatedWork, RulesetInfo
+from engine.precedence import Candidate, Outcome, candidate, decide
+from engine.ruleset import STAGE_ORDER, Rule, RuleSet
+
+if TYPE_CHECKING:
+    from engine.registry import Registry
+
+MAX_EVIDENCE_PER_REASON = 6
+
+
+@dataclass
+class Trace:
+    """Everything behind a decision, for `explain`: facts, fired rules, precedence steps."""
+
+    facts: Facts
+    fired: list[str]
+    derived: dict[str, list[str]]
+    candidates: list[Candidate]
+    outcome: Outcome
+    decision: Decision
+    related: list[RelatedWork] = field(default_factory=list)
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _fill(template: str, **values: str) -> str:
+    return template.format_map(_Blank(values)).replace("  ", " ").strip()
+
+
+def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Evidence]:
+    """The proposal's words behind each positive condition of a rule."""
+    w = rule.definition.when
+    names = [*w.all, *w.in_title, *w.any, *(k for k, v in w.min.items() if v > 0)]
+    out: list[Evidence] = []
+    for name in names:
+        if name in rs.categories:
+            for concept, cat in rs.concept_category.items():
+                if cat == name:
+                    out += facts.words(concept)[:1]
+        else:
+            out += facts.words(name)[:2]
+        if len(out) >= MAX_EVIDENCE_PER_REASON:
+            break
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for e in out:
+        if (e.field, e.words) not in seen:
+            seen.add((e.field, e.words))
+            unique.append(e)
+    return unique[:MAX_EVIDENCE_PER_REASON]
+
+
+def _effect(rule: Rule, outcome: Outcome, cand: Candidate | None) -> str:
+    t = rule.definition.then
+    parts: list[str] = []
+    if cand is not None:
+        target = {"joint": f"joint work led by {cand.lead}", "other": f"another SG ({cand.other_sg})"}.get(cand.home, cand.home)
+        verdict = "chosen" if rule.id in outcome.winners else ("outranked: " + outcome.losers.get(rule.id, "not chosen"))
+        parts.append(f"recommends {target} [{cand.stage}, weight {cand.weight}] - {verdict}")
+    if t.questions:
+        parts.append("suggests " + ", ".join(t.questions))
+    if t.flags:
+        parts.append("raises " + ", ".join(f.code for f in t.flags))
+    if t.derive:
+        parts.append("derives " + ", ".join(t.derive))
+    return "; ".join(parts)
+
+
+def _sgs_of(home: str, lead: str | None, other_sg: str | None) -> list[str]:
+    if home == "joint":
+        return [lead or "SG17", "SG20" if lead == "SG17" else "SG17"]
+    if home in ("SG17", "SG20"):
+        return [home]
+    if home == "other" and other_sg:
+        return [other_sg]
+    return []
+
+
+def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Proposal) -> list[str]:
+    sgs = _sgs_of(outcome.home, outcome.lead, outcome.other_sg)
+    suffixes = {sg: "/" + sg[2:] for sg in sgs}
+    ordered = sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], -_weight(r), r.order))
+    picked: list[str] = []
+    for sg in sgs:
+        for r in ordered:
+            for q in r.definition.then.questions:
+                if q.endswith(suffixes[sg]) and q not in picked:
+                    picked.append(q)
+        for q in proposal.questions:
+            if q.endswith(suffixes[sg]) and q not in picked and q in rs.questions:
+                picked.append(q)
+        default = rs.catalogue.study_groups.get(sg)
+        if default and default.default_question and not any(q.endswith(suffixes[sg]) for q in picked):
+            picked.append(default.default_question)
+    return picked
+
+
+def _weight(rule: Rule) -> int:
+    rec = rule.definition.then.recommend
+    return rec.weight if rec else 0
+
+
+def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate]) -> list[Flag]:
+    texts = rs.catalogue.flags
+    flags: dict[str, Flag] = {}
+
+    def add(code: str, text: str) -> None:
+        if code not in flags:
+            flags[code] = Flag(code=code, text=text)
+
+    if outcome.home == "joint":
+        add("JOINT_WORK", _fill(texts.get("JOINT_WORK", "Joint work led by {lead}."), lead=outcome.lead or ""))
+    stakes: dict[str, list[str]] = {}
+    for c in candidates:
+        if c.stage == "default":
+            continue
+        for sg in (["SG17", "SG20"] if c.home == "joint" else [c.home]):
+            stakes.setdefault(sg, []).append(c.rule)
+    for r in fired:
+        for f in r.definition.then.flags:
+            if f.code == "COORDINATE_Q6_17_Q6_20":
+                stakes.setdefault("SG17", []).append(r.id)
+                stakes.setdefault("SG20", []).append(r.id)
+    if outcome.home == "joint" or ("SG17" in stakes and "SG20" in stakes):
+        rules = sorted(set(stakes.get("SG17", []) + stakes.get("SG20", [])), key=lambda i: rs.rules[i].order)
+        add("COORDINATE_Q6_17_Q6_20", _fill(texts.get("COORDINATE_Q6_17_Q6_20", "Coordinate Q6/17 and Q6/20 ({detail})."),
+                                            detail="rules: " + ", ".join(rules)))
+    for r in fired:
+        for f in r.definition.then.flags:
+            if f.code != "COORDINATE_Q6_17_Q6_20":
+                add(f.code, f.text)
+    if outcome.home == "other":
+        add("OUT_OF_SCOPE", _fill(texts.get("OUT_OF_SCOPE", "Consider {other_sg}."), other_sg=outcome.other_sg or ""))
+    if outcome.home == "undetermined" or outcome.confidence < rs.catalogue.review_below:
+        detail = "; ".join(outcome.steps[-1:])
+        add("NEEDS_REVIEW", _fill(texts.get("NEEDS_REVIEW", "Needs review ({detail})."), detail=detail))
+    return list(flags.values())
+
+
+def run_rules(rs: RuleSet, proposal: Proposal) -> tuple[Facts, list[str]]:
+    facts = extract(proposal, rs)
+    return facts, rs.host.evaluate(facts.signals)
+
+
+def triage(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *,
+           decision_id: str | None = None) -> Decision:
+    """The recommended home of one proposal, with its reasons. Pure apart from the id."""
+    return trace(proposal, rs, registry, decision_id=decision_id).decision
+
+
+def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *,
+          decision_id: str | None = None) -> Trace:
+    """triage(), keeping every intermediate step for explanation."""
+    facts, fired_ids = run_rules(rs, proposal)
+    fired = sorted((rs.rules[i] for i in fired_ids), key=lambda r: (STAGE_ORDER[r.definition.stage], r.order))
+    candidates: list[Candidate] = []
+    by_rule: dict[str, Candidate] = {}
+    for r in fired:
+        rec = r.definition.then.recommend
+        if rec is not None:
+            c = candidate(r.id, r.definition.stage, rec, facts.signals, rs.catalogue)
+            candidates.append(c)
+            by_rule[r.id] = c
+    outcome = decide(candidates, facts.signals, rs.catalogue)
+    related: list[RelatedWork] = []
+    extra_flags: list[Flag] = []
+    if registry is not None:
+        related, extra_flags = registry.related(proposal, facts, outcome.home, outcome.lead, rs)
+    flags = _flags(rs, fired, outcome, candidates)
+    known = {f.code for f in flags}
+    for f in extra_flags:
+        if f.code not in known:
+            flags.append(f)
+            known.add(f.code)
+    reasons = [
+        Reason(rule=r.id, text=r.definition.description, effect=_effect(r, outcome, by_rule.get(r.id)),
+               evidence=rule_evidence(r, rs, facts), stage=r.definition.stage)
+        for r in sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], r.order))
+    ]
+    decision = Decision(
+        home=outcome.home,  # type: ignore[arg-type]
+        lead=outcome.lead,  # type: ignore[arg-type]
+        other_sg=outcome.other_sg,
+        questions=_questions(rs, fired, outcome, proposal),
+        confidence=outcome.confidence,
+        flags=flags,
+        reasons=reasons,
+        related_work=related,
+        ruleset=RulesetInfo(version=rs.version, revision=rs.revision),
+        decision_id=decision_id or uuid.uuid4().hex,
+    )
+    derived = {r.id: list(r.definition.then.derive) for r in fired if r.definition.then.derive}
+    return Trace(facts, fired_ids, derived, candidates, outcome, decision, related)
