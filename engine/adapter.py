@@ -12,6 +12,10 @@ How each measured hazard is kept away from users:
   EngineError after the session is deleted.
 - `delete_state` after an unmatched fact corrupts the heap: every ruleset has a catch-all rule
   on the marker field `mk` that every fact carries, so every fact matches something.
+- negation of a fact derived later in the same session is unreliable (the negated rule is
+  already queued when the derived fact arrives; measured): derived facts are instead evaluated
+  in layers. A rule that reads a derived fact sits in a later layer than every rule producing it,
+  and each layer's fact carries the facts derived before it as ordinary signals.
 - threads crash the C core: one lock around every engine call (the C code holds the GIL anyway).
 - no ruleset replacement: each loaded rule set compiles to rulesets with fresh unique names,
   freed with `delete_ruleset` when the rule set is closed; no durable Host, so no timer threads.
@@ -25,7 +29,7 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import durable_rules_engine as _dre
 
@@ -51,9 +55,9 @@ class Condition:
     in_title: tuple[str, ...] = ()
     min: tuple[tuple[str, int], ...] = ()
     max: tuple[tuple[str, int], ...] = ()
-    derived: tuple[str, ...] = ()
     derive: tuple[str, ...] = ()
     priority: int = 0
+    layer: int = 0
 
     def signals(self) -> set[str]:
         return set(self.all) | set(self.any) | set(self.none) | set(self.in_title) | {s for s, _ in self.min} | {s for s, _ in self.max}
@@ -85,10 +89,7 @@ def _expression(c: Condition, title_level: int) -> dict[str, Any]:
 def _definition(conditions: Iterable[Condition], title_level: int) -> dict[str, Any]:
     rules: dict[str, Any] = {}
     for c in conditions:
-        patterns: list[dict[str, Any]] = [{"m": _expression(c, title_level)}]
-        for i, d in enumerate(c.derived):
-            patterns.append({f"d{i}": {"$and": [{"k": "d"}, {"n": d}]}})
-        rules[c.rule_id] = {"all": patterns, "pri": c.priority}
+        rules[c.rule_id] = {"all": [{"m": _expression(c, title_level)}], "pri": c.priority}
     rules[CATCH_ALL] = {"all": [{"m": {"mk": 1}}], "pri": 1_000_000}
     return rules
 
@@ -97,6 +98,7 @@ def _definition(conditions: Iterable[Condition], title_level: int) -> dict[str, 
 class Shard:
     name: str
     handle: int
+    layer: int
     rule_ids: tuple[str, ...]
     signals: tuple[str, ...]
     keys: frozenset[str] | None  # None: always evaluated
@@ -112,16 +114,24 @@ class RuleHost:
     evaluations: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def evaluate(self, signals: dict[str, int], on_fire: Callable[[str], None] | None = None) -> list[str]:
+    def evaluate(self, signals: dict[str, int]) -> list[str]:
         """Rule ids that fired for these signals, in firing order, each once."""
         fired: list[str] = []
         seen: set[str] = set()
+        signals = dict(signals)
         positive = {k for k, v in signals.items() if v > 0}
+        layer = 0
         with ENGINE_LOCK:
             if self.closed:
                 raise EngineError("rule set was closed while in use")
             self.evaluations += 1
             for shard in self.shards:
+                if shard.layer != layer:
+                    layer = shard.layer
+                    for rule_id in fired:
+                        for name in self.derive.get(rule_id, ()):
+                            signals[name] = 1
+                            positive.add(name)
                 if shard.keys is not None and shard.keys.isdisjoint(positive):
                     continue
                 self._run_shard(shard, signals, fired, seen)
@@ -149,8 +159,6 @@ class RuleHost:
                         continue
                     seen.add(rule_id)
                     fired.append(rule_id)
-                    for name in self.derive.get(rule_id, ()):
-                        _dre.assert_fact(shard.handle, json.dumps({"mk": 1, "k": "d", "n": name, "sid": sid}))
                 pending = _dre.complete_and_start_action(shard.handle, state_handle)
         except (EngineError, CapacityError):
             raise
@@ -200,44 +208,21 @@ def check_definition(conditions: list[Condition], title_level: int) -> str | Non
 
 
 def pack(conditions: list[Condition], shard_size: int) -> list[list[Condition]]:
-    """Rules into shards: rules linked by derived facts stay together; similar keys share a shard."""
+    """Rules into shards, layer by layer; within a layer, rules with the same key signal sit together."""
     shard_size = min(shard_size, MAX_SHARD_RULES)
-    producers: dict[str, set[str]] = {}
-    for c in conditions:
-        for d in c.derive:
-            producers.setdefault(d, set()).add(c.rule_id)
-    parent = {c.rule_id: c.rule_id for c in conditions}
 
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for c in conditions:
-        for d in c.derived:
-            for p in producers.get(d, ()):
-                parent[find(c.rule_id)] = find(p)
-    units: dict[str, list[Condition]] = {}
-    for c in conditions:
-        units.setdefault(find(c.rule_id), []).append(c)
-
-    def sort_key(unit: list[Condition]) -> tuple[int, str]:
-        keys = [c.keys() for c in unit]
-        if any(k is None for k in keys):
-            return (0, "")
-        return (1, min(min(k) for k in keys if k))
+    def sort_key(c: Condition) -> tuple[int, int, str]:
+        keys = c.keys()
+        return (c.layer, 0, "") if keys is None else (c.layer, 1, min(keys))
 
     shards: list[list[Condition]] = []
     current: list[Condition] = []
-    for unit in sorted(units.values(), key=sort_key):
-        if len(unit) > shard_size:
-            raise EngineError(f"{len(unit)} rules are linked by derived facts; more than a shard holds ({shard_size})")
-        if current and (len(current) + len(unit) > shard_size or
-                        len(_signals(current) | _signals(unit)) > MAX_SHARD_SIGNALS):
+    for c in sorted(conditions, key=sort_key):
+        if current and (current[0].layer != c.layer or len(current) >= shard_size or
+                        len(_signals(current) | c.signals()) > MAX_SHARD_SIGNALS):
             shards.append(current)
             current = []
-        current = current + unit
+        current.append(c)
     if current:
         shards.append(current)
     return shards
@@ -261,7 +246,7 @@ def build_host(conditions: list[Condition], shard_size: int, title_level: int, l
                 handle = _dre.create_ruleset(name, json.dumps(_definition(group, title_level)))
             keys_list = [c.keys() for c in group]
             keys = None if any(k is None for k in keys_list) else frozenset().union(*[k for k in keys_list if k])
-            shards.append(Shard(name, handle, tuple(c.rule_id for c in group), tuple(sorted(_signals(group))), keys))
+            shards.append(Shard(name, handle, group[0].layer, tuple(c.rule_id for c in group), tuple(sorted(_signals(group))), keys))
     except BaseException as exc:
         RuleHost(shards, derive).close()
         if isinstance(exc, EngineError):

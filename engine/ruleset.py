@@ -206,8 +206,12 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
     if issues:
         raise RuleLoadError(issues)
 
+    layer_of, cyclic = layers(rules, produced)
+    if cyclic:
+        raise RuleLoadError([RuleIssue(rules[r].file, rules[r].line, 1, f"rule {r!r} is part of a cycle of derived facts",
+                                       code="semantic") for r in cyclic])
     matcher = compile_matcher({cid: c.phrases for cid, c in concepts.items()})
-    conditions = [to_condition(r, produced) for r in rules.values() if r.definition.enabled]
+    conditions = [to_condition(r, layer_of[r.id]) for r in rules.values() if r.definition.enabled]
     title_level = cat.fields.get("title", 3)
     complaint = adapter.check_definition(conditions, title_level)
     if complaint:
@@ -228,19 +232,53 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
     )
 
 
-def to_condition(rule: Rule, produced: set[str]) -> adapter.Condition:
-    """A rule in the adapter's terms; derived facts (only allowed under `all`) become joins."""
+def to_condition(rule: Rule, layer: int) -> adapter.Condition:
+    """A rule in the adapter's terms."""
     w = rule.definition.when
-    stage_rank = STAGE_ORDER[rule.definition.stage]
-    derived_names = [s for s in w.all if s in produced]
     return adapter.Condition(
         rule_id=rule.id,
-        all=tuple(s for s in w.all if s not in produced),
-        any=tuple(w.any), none=tuple(w.none), in_title=tuple(w.in_title),
+        all=tuple(w.all), any=tuple(w.any), none=tuple(w.none), in_title=tuple(w.in_title),
         min=tuple(sorted(w.min.items())), max=tuple(sorted(w.max.items())),
-        derived=tuple(sorted(derived_names)), derive=tuple(rule.definition.then.derive),
-        priority=(0 if rule.definition.then.derive else 10) + stage_rank,
+        derive=tuple(rule.definition.then.derive),
+        priority=STAGE_ORDER[rule.definition.stage], layer=layer,
     )
+
+
+def layers(rules: dict[str, Rule], produced: set[str]) -> tuple[dict[str, int], list[str]]:
+    """Layer of each rule: 0 unless it reads derived facts, then one past their producers'.
+    Returns the layers and the rule ids caught in a cycle of derivations."""
+    producers: dict[str, list[str]] = {}
+    for r in rules.values():
+        for d in r.definition.then.derive:
+            producers.setdefault(d, []).append(r.id)
+    reads = {r.id: [s for s in _read_signals(r) if s in produced] for r in rules.values()}
+    layer: dict[str, int] = {}
+    cyclic: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(rid: str) -> int:
+        if rid in layer:
+            return layer[rid]
+        if rid in visiting:
+            cyclic.append(rid)
+            return 0
+        visiting.add(rid)
+        level = 0
+        for name in reads[rid]:
+            for p in producers.get(name, ()):
+                level = max(level, visit(p) + 1)
+        visiting.discard(rid)
+        layer[rid] = level
+        return level
+
+    for rid in rules:
+        visit(rid)
+    return layer, cyclic
+
+
+def _read_signals(rule: Rule) -> list[str]:
+    w = rule.definition.when
+    return [*w.all, *w.any, *w.none, *w.in_title, *w.min, *w.max]
 
 
 def _check_rule(doc: YamlDoc, path: list[Any], rdef: RuleDef, signals: set[str], produced: set[str],
@@ -249,18 +287,16 @@ def _check_rule(doc: YamlDoc, path: list[Any], rdef: RuleDef, signals: set[str],
     w = rdef.when
     for key in ("all", "any", "none", "in_title"):
         for j, name in enumerate(getattr(w, key)):
-            if name in produced and key == "all":
+            if name in produced and key != "in_title":
                 continue
-            if name in produced:
-                issues.append(doc.issue([*path, "when", key, j], f"derived fact {name!r} may only be used under 'all'", code="reference"))
-            elif name not in signals:
+            if name not in signals:
                 issues.append(doc.issue([*path, "when", key, j], f"unknown signal {name!r}",
                                         suggestion=did_you_mean(name, signals | produced), code="reference"))
             elif key == "in_title" and name not in concepts:
                 issues.append(doc.issue([*path, "when", key, j], f"in_title needs a concept, {name!r} is not one", code="reference"))
     for key in ("min", "max"):
         for name in getattr(w, key):
-            if name not in signals:
+            if name not in signals and name not in produced:
                 issues.append(doc.issue([*path, "when", key, name], f"unknown signal {name!r}",
                                         suggestion=did_you_mean(name, signals | produced), code="reference"))
     if not (w.all or w.any or w.none or w.in_title or w.min or w.max):

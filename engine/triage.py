@@ -123,7 +123,8 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
         add("JOINT_WORK", _fill(texts.get("JOINT_WORK", "Joint work led by {lead}."), lead=outcome.lead or ""))
     stakes: dict[str, list[str]] = {}
     for c in candidates:
-        if c.stage == "default":
+        # A stake is a candidate that counted: one in the deciding stage, or any joint trigger.
+        if c.stage != outcome.stage and c.stage != "joint":
             continue
         for sg in (["SG17", "SG20"] if c.home == "joint" else [c.home]):
             stakes.setdefault(sg, []).append(c.rule)

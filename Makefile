@@ -1,0 +1,31 @@
+# Two entry points (README): `make run` serves on 127.0.0.1:8000, `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install bench lint-rules eval clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "Python 3.11 or 3.12 is needed (durable-rules does not import on 3.13)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/iotsec-triage serve --host 127.0.0.1 --port 8000
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/engine_bench.py
+	$(BIN)/python bench/http_bench.py
+
+eval: install
+	$(BIN)/iotsec-triage eval ../shared/real-items-dev.jsonl
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,45 @@
+"""The FastAPI application: the JSON API (and, later, pages) as thin doors onto the engine."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from api import errors, routes_rules, routes_triage
+from api.limits import BodyLimit
+from api.settings import Settings, get_settings
+from engine import Proposal, RuleHolder
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the rules are loaded here, so a broken rule set fails at start, not later."""
+    settings = settings or get_settings()
+    holder = RuleHolder(settings.resolved_rules_dir())
+    holder.load()
+    app = FastAPI(title="iotsec-triage", version=VERSION,
+                  description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.")
+    app.state.settings = settings
+    app.state.holder = holder
+    app.state.registry = None
+    errors.install(app)
+    app.include_router(routes_triage.router)
+    app.include_router(routes_rules.router)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving")
+    def healthz() -> dict[str, Any]:
+        rs = holder.current
+        return {"status": "ok", "rules": {"version": rs.version, "revision": rs.revision}}
+
+    if os.environ.get("IOTSEC_BENCH_ENDPOINTS") == "1":
+        @app.post("/_bench/validate", include_in_schema=False)
+        async def bench_validate(proposal: Proposal) -> Response:
+            # The baseline of bench/http_bench.py: the same model validated, nothing decided.
+            return Response(b'{"ok":true}', media_type="application/json")
+
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
+                       per_path={"/v1/triage/batch": settings.max_batch_body_bytes})
+    return app

@@ -1,0 +1,50 @@
+"""One typed settings object, read once from IOTSEC_* environment variables and an optional .env."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_TOKEN_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOTSEC_", env_file=".env", extra="ignore")
+
+    rules_dir: Path | None = Field(default=None, description="Rule directory; default: the bundled rules/.")
+    data_dir: Path = Field(default=Path("data"), description="Where the SQLite decision log lives.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    registry_file: Path | None = Field(default=None, description="Registry of existing work; default: the bundled one.")
+    admin_token: SecretStr | None = None
+    staff_token: SecretStr | None = None
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000)
+    max_batch_body_bytes: int = Field(default=10_000_000, ge=1_000)
+    max_batch_items: int = Field(default=1_000, ge=1)
+    workers: int = Field(default=1, ge=1, le=32)
+    watch_rules: bool = False
+
+    @field_validator("admin_token", "staff_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() == "":
+            return None
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"tokens must be at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
+    def resolved_rules_dir(self) -> Path:
+        from engine import bundled_rules_dir
+
+        return self.rules_dir or bundled_rules_dir()
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'decisions.sqlite3').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

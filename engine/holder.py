@@ -1,0 +1,77 @@
+"""The rule set in service: loaded once, swapped whole on reload, the old one kept on failure."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.errors import RuleIssue, RuleLoadError
+from engine.ruleset import RuleSet, load_rules
+
+
+@dataclass
+class FailedLoad:
+    at: float
+    issues: list[RuleIssue]
+
+
+@dataclass
+class RuleHolder:
+    """Holds the serving RuleSet. Readers take `current` once per request and keep it to the end,
+    so a reload never changes the rules under a request in flight."""
+
+    directory: Path
+    known_owners: Callable[[], dict[str, str]] = field(default=dict)
+    _current: RuleSet | None = None
+    last_failure: FailedLoad | None = None
+    reloads: int = 0
+    failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self) -> RuleSet:
+        """First load; raises RuleLoadError (nothing to fall back on yet)."""
+        rs = load_rules(self.directory, self.known_owners())
+        self._current = rs
+        return rs
+
+    @property
+    def current(self) -> RuleSet:
+        if self._current is None:
+            return self.load()
+        return self._current
+
+    def reload(self, directory: Path | None = None) -> tuple[RuleSet | None, list[RuleIssue]]:
+        """Load a new rule set fully, then swap; on failure keep serving the old one."""
+        with self._lock:
+            target = directory or self.directory
+            try:
+                fresh = load_rules(target, self.known_owners())
+            except RuleLoadError as exc:
+                self.failures += 1
+                self.last_failure = FailedLoad(time.time(), exc.issues)
+                return None, exc.issues
+            self._current = fresh  # the old RuleSet is freed when its last request drops it
+            self.directory = Path(target)
+            self.reloads += 1
+            return fresh, []
+
+    def status(self) -> dict[str, Any]:
+        rs = self.current
+        failure = self.last_failure
+        return {
+            "version": rs.version,
+            "revision": rs.revision,
+            "directory": Path(rs.directory).name,
+            "loaded_at": rs.loaded_at,
+            "rules": len(rs.rules),
+            "concepts": len(rs.concepts),
+            "shards": len(rs.host.shards),
+            "files": [Path(f).name for f in rs.files],
+            "reloads": self.reloads,
+            "failed_reloads": self.failures,
+            "last_failure": None if failure is None else {
+                "at": failure.at, "errors": [i.as_dict() for i in failure.issues[:50]],
+            },
+        }
