@@ -28,6 +28,7 @@ class SeriesRange:
     end: float
     sg: str
     label: str
+    question: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,27 @@ class Citation:
     field: str
     revised: bool = False
     subject: bool = False
+    question: str | None = None
 
 
-def owner(rec: str, series: Iterable[SeriesRange], known: Mapping[str, str]) -> str | None:
-    """The SG owning a Recommendation: a known registry entry first, then the series ranges."""
-    if rec in known:
-        return known[rec]
+def series_of(rec: str, series: Iterable[SeriesRange]) -> SeriesRange | None:
+    """The first series range a Recommendation number falls in (specific ranges are listed first)."""
     m = _REC.match(rec)
     if not m:
         return None
     prefix, number = m.group(1), float(m.group(2).split(".")[0])
     for s in series:
         if s.prefix == prefix and s.start <= number <= s.end:
-            return s.sg
+            return s
     return None
+
+
+def owner(rec: str, series: Iterable[SeriesRange], known: Mapping[str, str]) -> str | None:
+    """The SG owning a Recommendation: a known registry entry first, then the series ranges."""
+    if rec in known:
+        return known[rec]
+    found = series_of(rec, series)
+    return found.sg if found else None
 
 
 def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapping[str, str],
@@ -66,9 +74,12 @@ def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapp
         sentence_before = re.split(r"[.;\n]\s", before)[-1]
         revised = bool(_REVISION_CUE.search(sentence_before)) or bool(
             relation_field and _REVISION_CUE.search(text[m.end():m.end() + 30]))
-        subject = bool(_RECOMMENDATION_BEFORE.search(text[max(0, m.start() - 40):m.start()])) and bool(
+        # "Recommendation ITU-T X.1234 specifies ..." opening a field: the text describes that Recommendation.
+        subject = m.start() < 200 and bool(_RECOMMENDATION_BEFORE.search(text[max(0, m.start() - 40):m.start()])) and bool(
             _SUBJECT_VERB.match(text[m.end():m.end() + 260]))
-        found.append(Citation(rec, sg, field, revised, subject))
+        rng = series_of(rec, series)
+        question = rng.question if rng is not None and rng.sg == sg else None
+        found.append(Citation(rec, sg, field, revised, subject, question))
     return found
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+|\n+")
 _SG_IN_TEXT = re.compile(r"\b(?:SG|Study Group\s*)(\d{1,2})\b|\bQ\d{1,2}/(\d{1,2})\b", re.IGNORECASE)
 
+BODY_FIELDS = ("summary", "text")
 TOP = "_top"  # <category>_top: the strongest field level of any concept of the category
 SYSTEM_PREFIXES = ("cites_", "revises_", "names_", "proposes_", "reference_", "liaises_")
 
@@ -71,15 +72,23 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
     }
     levels: dict[str, int] = {}
     evidence: dict[str, list[Evidence]] = {}
+    body_counts: dict[str, int] = {}
     for fname, text in fields.items():
         weight = weights.get(fname, 1)
         for hit in rs.matcher.scan(fname, text):
             if levels.get(hit.concept, 0) < weight:
                 levels[hit.concept] = weight
+            if fname in BODY_FIELDS:
+                body_counts[hit.concept] = body_counts.get(hit.concept, 0) + 1
             ev = evidence.setdefault(hit.concept, [])
             if len(ev) < MAX_EVIDENCE and not any(e.words == hit.words and e.field == fname for e in ev):
                 ev.append(Evidence(field=fname, words=hit.words, concept=hit.concept))
 
+    repeat = rs.catalogue.repeat
+    for concept, count in body_counts.items():
+        # A body that keeps coming back to a concept makes it as strong as a keyword.
+        if count >= repeat.count and levels[concept] < repeat.level:
+            levels[concept] = repeat.level
     signals: dict[str, int] = dict(rs.zero_signals)
     for concept, level in levels.items():
         signals[concept] = level

@@ -55,11 +55,16 @@ def variants(phrase: str) -> set[str]:
     return forms
 
 
+BLOCK = "!"  # prefix of a pseudo-concept: "!x" marks a span where concept x must not match
+
+
 @dataclass(frozen=True)
 class Hit:
     concept: str
     field: str
     words: str
+    start: int = 0
+    end: int = 0
 
 
 @dataclass
@@ -77,6 +82,7 @@ class Matcher:
             return []
         norm = normalise(text)
         hits: list[Hit] = []
+        blocks: list[Hit] = []
         for automaton, haystack in ((self.folded, _lower(norm)), (self.exact, norm)):
             if len(automaton) == 0:
                 continue
@@ -86,25 +92,35 @@ class Matcher:
                     continue
                 words = norm[start:end + 1]
                 for concept in concepts:
-                    hits.append(Hit(concept, field_name, words))
+                    hit = Hit(concept, field_name, words, start, end)
+                    (blocks if concept.startswith(BLOCK) else hits).append(hit)
+        if blocks:
+            hits = [h for h in hits if not any(b.concept == BLOCK + h.concept and b.start <= h.start and h.end <= b.end
+                                               for b in blocks)]
         return hits
 
 
-def compile_matcher(phrases: dict[str, list[str]]) -> Matcher:
-    """Build the matcher from {concept: [phrases]}; `owners` maps each surface form to its concepts."""
+def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[str]] | None = None) -> Matcher:
+    """Build the matcher from {concept: [phrases]}; `owners` maps each surface form to its concepts.
+    `not_within[c]` lists phrases inside which concept c does not count ("de-identification")."""
+    phrases = dict(phrases)
+    for concept, blockers in (not_within or {}).items():
+        if blockers:
+            phrases[BLOCK + concept] = blockers
     folded = ahocorasick.Automaton()
     exact = ahocorasick.Automaton()
-    owners: dict[str, list[str]] = {}
+    claims: dict[str, list[str]] = {}
     for concept, plist in phrases.items():
         for phrase in plist:
             target = exact if is_abbreviation(phrase) else folded
             for form in variants(phrase):
-                key = f" {form} "[1:-1]
-                claim = owners.setdefault(("=" if target is exact else "~") + key, [])
+                claim = claims.setdefault(("=" if target is exact else "~") + form, [])
                 if concept not in claim:
                     claim.append(concept)
-                target.add_word(key, (len(key), claim))
+                target.add_word(form, (len(form), claim))
+    # Which concepts claim each surface form (blocker pseudo-concepts left out): lint reads this.
+    owners = {form: [c for c in claim if not c.startswith(BLOCK)] for form, claim in claims.items()}
     for automaton in (folded, exact):
         if len(automaton):
             automaton.make_automaton()
-    return Matcher(folded, exact, len(owners), owners)
+    return Matcher(folded, exact, len(owners), {f: c for f, c in owners.items() if c})

@@ -210,7 +210,8 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
     if cyclic:
         raise RuleLoadError([RuleIssue(rules[r].file, rules[r].line, 1, f"rule {r!r} is part of a cycle of derived facts",
                                        code="semantic") for r in cyclic])
-    matcher = compile_matcher({cid: c.phrases for cid, c in concepts.items()})
+    matcher = compile_matcher({cid: c.phrases for cid, c in concepts.items()},
+                              {cid: c.not_within for cid, c in concepts.items() if c.not_within})
     conditions = [to_condition(r, layer_of[r.id]) for r in rules.values() if r.definition.enabled]
     title_level = cat.fields.get("title", 3)
     complaint = adapter.check_definition(conditions, title_level)
@@ -225,7 +226,7 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
         concepts=concepts, concept_category={k: c.category for k, c in concepts.items()},
         concept_weight={k: c.weight for k, c in concepts.items()}, categories=categories,
         rules=rules, matcher=matcher, host=host,
-        series=[SeriesRange(s.prefix, s.start, s.end, s.sg, s.label) for s in cat.series],
+        series=[SeriesRange(s.prefix, s.start, s.end, s.sg, s.label, s.question) for s in cat.series],
         exclusion_re=exclusion_re, files=[_display(p) for p in parsed.files],
         known_owners=dict(known_owners or {}), produced=produced,
         zero_signals={name: 0 for c in categories for name in (c, c + TOP)}, concept_locations=concept_locations,

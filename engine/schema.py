@@ -53,6 +53,7 @@ class SeriesDef(_Strict):
     end: float = Field(alias="to")
     sg: SG
     label: Sentence
+    question: QuestionId | None = None
 
 
 class StageDef(_Strict):
@@ -62,6 +63,11 @@ class StageDef(_Strict):
 class JointDef(_Strict):
     lead_signals: dict[Literal["SG17", "SG20"], list[Name]]
     tie_lead: Literal["SG17", "SG20"] = "SG17"
+
+
+class RepeatDef(_Strict):
+    count: int = Field(default=3, ge=2, le=50)
+    level: int = Field(default=2, ge=1, le=9)
 
 
 class LimitsDef(_Strict):
@@ -80,6 +86,7 @@ class CatalogueFile(_Strict):
     stages: dict[Literal["continuity", "other_sg", "precedent", "joint", "principle", "default"], StageDef]
     joint: JointDef
     review_below: float = Field(ge=0.0, le=1.0)
+    repeat: RepeatDef = Field(default_factory=RepeatDef)
     flags: dict[FlagCode, Sentence]
     limits: LimitsDef = Field(default_factory=LimitsDef)
 
@@ -105,6 +112,7 @@ class ConceptDef(_Strict):
     label: Sentence
     phrases: list[Phrase] = Field(min_length=1, max_length=300)
     weight: int = Field(default=1, ge=1, le=5)
+    not_within: list[Phrase] = Field(default_factory=list, max_length=50)
 
 
 class LexiconFile(_Strict):

@@ -87,11 +87,16 @@ def _sgs_of(home: str, lead: str | None, other_sg: str | None) -> list[str]:
     return []
 
 
-def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Proposal) -> list[str]:
+def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Proposal, facts: Facts) -> list[str]:
     sgs = _sgs_of(outcome.home, outcome.lead, outcome.other_sg)
     suffixes = {sg: "/" + sg[2:] for sg in sgs}
     ordered = sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], -_weight(r), r.order))
     picked: list[str] = []
+    if outcome.stage == "continuity":
+        # Continuity keeps the Question that owns the revised Recommendation's series.
+        for c in facts.citations:
+            if (c.revised or c.subject) and c.question and c.sg in sgs and c.question not in picked:
+                picked.append(c.question)
     for sg in sgs:
         for r in ordered:
             for q in r.definition.then.questions:
@@ -184,6 +189,11 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
         if f.code not in known:
             flags.append(f)
             known.add(f.code)
+        else:
+            # The rules raised it too; keep their words and add the registry's (the item to coordinate on).
+            i = next(j for j, g in enumerate(flags) if g.code == f.code)
+            if f.text not in flags[i].text:
+                flags[i] = Flag(code=f.code, text=f"{flags[i].text} {f.text}")
     reasons = [
         Reason(rule=r.id, text=r.definition.description, effect=_effect(r, outcome, by_rule.get(r.id)),
                evidence=rule_evidence(r, rs, facts), stage=r.definition.stage)
@@ -193,7 +203,7 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
         home=outcome.home,  # type: ignore[arg-type]
         lead=outcome.lead,  # type: ignore[arg-type]
         other_sg=outcome.other_sg,
-        questions=_questions(rs, fired, outcome, proposal),
+        questions=_questions(rs, fired, outcome, proposal, facts),
         confidence=outcome.confidence,
         flags=flags,
         reasons=reasons,
