@@ -152,9 +152,10 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None) -> RuleSet:
-    """Load, check and compile a rule directory; raise RuleLoadError listing every issue."""
-    parsed = parse_directory(directory)
+def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None, *, parsed: Parsed | None = None) -> RuleSet:
+    """Load, check and compile a rule directory; raise RuleLoadError listing every issue.
+    `parsed`: the directory's parse_directory() result, when the caller already has it (lint)."""
+    parsed = parsed if parsed is not None else parse_directory(directory)
     if parsed.issues or parsed.catalogue is None:
         raise RuleLoadError(parsed.issues)
     cat = parsed.catalogue

@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.facts import Facts, extract
+from engine.facts import TOP, Facts, extract
 from engine.models import Decision, Evidence, Flag, Proposal, Reason, RelatedWork, RulesetInfo
 from engine.precedence import Candidate, Outcome, candidate, decide
 from engine.ruleset import STAGE_ORDER, Rule, RuleSet
@@ -38,20 +38,23 @@ def _fill(template: str, **values: str) -> str:
     return template.format_map(_Blank(values)).replace("  ", " ").strip()
 
 
-def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Evidence]:
-    """The proposal's words behind each positive condition of a rule."""
+def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts, fired: set[str] | None = None, _depth: int = 0) -> list[Evidence]:
+    """The proposal's words behind each positive condition of a rule (through derived facts too)."""
     w = rule.definition.when
     names = [*w.all, *w.in_title, *w.any, *(k for k, v in w.min.items() if v > 0)]
     out: list[Evidence] = []
     for name in names:
-        if name in rs.categories:
+        base = name[: -len(TOP)] if name.endswith(TOP) else name
+        if base in rs.categories:
             for concept, cat in rs.concept_category.items():
-                if cat == name:
+                if cat == base:
                     out += facts.words(concept)[:1]
+        elif name in rs.produced and fired is not None and _depth < 2:
+            for producer in rs.rules.values():
+                if producer.id in fired and name in producer.definition.then.derive:
+                    out += rule_evidence(producer, rs, facts, fired, _depth + 1)
         else:
             out += facts.words(name)[:2]
-        if len(out) >= MAX_EVIDENCE_PER_REASON:
-            break
     seen: set[tuple[str, str]] = set()
     unique = []
     for e in out:
@@ -196,7 +199,7 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
                 flags[i] = Flag(code=f.code, text=f"{flags[i].text} {f.text}")
     reasons = [
         Reason(rule=r.id, text=r.definition.description, effect=_effect(r, outcome, by_rule.get(r.id)),
-               evidence=rule_evidence(r, rs, facts), stage=r.definition.stage)
+               evidence=rule_evidence(r, rs, facts, set(fired_ids)), stage=r.definition.stage)
         for r in sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], r.order))
     ]
     decision = Decision(

@@ -1,0 +1,134 @@
+"""The durable_rules adapter: each hazard of DURABLE_RULES.md has a test that it cannot reach a user."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine import EngineError, Proposal, RuleSet, load_rules, triage
+from engine import adapter
+from engine.facts import extract
+
+
+def _conditions(n: int, signals: int = 40) -> list[adapter.Condition]:
+    return [adapter.Condition(f"r{i}", all=(f"s{i % signals}",), min=((f"s{(i * 7) % signals}", 1),)) for i in range(n)]
+
+
+def test_sessions_never_leak(ruleset: RuleSet) -> None:
+    proposal = Proposal(title="Security guidelines for smart metering in smart grids")
+    for _ in range(1_500):  # more than the 1,024 live sessions that crash the library
+        triage(proposal, ruleset)
+    assert adapter.live_sessions() == 0
+
+
+def test_failure_inside_evaluation_is_raised_and_state_deleted(ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    deleted: list[str] = []
+    real_delete = adapter._dre.delete_state
+
+    def boom(handle: int, state: int) -> str:
+        raise RuntimeError("simulated failure inside an action")
+
+    def spy_delete(handle: int, sid: str) -> None:
+        deleted.append(sid)
+        real_delete(handle, sid)
+
+    monkeypatch.setattr(adapter._dre, "complete_and_start_action", boom)
+    monkeypatch.setattr(adapter._dre, "delete_state", spy_delete)
+    with pytest.raises(EngineError, match="simulated failure"):
+        triage(Proposal(title="Security requirements for IoT gateways"), ruleset)
+    assert deleted, "the session was not deleted after the failure"
+    assert adapter.live_sessions() == 0
+    monkeypatch.undo()
+    assert triage(Proposal(title="Security requirements for IoT gateways"), ruleset).home == "SG17"
+
+
+def test_engine_exceptions_never_leak_as_library_errors(monkeypatch: pytest.MonkeyPatch, ruleset: RuleSet) -> None:
+    def refuse(handle: int, fact: str) -> tuple[int, int]:
+        raise Exception("Could not assert fact, error code: 302")  # what the C core raises
+
+    monkeypatch.setattr(adapter._dre, "assert_fact", refuse)
+    with pytest.raises(EngineError):
+        ruleset.host.evaluate({"internet_of_things": 3, "iot_top": 3})
+
+
+def test_no_ruleset_reaches_512_rules() -> None:
+    conditions = _conditions(1_200)
+    host = adapter.build_host(conditions, shard_size=500, title_level=3, label="big")
+    try:
+        assert all(len(s.rule_ids) <= 500 for s in host.shards)
+        assert sum(len(s.rule_ids) for s in host.shards) == 1_200
+        fired = host.evaluate({f"s{i}": 1 for i in range(40)})  # would hang with 512+ in one ruleset
+        assert len(fired) == 1_200
+    finally:
+        host.close()
+
+
+def test_shards_respect_the_fact_property_limit() -> None:
+    conditions = [adapter.Condition(f"r{i}", all=(f"s{i}",)) for i in range(600)]
+    host = adapter.build_host(conditions, shard_size=500, title_level=3, label="wide")
+    try:
+        assert all(len(s.signals) <= adapter.MAX_SHARD_SIGNALS for s in host.shards)
+        assert len(host.evaluate({f"s{i}": 1 for i in range(600)})) == 600
+    finally:
+        host.close()
+
+
+def test_compiled_rules_never_use_regex_matching(ruleset: RuleSet) -> None:
+    from engine.ruleset import to_condition
+
+    definition = json.dumps(adapter._definition([to_condition(r, 0) for r in ruleset.rules.values()], 3))
+    assert "$mt" not in definition and "$imt" not in definition
+
+
+def test_fact_matching_no_rule_is_harmless() -> None:
+    host = adapter.build_host([adapter.Condition("only", all=("x",))], 64, 3, "empty")
+    try:
+        for _ in range(2_000):  # delete_state after an unmatched fact corrupted the heap
+            assert host.evaluate({"x": 0}) == []
+    finally:
+        host.close()
+
+
+def test_threads_get_the_same_answers(ruleset: RuleSet) -> None:
+    proposals = [Proposal(title=t) for t in (
+        "Security requirements for roadside units", "Functional architecture of smart water metering",
+        "Counterfeit IoT module detection", "Zero trust access control for IoT platforms")]
+    expected = [triage(p, ruleset).home for p in proposals]
+    errors: list[BaseException] = []
+    results: list[list[str]] = []
+
+    def work() -> None:
+        try:
+            for _ in range(100):
+                results.append([triage(p, ruleset).home for p in proposals])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    assert len(results) == 800 and all(r == expected for r in results)
+    assert adapter.live_sessions() == 0
+
+
+def test_rule_sets_load_side_by_side_and_close_alone(rules_copy: Path) -> None:
+    first = load_rules(rules_copy)
+    second = load_rules(rules_copy)  # same rules, registered again: no name clash
+    proposal = Proposal(title="Security guidelines for in-vehicle networks")
+    assert triage(proposal, first).home == triage(proposal, second).home == "SG17"
+    first.close()
+    with pytest.raises(EngineError):
+        triage(proposal, first)
+    assert triage(proposal, second).home == "SG17"
+    second.close()
+
+
+def test_facts_carry_signals_not_prose(ruleset: RuleSet) -> None:
+    facts = extract(Proposal(title="V2X PKI for connected vehicles", summary="x" * 2000), ruleset)
+    assert all(isinstance(v, int) for v in facts.signals.values())
+    assert facts.signals["its_vehicle"] == 3 and facts.signals["pki"] == 3
