@@ -81,6 +81,9 @@ def proposals_from(path: str) -> Iterator[tuple[str, Proposal | str]]:
                 yield where, _validation_message(exc)
     except UnicodeDecodeError as exc:
         yield path, f"not UTF-8 text (byte {exc.start})"
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
 
 
 def table_row(where: str, d: Decision) -> str:
