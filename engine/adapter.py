@@ -156,9 +156,10 @@ class RuleHost:
                 steps += 1
                 if steps > 10_000:
                     raise EngineError("rule evaluation did not settle (10,000 actions)")
-                for rule_id in json.loads(pending):
-                    if rule_id == CATCH_ALL or rule_id in seen:
-                        continue
+                # One action per message, '{"<rule id>": {...facts...}}'; rule ids never contain quotes,
+                # so the name is read without parsing the echoed facts.
+                rule_id = pending[2:pending.index('"', 2)]
+                if rule_id != CATCH_ALL and rule_id not in seen:
                     seen.add(rule_id)
                     fired.append(rule_id)
                 pending = _dre.complete_and_start_action(shard.handle, state_handle)

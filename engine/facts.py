@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine.citations import Citation, find_citations, provisional_sg
 from engine.lexicon import MAX_EVIDENCE
-from engine.models import Evidence, Proposal
+from engine.models import Proposal
 
 if TYPE_CHECKING:
     from engine.ruleset import RuleSet
@@ -29,19 +29,30 @@ TOP = "_top"  # <category>_top: the strongest field level of any concept of the 
 SYSTEM_PREFIXES = ("cites_", "revises_", "names_", "proposes_", "reference_", "liaises_")
 
 
+class Ev(NamedTuple):
+    """Words of the proposal behind a fact (a plain tuple on the hot path; Evidence in decisions)."""
+
+    field: str
+    words: str
+    concept: str
+
+
 @dataclass
 class Facts:
     signals: dict[str, int]
-    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+    evidence: dict[str, list[Ev]] = field(default_factory=dict)
     citations: list[Citation] = field(default_factory=list)
 
-    def words(self, name: str) -> list[Evidence]:
+    def words(self, name: str) -> list[Ev]:
         return self.evidence.get(name, [])
 
 
-def _drop_excluded(text: str, cues: re.Pattern[str] | None) -> str:
+def _drop_excluded(text: str, cues: re.Pattern[str] | None, words: tuple[str, ...]) -> str:
     """Blank the sentences that say what the work does NOT cover (and a list they introduce)."""
-    if cues is None or not cues.search(text):
+    if cues is None or not text:
+        return text
+    low = text.lower()
+    if not any(w in low for w in words) or not cues.search(text):
         return text
     out: list[str] = []
     skipping_list = False
@@ -66,23 +77,27 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
     fields = {
         "title": proposal.title,
         "keywords": " ; ".join(proposal.keywords),
-        "scope": _drop_excluded(proposal.scope, rs.exclusion_re),
-        "summary": _drop_excluded(proposal.summary, rs.exclusion_re),
-        "text": _drop_excluded(proposal.text, rs.exclusion_re),
+        "scope": _drop_excluded(proposal.scope, rs.exclusion_re, rs.exclusion_words),
+        "summary": _drop_excluded(proposal.summary, rs.exclusion_re, rs.exclusion_words),
+        "text": _drop_excluded(proposal.text, rs.exclusion_re, rs.exclusion_words),
     }
     levels: dict[str, int] = {}
-    evidence: dict[str, list[Evidence]] = {}
+    evidence: dict[str, list[Ev]] = {}
     body_counts: dict[str, int] = {}
+    spans = rs.matcher.spans
     for fname, text in fields.items():
         weight = weights.get(fname, 1)
-        for hit in rs.matcher.scan(fname, text):
-            if levels.get(hit.concept, 0) < weight:
-                levels[hit.concept] = weight
-            if fname in BODY_FIELDS:
-                body_counts[hit.concept] = body_counts.get(hit.concept, 0) + 1
-            ev = evidence.setdefault(hit.concept, [])
-            if len(ev) < MAX_EVIDENCE and not any(e.words == hit.words and e.field == fname for e in ev):
-                ev.append(Evidence(field=fname, words=hit.words, concept=hit.concept))
+        body = fname in BODY_FIELDS
+        for concept, words, _, _ in spans(text):
+            if levels.get(concept, 0) < weight:
+                levels[concept] = weight
+            if body:
+                body_counts[concept] = body_counts.get(concept, 0) + 1
+            ev = evidence.get(concept)
+            if ev is None:
+                evidence[concept] = [Ev(fname, words, concept)]
+            elif len(ev) < MAX_EVIDENCE and not any(e.words == words and e.field == fname for e in ev):
+                ev.append(Ev(fname, words, concept))
 
     repeat = rs.catalogue.repeat
     for concept, count in body_counts.items():
@@ -107,27 +122,27 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
         _bump(signals, f"cites_{sg}")
         if c.revised:
             _bump(signals, f"revises_{sg}")
-            evidence.setdefault(f"revises_{sg}", []).append(Evidence(field=c.field, words=c.rec, concept="revision"))
+            evidence.setdefault(f"revises_{sg}", []).append(Ev(field=c.field, words=c.rec, concept="revision"))
         if c.subject:
             _bump(signals, f"names_{sg}")
-            evidence.setdefault(f"names_{sg}", []).append(Evidence(field=c.field, words=c.rec, concept="named"))
+            evidence.setdefault(f"names_{sg}", []).append(Ev(field=c.field, words=c.rec, concept="named"))
         ev = evidence.setdefault(f"cites_{sg}", [])
         if len(ev) < MAX_EVIDENCE and not any(e.words == c.rec for e in ev):
-            ev.append(Evidence(field=c.field, words=c.rec, concept="citation"))
+            ev.append(Ev(field=c.field, words=c.rec, concept="citation"))
 
     for q in proposal.questions:
         sg = "sg" + q.split("/")[1]
         _bump(signals, f"proposes_{sg}")
-        evidence.setdefault(f"proposes_{sg}", []).append(Evidence(field="questions", words=q, concept="proposed"))
+        evidence.setdefault(f"proposes_{sg}", []).append(Ev(field="questions", words=q, concept="proposed"))
     ref_sg = provisional_sg(proposal.reference, rs.catalogue.provisional, rs.series, rs.known_owners)
     if ref_sg:
         signals[f"reference_{ref_sg.lower()}"] = 1
-        evidence[f"reference_{ref_sg.lower()}"] = [Evidence(field="reference", words=proposal.reference, concept="reference")]
+        evidence[f"reference_{ref_sg.lower()}"] = [Ev(field="reference", words=proposal.reference, concept="reference")]
     for liaison in proposal.liaisons:
         for m in _SG_IN_TEXT.finditer(liaison):
             sg = "sg" + str(int(m.group(1) or m.group(2)))
             _bump(signals, f"liaises_{sg}")
-            evidence.setdefault(f"liaises_{sg}", []).append(Evidence(field="liaisons", words=m.group(0), concept="liaison"))
+            evidence.setdefault(f"liaises_{sg}", []).append(Ev(field="liaisons", words=m.group(0), concept="liaison"))
     return Facts(signals, evidence, citations)
 
 

@@ -1,6 +1,6 @@
 """Text to concepts: the lexicon's phrases matched in one pass per field, on word boundaries.
 
-Phrases are matched case-insensitively, except abbreviations (a phrase with two or more capitals
+Phrases are matched case-insensitively, in one pass, except abbreviations (a phrase with two or more capitals
 and no space, such as PKI, V2X or IdM), which must appear with their capitals so that "ITS"
 never matches the pronoun "its". Every phrase also matches its plural. Punctuation and runs of
 spaces are equivalent ("end-to-end" = "end to end").
@@ -69,34 +69,39 @@ class Hit:
 
 @dataclass
 class Matcher:
-    """Compiled lexicon: two automata (case-insensitive, and case-sensitive for abbreviations)."""
+    """Compiled lexicon: one case-folded automaton; abbreviations are checked against their capitals."""
 
-    folded: ahocorasick.Automaton
-    exact: ahocorasick.Automaton
+    automaton: ahocorasick.Automaton
     phrase_count: int
     owners: dict[str, list[str]] = field(default_factory=dict)
 
     def scan(self, field_name: str, text: str) -> list[Hit]:
         """All concept hits in one field's text, evidence words as written (normalised)."""
-        if not text:
+        return [Hit(c, field_name, w, a, b) for c, w, a, b in self.spans(text)]
+
+    def spans(self, text: str) -> list[tuple[str, str, int, int]]:
+        """(concept, words, start, end) of every hit; the hot path, so plain tuples and one pass."""
+        if not text or not len(self.automaton):
             return []
         norm = normalise(text)
-        hits: list[Hit] = []
-        blocks: list[Hit] = []
-        for automaton, haystack in ((self.folded, _lower(norm)), (self.exact, norm)):
-            if len(automaton) == 0:
+        low = _lower(norm)
+        hits: list[tuple[str, str, int, int]] = []
+        blocked = False
+        for end, (length, folded, exact) in self.automaton.iter(low):
+            start = end - length + 1
+            if low[start - 1] != " " or low[end + 1] != " ":
                 continue
-            for end, (length, concepts) in automaton.iter(haystack):
-                start = end - length + 1
-                if haystack[start - 1] != " " or haystack[end + 1] != " ":
-                    continue
-                words = norm[start:end + 1]
-                for concept in concepts:
-                    hit = Hit(concept, field_name, words, start, end)
-                    (blocks if concept.startswith(BLOCK) else hits).append(hit)
-        if blocks:
-            hits = [h for h in hits if not any(b.concept == BLOCK + h.concept and b.start <= h.start and h.end <= b.end
-                                               for b in blocks)]
+            words = norm[start:end + 1]
+            for concept in folded:
+                hits.append((concept, words, start, end))
+            if exact:
+                for concept in exact.get(words, ()):
+                    hits.append((concept, words, start, end))
+            blocked = blocked or any(c[0] == BLOCK for c in folded)
+        if blocked:
+            blocks = [h for h in hits if h[0][0] == BLOCK]
+            hits = [h for h in hits if h[0][0] != BLOCK and not any(
+                b[0] == BLOCK + h[0] and b[2] <= h[2] and h[3] <= b[3] for b in blocks)]
         return hits
 
 
@@ -107,20 +112,25 @@ def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[st
     for concept, blockers in (not_within or {}).items():
         if blockers:
             phrases[BLOCK + concept] = blockers
-    folded = ahocorasick.Automaton()
-    exact = ahocorasick.Automaton()
+    # key (lower-cased form) -> (concepts matching in any case, {exact form: concepts})
+    table: dict[str, tuple[list[str], dict[str, list[str]]]] = {}
     claims: dict[str, list[str]] = {}
     for concept, plist in phrases.items():
         for phrase in plist:
-            target = exact if is_abbreviation(phrase) else folded
+            abbreviation = is_abbreviation(phrase)
             for form in variants(phrase):
-                claim = claims.setdefault(("=" if target is exact else "~") + form, [])
+                folded, exact = table.setdefault(_lower(form), ([], {}))
+                bucket = exact.setdefault(form, []) if abbreviation else folded
+                if concept not in bucket:
+                    bucket.append(concept)
+                claim = claims.setdefault(("=" if abbreviation else "~") + form, [])
                 if concept not in claim:
                     claim.append(concept)
-                target.add_word(form, (len(form), claim))
+    automaton = ahocorasick.Automaton()
+    for key, (folded, exact) in table.items():
+        automaton.add_word(key, (len(key), folded, exact or None))
+    if len(automaton):
+        automaton.make_automaton()
     # Which concepts claim each surface form (blocker pseudo-concepts left out): lint reads this.
     owners = {form: [c for c in claim if not c.startswith(BLOCK)] for form, claim in claims.items()}
-    for automaton in (folded, exact):
-        if len(automaton):
-            automaton.make_automaton()
-    return Matcher(folded, exact, len(owners), {f: c for f, c in owners.items() if c})
+    return Matcher(automaton, len(owners), {f: c for f, c in owners.items() if c})

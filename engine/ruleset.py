@@ -58,12 +58,15 @@ class RuleSet:
     host: adapter.RuleHost
     series: list[SeriesRange]
     exclusion_re: re.Pattern[str] | None
+    exclusion_words: tuple[str, ...]
     files: list[str]
     loaded_at: float = field(default_factory=time.time)
     known_owners: dict[str, str] = field(default_factory=dict)
     produced: set[str] = field(default_factory=set)
     # Category signals start at 0 so that `max` conditions hold when nothing matched.
     zero_signals: dict[str, int] = field(default_factory=dict)
+    category_concepts: dict[str, list[str]] = field(default_factory=dict)
+    producers: dict[str, list[str]] = field(default_factory=dict)
     concept_locations: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
@@ -228,9 +231,11 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
         concept_weight={k: c.weight for k, c in concepts.items()}, categories=categories,
         rules=rules, matcher=matcher, host=host,
         series=[SeriesRange(s.prefix, s.start, s.end, s.sg, s.label, s.question) for s in cat.series],
-        exclusion_re=exclusion_re, files=[_display(p) for p in parsed.files],
+        exclusion_re=exclusion_re, exclusion_words=tuple(c.lower() for c in cues), files=[_display(p) for p in parsed.files],
         known_owners=dict(known_owners or {}), produced=produced,
-        zero_signals={name: 0 for c in categories for name in (c, c + TOP)}, concept_locations=concept_locations,
+        zero_signals={name: 0 for c in categories for name in (c, c + TOP)},
+        category_concepts={c: [k for k, v in concepts.items() if v.category == c] for c in categories},
+        producers={d: [r.id for r in rules.values() if d in r.definition.then.derive] for d in produced}, concept_locations=concept_locations,
     )
 
 

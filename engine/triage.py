@@ -5,8 +5,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.facts import TOP, Facts, extract
-from engine.models import Decision, Evidence, Flag, Proposal, Reason, RelatedWork, RulesetInfo
+from engine.facts import TOP, Ev, Facts, extract
+from engine.models import Decision, Flag, Proposal, RelatedWork
 from engine.precedence import Candidate, Outcome, candidate, decide
 from engine.ruleset import STAGE_ORDER, Rule, RuleSet
 
@@ -38,30 +38,30 @@ def _fill(template: str, **values: str) -> str:
     return template.format_map(_Blank(values)).replace("  ", " ").strip()
 
 
-def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts, fired: set[str] | None = None, _depth: int = 0) -> list[Evidence]:
+def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts, fired: set[str] | None = None,
+                  _memo: dict[str, list[Ev]] | None = None) -> list[Ev]:
     """The proposal's words behind each positive condition of a rule (through derived facts too)."""
+    memo = {} if _memo is None else _memo
+    if rule.id in memo:
+        return memo[rule.id]
+    memo[rule.id] = []  # guards against revisiting a producer
     w = rule.definition.when
     names = [*w.all, *w.in_title, *w.any, *(k for k, v in w.min.items() if v > 0)]
-    out: list[Evidence] = []
+    out: list[Ev] = []
+    signals = facts.signals
     for name in names:
         base = name[: -len(TOP)] if name.endswith(TOP) else name
         if base in rs.categories:
-            for concept, cat in rs.concept_category.items():
-                if cat == base:
-                    out += facts.words(concept)[:1]
-        elif name in rs.produced and fired is not None and _depth < 2:
-            for producer in rs.rules.values():
-                if producer.id in fired and name in producer.definition.then.derive:
-                    out += rule_evidence(producer, rs, facts, fired, _depth + 1)
+            out += [facts.evidence[c][0] for c in rs.category_concepts[base] if signals.get(c) and c in facts.evidence]
+        elif name in rs.produced:
+            for producer in rs.producers[name]:
+                if fired is not None and producer in fired:
+                    out += rule_evidence(rs.rules[producer], rs, facts, fired, memo)
         else:
             out += facts.words(name)[:2]
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for e in out:
-        if (e.field, e.words) not in seen:
-            seen.add((e.field, e.words))
-            unique.append(e)
-    return unique[:MAX_EVIDENCE_PER_REASON]
+    unique = list(dict.fromkeys(out))[:MAX_EVIDENCE_PER_REASON]
+    memo[rule.id] = unique
+    return unique
 
 
 def _effect(rule: Rule, outcome: Outcome, cand: Candidate | None) -> str:
@@ -157,6 +157,14 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
     return list(flags.values())
 
 
+def _merge_texts(first: str, second: str) -> str:
+    """Two fillings of one flag template '... ({detail}).' become one with both details."""
+    prefix = first[: first.rfind("(") + 1] if "(" in first else ""
+    if prefix and second.startswith(prefix) and first.endswith(").") and second.endswith(")."):
+        return f"{first[:-2]}; {second[len(prefix):]}"
+    return f"{first} {second}"
+
+
 def run_rules(rs: RuleSet, proposal: Proposal) -> tuple[Facts, list[str]]:
     facts = extract(proposal, rs)
     return facts, rs.host.evaluate(facts.signals)
@@ -196,23 +204,24 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
             # The rules raised it too; keep their words and add the registry's (the item to coordinate on).
             i = next(j for j, g in enumerate(flags) if g.code == f.code)
             if f.text not in flags[i].text:
-                flags[i] = Flag(code=f.code, text=f"{flags[i].text} {f.text}")
-    reasons = [
-        Reason(rule=r.id, text=r.definition.description, effect=_effect(r, outcome, by_rule.get(r.id)),
-               evidence=rule_evidence(r, rs, facts, set(fired_ids)), stage=r.definition.stage)
-        for r in sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], r.order))
-    ]
-    decision = Decision(
-        home=outcome.home,  # type: ignore[arg-type]
-        lead=outcome.lead,  # type: ignore[arg-type]
-        other_sg=outcome.other_sg,
-        questions=_questions(rs, fired, outcome, proposal, facts),
-        confidence=outcome.confidence,
-        flags=flags,
-        reasons=reasons,
-        related_work=related,
-        ruleset=RulesetInfo(version=rs.version, revision=rs.revision),
-        decision_id=decision_id or uuid.uuid4().hex,
-    )
+                flags[i] = Flag(code=f.code, text=_merge_texts(flags[i].text, f.text))
+    memo: dict[str, list[Ev]] = {}
+    fired_set = set(fired_ids)
+    order = sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], r.order))
+    # One validation of the whole decision (fast, in pydantic-core) rather than a model per piece.
+    decision = Decision.model_validate({
+        "home": outcome.home,
+        "lead": outcome.lead,
+        "other_sg": outcome.other_sg,
+        "questions": _questions(rs, fired, outcome, proposal, facts),
+        "confidence": outcome.confidence,
+        "flags": flags,
+        "reasons": [{"rule": r.id, "text": r.definition.description, "effect": _effect(r, outcome, by_rule.get(r.id)),
+                     "evidence": [e._asdict() for e in rule_evidence(r, rs, facts, fired_set, memo)],
+                     "stage": r.definition.stage} for r in order],
+        "related_work": related,
+        "ruleset": {"version": rs.version, "revision": rs.revision},
+        "decision_id": decision_id or uuid.uuid4().hex,
+    })
     derived = {r.id: list(r.definition.then.derive) for r in fired if r.definition.then.derive}
     return Trace(facts, fired_ids, derived, candidates, outcome, decision, related)
