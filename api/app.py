@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from api import errors, routes_rules, routes_triage
+from api import errors, routes_registry, routes_rules, routes_triage
 from api.limits import BodyLimit
 from api.settings import Settings, get_settings
 from engine import Proposal, RuleHolder
+from engine.registry import load_default_registry, load_registry
 
 VERSION = "0.1.0"
 
@@ -18,16 +19,18 @@ VERSION = "0.1.0"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the rules are loaded here, so a broken rule set fails at start, not later."""
     settings = settings or get_settings()
-    holder = RuleHolder(settings.resolved_rules_dir())
+    registry = load_registry(settings.registry_file) if settings.registry_file else load_default_registry()
+    holder = RuleHolder(settings.resolved_rules_dir(), known_owners=registry.owners)
     holder.load()
     app = FastAPI(title="iotsec-triage", version=VERSION,
                   description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.")
     app.state.settings = settings
     app.state.holder = holder
-    app.state.registry = None
+    app.state.registry = registry
     errors.install(app)
     app.include_router(routes_triage.router)
     app.include_router(routes_rules.router)
+    app.include_router(routes_registry.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving")
     def healthz() -> dict[str, Any]:

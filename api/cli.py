@@ -216,3 +216,6 @@ def eval_cmd(file: Path, rules_dir: Path | None, no_registry: bool) -> None:
     if misses:
         click.echo(f"\nmisses ({len(misses)}):")
         click.echo("\n".join(misses))
+
+
+from api import cli_registry  # noqa: E402,F401  (registers commands)

@@ -1,0 +1,478 @@
+"""The registry of existing ITU-T work items, and related-work detection for a proposal.
+
+The registry is a YAML data file maintainers edit (schema `iotsec-triage/registry@1`), read
+with the project's safe loader and validated like the rules: a broken file never loads, and
+every problem is reported as `file:line:column: message`.
+
+Related work: how similar an item is to a proposal
+--------------------------------------------------
+    score(p, d) = ALPHA * text(p, d) + (1 - ALPHA) * concepts(p, d)      (0..1)
+
+- text(p, d): cosine between BM25-weighted term vectors (k1 = 1.2, b = 0.75). An item's terms
+  come from its title (counted twice), description and topics; a term's weight is
+  idf(t) * tf(k1 + 1) / (tf + k1(1 - b + b |d| / avgdl)) with idf(t) = ln(1 + (N - n + 0.5) / (n + 0.5))
+  over the N registry items. The proposal's terms come from its fields, counted with the
+  catalogue's field weights (title 3, keywords 2, scope 2, summary 1, the first 4000 characters
+  of the text 1) and saturated the same way (without length normalisation). Words are
+  lower-cased, a few stop words dropped, plurals folded, and common long forms folded into their
+  abbreviation (ABBREVIATIONS below: "Internet of things" = "IoT").
+- concepts(p, d): cosine between lexicon-concept vectors: the concepts the rule set's matcher
+  finds in the item's title and description (weight idf(c), doubled in the title) against those
+  the proposal's facts carry (weight idf(c) x the field level of the concept, 1..3).
+- ALPHA = 0.6. An item is related when score >= THRESHOLD (0.45) and score >= RELATIVE (0.8)
+  x the best score of any item for this proposal (a clear best match keeps its weaker siblings
+  out), best first, at most MAX_RELATED (5).
+- Explicit relations win: an item the proposal cites is related whatever its text score, with
+  score = max(score, CITED_SCORE) and relation "cited"; "revised" when the citation is marked as
+  a revision or extension; otherwise relation "similar".
+
+Any related item raises OVERLAP_EXISTING_WORK naming the ids; a related item held by the other
+SG (SG20 when the home or lead is SG17 and vice versa; both when the home is joint or
+undetermined) raises COORDINATE_Q6_17_Q6_20 naming that item.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from engine.errors import RuleIssue, RuleLoadError
+from engine.models import Flag, Proposal, RelatedWork
+from engine.yamlfile import YamlFileError, read_yaml, validate
+
+if TYPE_CHECKING:
+    from engine.facts import Facts
+    from engine.ruleset import RuleSet
+
+SCHEMA_REGISTRY = "iotsec-triage/registry@1"
+ALPHA = 0.6
+THRESHOLD = 0.45
+RELATIVE = 0.8
+MAX_RELATED = 5
+CITED_SCORE = 0.9
+K1 = 1.2
+B = 0.75
+ITEM_FIELD_WEIGHTS = {"title": 2, "description": 1, "topics": 1}
+MAX_QUERY_TEXT = 4000
+OTHER_SIDE = {"SG17": ("SG20",), "SG20": ("SG17",), "joint": ("SG17", "SG20"), "undetermined": ("SG17", "SG20")}
+
+# Long forms folded into one token, so that "Internet of things" and "IoT" are the same word.
+ABBREVIATIONS = {
+    "internet of things": "iot",
+    "vehicle to everything": "v2x",
+    "distributed ledger technology": "dlt",
+    "distributed ledger": "dlt",
+    "quantum key distribution": "qkd",
+    "personally identifiable information": "pii",
+    "ubiquitous sensor network": "usn",
+    "intelligent transport system": "its",
+    "intelligent transportation system": "its",
+    "smart sustainable cities": "smartcity",
+    "smart city": "smartcity",
+    "smart cities": "smartcity",
+    "digital twin": "digitaltwin",
+    "zero trust": "zerotrust",
+    "identity management": "idm",
+    "over the air": "ota",
+}
+STOP_WORDS = frozenset(
+    "a an and are as at be based by for from in into is it its of on or over such that the this to under using "
+    "via which with within without their these those can may will shall should how what when where also other "
+    "new use used part".split())
+_WORD = re.compile(r"[a-z0-9][a-z0-9]*")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_ABBREV = re.compile(r"\b(" + "|".join(sorted((re.escape(k) for k in ABBREVIATIONS), key=len, reverse=True)) + r")s?\b")
+
+_Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[A-Z]\.[A-Za-z0-9][\w.-]*$")]
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+_Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+
+
+class WorkItem(BaseModel):
+    """One existing Recommendation or ongoing work item."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: _Id = Field(description="Recommendation number or provisional name, e.g. 'X.1352' or 'X.iot-dt'.")
+    title: _Text
+    study_group: Annotated[str, StringConstraints(pattern=r"^SG\d{1,2}$")]
+    question: Annotated[str, StringConstraints(pattern=r"^(Q\d{1,2}/\d{1,2})?$")] = ""
+    status: Literal["in_force", "under_study", "superseded"]
+    year: int | None = Field(default=None, ge=1950, le=2100)
+    topics: list[_Topic] = Field(default_factory=list, max_length=20)
+    description: _Text
+    source: Annotated[str, StringConstraints(max_length=1000)] = ""
+
+
+class RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_: Literal["iotsec-triage/registry@1"] = Field(alias="schema")
+    items: list[WorkItem] = Field(max_length=10_000)
+
+
+class RegistryLoadError(RuleLoadError):
+    """The registry file could not be loaded; `issues` locate every problem."""
+
+    def __init__(self, issues: list[RuleIssue]) -> None:
+        super().__init__(issues)
+        self.args = ("registry not loaded: " + "; ".join(str(i) for i in issues[:5]),)
+
+
+def normalise_words(text: str) -> str:
+    """Lower case, punctuation as spaces, long forms folded into their abbreviation."""
+    low = " " + _NON_WORD.sub(" ", text.lower()) + " "
+    return _ABBREV.sub(lambda m: ABBREVIATIONS[m.group(1)], low)
+
+
+def _fold(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+_TERM_CACHE: dict[str, str] = {}
+_TERM_CACHE_MAX = 100_000
+
+
+def _term(word: str) -> str:
+    """The counted form of a word ('' for a stop word), memoised: proposals repeat their vocabulary."""
+    term = _TERM_CACHE.get(word)
+    if term is None:
+        term = "" if word in STOP_WORDS or len(word) < 2 else _fold(word)
+        if len(_TERM_CACHE) < _TERM_CACHE_MAX:
+            _TERM_CACHE[word] = term
+    return term
+
+
+def tokens(text: str) -> list[str]:
+    """The words BM25 counts: normalised, stop words dropped, plurals folded."""
+    return [t for t in map(_term, _WORD.findall(normalise_words(text))) if t]
+
+
+def _cosine_norm(vec: dict[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in vec.values())) or 1.0
+
+
+def _unit_matrix(vectors: list[dict[str, float]]) -> tuple[dict[str, int], "np.ndarray[Any, Any]"]:
+    """Vocabulary -> row, and a (vocabulary x items) matrix whose columns are unit vectors."""
+    vocab: dict[str, int] = {}
+    for vec in vectors:
+        for t in vec:
+            vocab.setdefault(t, len(vocab))
+    matrix = np.zeros((len(vocab) + 1, len(vectors)))  # the last row stays zero: words no item has
+    for i, vec in enumerate(vectors):
+        norm = _cosine_norm(vec)
+        for t, w in vec.items():
+            matrix[vocab[t], i] = w / norm
+    return vocab, matrix
+
+
+@dataclass
+class _ConceptIndex:
+    """Lexicon concepts of every item under one rule set (cached by rule-set revision)."""
+
+    found: list[dict[str, float]]
+    idf: dict[str, float]
+    vocab: dict[str, int]
+    matrix: "np.ndarray[Any, Any]"
+
+
+@dataclass
+class Registry:
+    """The existing work items, indexed once for related-work scoring."""
+
+    items: list[WorkItem]
+    file: str = ""
+    revision: str = ""
+    by_id: dict[str, WorkItem] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
+    _idf: dict[str, float] = field(default_factory=dict)
+    _vocab: dict[str, int] = field(default_factory=dict)
+    _matrix: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros((1, 0)))
+    _concepts: dict[str, _ConceptIndex] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.by_id = {it.id: it for it in self.items}
+        self.positions = {it.id: i for i, it in enumerate(self.items)}
+        self._build_text_index()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def owners(self) -> dict[str, str]:
+        """Recommendation id -> the Study Group that holds it (feeds cited-Recommendation ownership)."""
+        return {it.id: it.study_group for it in self.items}
+
+    # ------------------------------------------------------------------ indexing
+    def _build_text_index(self) -> None:
+        docs: list[Counter[str]] = []
+        for it in self.items:
+            tf: Counter[str] = Counter()
+            for name, text in (("title", it.title), ("description", it.description), ("topics", " ".join(it.topics))):
+                for t in tokens(text):
+                    tf[t] += ITEM_FIELD_WEIGHTS[name]
+            docs.append(tf)
+        n = len(docs) or 1
+        avgdl = sum(sum(d.values()) for d in docs) / n or 1.0
+        df: Counter[str] = Counter(t for d in docs for t in d)
+        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        vectors = []
+        for d in docs:
+            dl = sum(d.values())
+            vectors.append({t: self._idf[t] * f * (K1 + 1) / (f + K1 * (1 - B + B * dl / avgdl)) for t, f in d.items()})
+        self._vocab, self._matrix = _unit_matrix(vectors)
+
+    def concept_index(self, rs: "RuleSet") -> _ConceptIndex:
+        """The items' lexicon concepts under `rs`, computed once per rule-set revision."""
+        cached = self._concepts.get(rs.revision)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._concepts.get(rs.revision)
+            if cached is not None:
+                return cached
+            found: list[dict[str, float]] = []
+            for it in self.items:
+                levels: dict[str, float] = {}
+                for fname, text, level in (("description", it.description, 1.0), ("title", it.title, 2.0)):
+                    for hit in rs.matcher.scan(fname, text):
+                        levels[hit.concept] = max(levels.get(hit.concept, 0.0), level)
+                found.append(levels)
+            n = len(found) or 1
+            df: Counter[str] = Counter(c for f in found for c in f)
+            idf = {c: math.log(1 + (n - k + 0.5) / (k + 0.5)) for c, k in df.items()}
+            vocab, matrix = _unit_matrix([{c: idf[c] * lvl for c, lvl in f.items()} for f in found])
+            index = _ConceptIndex(found, idf, vocab, matrix)
+            if len(self._concepts) >= 4:  # a few revisions at most: reloads replace rule sets
+                self._concepts.pop(next(iter(self._concepts)))
+            self._concepts[rs.revision] = index
+            return index
+
+    # ------------------------------------------------------------------ scoring
+    @staticmethod
+    def _cosines(weights: dict[str, float], vocab: dict[str, int], matrix: "np.ndarray[Any, Any]") -> "np.ndarray[Any, Any]":
+        if not weights:
+            return np.zeros(matrix.shape[1])
+        blank = len(vocab)
+        rows = [vocab.get(t, blank) for t in weights]
+        w = np.fromiter(weights.values(), dtype=float, count=len(weights))
+        # Words (or concepts) no item has keep their weight in the norm: they make the proposal less like any item.
+        return (w @ matrix[rows]) / (math.sqrt(float(w @ w)) or 1.0)  # type: ignore[no-any-return]
+
+    def similar(self, query_fields: dict[str, str], concept_levels: dict[str, float], rs: "RuleSet",
+                weights: dict[str, int] | None = None) -> "np.ndarray[Any, Any]":
+        """Similarity (0..1) of every item, in registry order, to a query given as texts and concept levels."""
+        weights = weights or rs.catalogue.fields
+        query: Counter[str] = Counter()
+        for fname, text in query_fields.items():
+            if text:
+                w = weights.get(fname, 1)
+                for t in tokens(text):
+                    query[t] += w
+        unseen = math.log(1 + (len(self.items) + 0.5) / 0.5)
+        idf = self._idf
+        text_w = {t: idf.get(t, unseen) * f * (K1 + 1) / (f + K1) for t, f in query.items()}
+        cidx = self.concept_index(rs)
+        concept_w = {c: cidx.idf.get(c, unseen) * lvl for c, lvl in concept_levels.items()}
+        return ALPHA * self._cosines(text_w, self._vocab, self._matrix) + (1 - ALPHA) * self._cosines(concept_w, cidx.vocab, cidx.matrix)  # type: ignore[no-any-return]
+
+    def scores(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> list[RelatedWork]:
+        """Every item related to the proposal (score >= the cut, or cited), best first."""
+        fields = {"title": proposal.title, "keywords": " ; ".join(proposal.keywords), "scope": proposal.scope,
+                  "summary": proposal.summary, "text": proposal.text[:MAX_QUERY_TEXT]}
+        category = rs.concept_category
+        levels = {c: float(facts.signals.get(c, 0)) for c in facts.evidence if c in category and facts.signals.get(c, 0) > 0}
+        sims = self.similar(fields, levels, rs)
+        cut = max(THRESHOLD, RELATIVE * float(sims.max(initial=0.0)))
+        picked: dict[int, float] = {int(i): float(sims[i]) for i in np.flatnonzero(sims >= cut)}
+        relation: dict[int, str] = {}
+        for c in facts.citations:
+            i = self.positions.get(c.rec)
+            if i is None:
+                continue
+            if c.revised or relation.get(i) != "revised":
+                relation[i] = "revised" if c.revised else relation.get(i, "cited")
+            picked[i] = max(float(sims[i]), CITED_SCORE)
+        ranked = sorted(picked.items(), key=lambda p: (-p[1], p[0]))
+        out: list[RelatedWork] = []
+        for i, s in ranked:
+            if len(out) >= MAX_RELATED and i not in relation:
+                continue
+            it = self.items[i]
+            out.append(RelatedWork(id=it.id, study_group=it.study_group, title=it.title, score=round(min(s, 1.0), 3),
+                                   question=it.question, relation=relation.get(i, "similar")))
+        return out
+
+    def related(self, proposal: Proposal, facts: "Facts", home: str, lead: str | None,
+                rs: "RuleSet") -> tuple[list[RelatedWork], list[Flag]]:
+        """The related work of a decided proposal, and the flags it raises."""
+        related = self.scores(proposal, facts, rs)
+        if not related:
+            return [], []
+        texts = rs.catalogue.flags
+        flags = [Flag(code="OVERLAP_EXISTING_WORK",
+                      text=_fill(texts.get("OVERLAP_EXISTING_WORK", "Overlaps existing work: {detail}."),
+                                 ", ".join(f"{r.id} ({r.study_group})" for r in related)))]
+        sides = OTHER_SIDE.get(home, ())
+        if home == "joint" or home == "undetermined":
+            others = [r for r in related if r.study_group in sides]
+            if home == "undetermined" and len({r.study_group for r in others}) < 2:
+                others = []
+        else:
+            others = [r for r in related if r.study_group in sides]
+        if others:
+            detail = "existing work: " + "; ".join(f"{r.id} {r.title} ({r.study_group}{', ' + r.question if r.question else ''})"
+                                                    for r in others[:3])
+            flags.append(Flag(code="COORDINATE_Q6_17_Q6_20",
+                              text=_fill(texts.get("COORDINATE_Q6_17_Q6_20", "Coordinate Q6/17 and Q6/20 ({detail})."), detail)))
+        return related, flags
+
+
+def _fill(template: str, detail: str) -> str:
+    return template.replace("{detail}", detail)
+
+
+def load_registry(path: Path | str) -> Registry:
+    """Read and check a registry file; raise RegistryLoadError listing every located problem."""
+    p = Path(path)
+    try:
+        doc = read_yaml(p, str(path))
+    except YamlFileError as exc:
+        raise RegistryLoadError(exc.issues) from None
+    if not isinstance(doc.data, dict):
+        raise RegistryLoadError([doc.issue([], f"a registry file must be a mapping with schema {SCHEMA_REGISTRY!r} and items")])
+    model, issues = validate(doc, RegistryFile)
+    if model is None:
+        raise RegistryLoadError(issues)
+    seen: dict[str, int] = {}
+    for i, it in enumerate(model.items):
+        if it.id in seen:
+            line = doc.locate(["items", seen[it.id]])[0]
+            issues.append(doc.issue(["items", i, "id"], f"duplicate work item {it.id!r} (first at line {line})", code="duplicate"))
+        seen.setdefault(it.id, i)
+        if it.question and "SG" + it.question.split("/")[1] != it.study_group:
+            issues.append(doc.issue(["items", i, "question"], f"Question {it.question} is not in {it.study_group}", code="reference"))
+    if issues:
+        raise RegistryLoadError(issues)
+    return Registry(list(model.items), file=str(path), revision=hashlib.sha256(p.read_bytes()).hexdigest()[:16])
+
+
+def default_registry_file() -> Path:
+    """The registry shipped with the package."""
+    import fixtures
+
+    return Path(fixtures.__file__).resolve().parent / "registry" / "work_items.yaml"
+
+
+def load_default_registry() -> Registry:
+    """The bundled registry of existing work items."""
+    return load_registry(default_registry_file())
+
+
+# ---------------------------------------------------------------------- labelled pairs
+SCHEMA_PAIRS = "iotsec-triage/related-pairs@1"
+
+
+class LabelledPair(BaseModel):
+    """A proposal and the registry ids related-work detection should find for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    proposal: Proposal
+    expect: list[str] = Field(default_factory=list)
+
+
+class PairsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_: Literal["iotsec-triage/related-pairs@1"] = Field(alias="schema")
+    pairs: list[LabelledPair] = Field(min_length=1, max_length=10_000)
+
+
+@dataclass
+class PairResult:
+    id: str
+    expected: list[str]
+    found: list[str]
+
+    @property
+    def missed(self) -> list[str]:
+        """Expected ids that were not found."""
+        return [i for i in self.expected if i not in self.found]
+
+    @property
+    def extra(self) -> list[str]:
+        """Found ids that were not expected."""
+        return [i for i in self.found if i not in self.expected]
+
+
+@dataclass
+class PairReport:
+    """Micro-averaged precision and recall of related-work detection over labelled pairs."""
+
+    results: list[PairResult]
+
+    @property
+    def true_positives(self) -> int:
+        return sum(len(r.expected) - len(r.missed) for r in self.results)
+
+    @property
+    def precision(self) -> float:
+        found = sum(len(r.found) for r in self.results)
+        return self.true_positives / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        expected = sum(len(r.expected) for r in self.results)
+        return self.true_positives / expected if expected else 1.0
+
+
+def default_pairs_file() -> Path:
+    """The labelled pairs shipped beside the registry."""
+    return default_registry_file().parent / "related_pairs.yaml"
+
+
+def load_pairs(path: Path | str, registry: Registry | None = None) -> list[LabelledPair]:
+    """Read a labelled-pairs file; RegistryLoadError with located issues when it is malformed."""
+    try:
+        doc = read_yaml(Path(path), str(path))
+    except YamlFileError as exc:
+        raise RegistryLoadError(exc.issues) from None
+    if not isinstance(doc.data, dict):
+        raise RegistryLoadError([doc.issue([], f"a pairs file must be a mapping with schema {SCHEMA_PAIRS!r} and pairs")])
+    model, issues = validate(doc, PairsFile)
+    if model is None:
+        raise RegistryLoadError(issues)
+    if registry is not None:
+        for i, pair in enumerate(model.pairs):
+            for j, rid in enumerate(pair.expect):
+                if rid not in registry.by_id:
+                    issues.append(doc.issue(["pairs", i, "expect", j], f"{rid!r} is not in the registry", code="reference"))
+    if issues:
+        raise RegistryLoadError(issues)
+    return list(model.pairs)
+
+
+def evaluate_pairs(pairs: list[LabelledPair], registry: Registry, rs: "RuleSet") -> PairReport:
+    """Run related-work detection on every pair and compare with its labels."""
+    from engine.facts import extract
+
+    results = []
+    for pair in pairs:
+        found = [r.id for r in registry.scores(pair.proposal, extract(pair.proposal, rs), rs)]
+        results.append(PairResult(pair.id, list(pair.expect), found))
+    return PairReport(results)
