@@ -218,4 +218,5 @@ def eval_cmd(file: Path, rules_dir: Path | None, no_registry: bool) -> None:
         click.echo("\n".join(misses))
 
 
+from api import cli_rules  # noqa: E402,F401  (registers commands)
 from api import cli_registry  # noqa: E402,F401  (registers commands)
