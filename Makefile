@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install bench lint-rules eval clean
+.PHONY: run test install bench lint-rules eval clean system-deps test-ci
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "Python 3.11 or 3.12 is needed (durable-rules does not import on 3.13)"'
@@ -29,3 +29,12 @@ eval: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# System packages beyond Python for the full suite (root, Debian): chromium and a PostgreSQL
+# cluster on 127.0.0.1. Prints the IOTSEC_TEST_POSTGRES_URL line to eval. `make test` runs
+# without them (those tests skip with a reason); `make test-ci` is what CI runs.
+system-deps:
+	bash .ci/provision.sh
+
+test-ci:
+	CI=true bash .ci/run

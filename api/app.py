@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from api import errors, routes_registry, routes_rules, routes_triage
+from api import pages, routes_decisions, routes_intake
 from api.limits import BodyLimit
 from api.settings import Settings, get_settings
 from engine import Proposal, RuleHolder
@@ -31,6 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_triage.router)
     app.include_router(routes_rules.router)
     app.include_router(routes_registry.router)
+    app.include_router(routes_decisions.router)
+    app.include_router(routes_intake.router)
+    app.include_router(pages.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving")
     def healthz() -> dict[str, Any]:

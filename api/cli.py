@@ -108,14 +108,16 @@ rules_option = click.option("--rules", "rules_dir", type=click.Path(path_type=Pa
 @rules_option
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
 @click.option("--no-registry", is_flag=True, help="Decide from the rules alone, without the registry of existing work.")
-def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool) -> None:
+@click.option("--text", "as_text", is_flag=True, help="FILE is the plain text of an A.1 justification; the fields found go to stderr.")
+def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, as_text: bool = False) -> None:
     """Triage FILE: one JSON proposal or JSON Lines ('-' reads stdin); one decision per line."""
     rs = load_ruleset(rules_dir)
     registry = None if no_registry else _registry_or_none()
     bad = 0
     if fmt == "table":
         click.echo(f"{'item':<24} {'home':<12} {'questions':<16} {'conf':<5} {'deciding rule':<36} flags")
-    for where, item in proposals_from(file):
+    from api.cli_workflow import a1_proposals  # here: that module imports this one
+    for where, item in (a1_proposals(file) if as_text else proposals_from(file)):
         if isinstance(item, str):
             bad += 1
             click.echo(f"{where}: {item}", err=True)
@@ -220,3 +222,4 @@ def eval_cmd(file: Path, rules_dir: Path | None, no_registry: bool) -> None:
 
 from api import cli_rules  # noqa: E402,F401  (registers commands)
 from api import cli_registry  # noqa: E402,F401  (registers commands)
+from api import cli_workflow  # noqa: E402,F401  (registers commands)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
+from api.db import ReviewedDecision, decide_async, log_for_app, record_many_async
 from api.deps import RegistryDep, RulesDep, SettingsDep
 from api.errors import clean_errors
 from engine import Decision, Proposal, triage
@@ -20,7 +21,7 @@ class BatchRequest(BaseModel):
 class BatchResult(BaseModel):
     index: int
     ok: bool
-    decision: Decision | None = None
+    decision: ReviewedDecision | None = None
     error: list[dict[str, Any]] | None = None
 
 
@@ -28,25 +29,29 @@ class BatchResponse(BaseModel):
     results: list[BatchResult]
 
 
-def _json(model: BaseModel) -> Response:
+def _json(model: BaseModel, log_note: str | None = None) -> Response:
     # Built once here rather than re-validated against response_model by FastAPI.
-    return Response(model.model_dump_json(), media_type="application/json")
+    headers = {"X-Decision-Log": log_note} if log_note else None
+    return Response(model.model_dump_json(), media_type="application/json", headers=headers)
 
 
-@router.post("/triage", response_model=Decision, summary="Recommend the home of one proposal")
-async def triage_one(proposal: Proposal, rules: RulesDep, registry: RegistryDep,
+@router.post("/triage", response_model=ReviewedDecision, summary="Recommend the home of one proposal")
+async def triage_one(proposal: Proposal, rules: RulesDep, registry: RegistryDep, request: Request,
                      use_registry: bool = Query(True, alias="registry", description="Consult the registry of existing work.")) -> Response:
-    return _json(triage(proposal, rules, registry if use_registry else None))
+    log_, write = log_for_app(request.app.state)
+    decision, note = await decide_async(log_, proposal, rules, registry if use_registry else None, "api", write)
+    return _json(decision, note)
 
 
 @router.post("/triage/batch", response_model=BatchResponse, summary="Triage many proposals; one result or error per item, in order")
-async def triage_batch(body: BatchRequest, rules: RulesDep, registry: RegistryDep, settings: SettingsDep,
+async def triage_batch(body: BatchRequest, rules: RulesDep, registry: RegistryDep, settings: SettingsDep, request: Request,
                        use_registry: bool = Query(True, alias="registry")) -> Response:
     if len(body.items) > settings.max_batch_items:
         raise HTTPException(413, [{"loc": ["body", "items"], "type": "too_many_items",
                                    "msg": f"{len(body.items)} items; a batch takes at most {settings.max_batch_items}"}])
     reg = registry if use_registry else None
     results: list[BatchResult] = []
+    decided: list[tuple[Proposal, Decision]] = []
     for i, raw in enumerate(body.items):
         try:
             proposal = Proposal.model_validate(raw)
@@ -56,5 +61,10 @@ async def triage_batch(body: BatchRequest, rules: RulesDep, registry: RegistryDe
                 e["loc"] = ["body", "items", i, *e["loc"]]
             results.append(BatchResult(index=i, ok=False, error=errors))
             continue
-        results.append(BatchResult(index=i, ok=True, decision=triage(proposal, rules, reg)))
-    return _json(BatchResponse(results=results))
+        decided.append((proposal, triage(proposal, rules, reg)))
+        results.append(BatchResult(index=i, ok=True))
+    log_, write = log_for_app(request.app.state)
+    answers, note = await record_many_async(log_, decided, rules, "api", write)
+    for result, answer in zip((r for r in results if r.ok), answers):
+        result.decision = answer
+    return _json(BatchResponse(results=results), note)
