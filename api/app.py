@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api import errors, routes_registry, routes_rules, routes_triage
 from api import pages, routes_decisions, routes_intake
 from api.limits import BodyLimit
+from api import observability, security
 from api.settings import Settings, get_settings
 from engine import Proposal, RuleHolder
 from engine.registry import load_default_registry, load_registry
@@ -39,7 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving")
     def healthz() -> dict[str, Any]:
         rs = holder.current
-        return {"status": "ok", "rules": {"version": rs.version, "revision": rs.revision}}
+        return {"status": "ok", "rules": {"version": rs.version, "revision": rs.revision},
+                "decision_log": observability.decision_log_health(app.state)}
 
     if os.environ.get("IOTSEC_BENCH_ENDPOINTS") == "1":
         @app.post("/_bench/validate", include_in_schema=False)
@@ -49,4 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        per_path={"/v1/triage/batch": settings.max_batch_body_bytes})
+    security.install(app)  # security headers, JSON-only gate, documented refusals
+    observability.install(app)  # outermost: counts and logs every request, refused ones too
     return app

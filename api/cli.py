@@ -156,8 +156,11 @@ def serve_cmd(host: str, port: int, rules_dir: Path | None, workers: int | None)
     settings = get_settings()
     # Fail here, with the rule file's location, rather than inside a worker.
     load_ruleset(settings.resolved_rules_dir()).close()
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers or settings.workers,
-                log_level="info", timeout_graceful_shutdown=10)
+    from api.observability import prepare_serving
+
+    count = workers or settings.workers
+    uvicorn.run("api.main:app", host=host, port=port, workers=count,
+                log_level="info", timeout_graceful_shutdown=10, log_config=prepare_serving(count))
 
 
 def accepted(decision: Decision, accept: list[str]) -> bool:

@@ -1,4 +1,7 @@
-"""Dependencies declared once: the serving rule set, the registry, the settings, token checks."""
+"""Dependencies declared once: the serving rule set, the registry, the settings, token checks.
+
+The getters are `async def` on purpose: FastAPI runs a plain `def` dependency in the threadpool,
+a thread hop per dependency per request for what is an attribute read."""
 from __future__ import annotations
 
 import secrets
@@ -10,20 +13,20 @@ from api.settings import Settings
 from engine import RuleHolder, RuleSet
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_holder(request: Request) -> RuleHolder:
+async def get_holder(request: Request) -> RuleHolder:
     return request.app.state.holder  # type: ignore[no-any-return]
 
 
-def get_rules(request: Request) -> RuleSet:
+async def get_rules(request: Request) -> RuleSet:
     """The rule set for this request, taken once: a reload never changes it mid-request."""
     return request.app.state.holder.current  # type: ignore[no-any-return]
 
 
-def get_registry(request: Request) -> Any:
+async def get_registry(request: Request) -> Any:
     return getattr(request.app.state, "registry", None)
 
 

@@ -47,6 +47,8 @@ def install(app: FastAPI) -> None:
                 return JSONResponse(error_body(f"request body is not valid UTF-8 (byte {cause.start})", "invalid_encoding", ["body"]), 400)
             if isinstance(cause, RecursionError):
                 return JSONResponse(error_body("request body is nested too deeply", "too_deep", ["body"]), 400)
+            if isinstance(cause, ValueError):  # e.g. a number of more than 4300 digits
+                return JSONResponse(error_body(f"request body is not valid JSON: {str(cause).split(';')[0]}", "json_invalid", ["body"]), 400)
         detail = exc.detail if isinstance(exc.detail, list) else [{"loc": [], "msg": str(exc.detail), "type": "http_error"}]
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 

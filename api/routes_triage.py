@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 from api.db import ReviewedDecision, decide_async, log_for_app, record_many_async
 from api.deps import RegistryDep, RulesDep, SettingsDep
 from api.errors import clean_errors
+from api.observability import note_decisions
 from engine import Decision, Proposal, triage
 
 router = APIRouter(prefix="/v1", tags=["triage"])
@@ -32,14 +33,18 @@ class BatchResponse(BaseModel):
 def _json(model: BaseModel, log_note: str | None = None) -> Response:
     # Built once here rather than re-validated against response_model by FastAPI.
     headers = {"X-Decision-Log": log_note} if log_note else None
+    note_decisions(model)
     return Response(model.model_dump_json(), media_type="application/json", headers=headers)
 
 
 @router.post("/triage", response_model=ReviewedDecision, summary="Recommend the home of one proposal")
-async def triage_one(proposal: Proposal, rules: RulesDep, registry: RegistryDep, request: Request,
+async def triage_one(proposal: Proposal, request: Request,
                      use_registry: bool = Query(True, alias="registry", description="Consult the registry of existing work.")) -> Response:
-    log_, write = log_for_app(request.app.state)
-    decision, note = await decide_async(log_, proposal, rules, registry if use_registry else None, "api", write)
+    # The hot path reads app state directly: each declared dependency costs a resolution per request.
+    state = request.app.state
+    rules = state.holder.current  # taken once: a reload never changes the rules under this request
+    log_, write = log_for_app(state)
+    decision, note = await decide_async(log_, proposal, rules, state.registry if use_registry else None, "api", write)
     return _json(decision, note)
 
 

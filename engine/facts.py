@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from engine.citations import Citation, find_citations, provisional_sg
-from engine.lexicon import MAX_EVIDENCE
+from engine.lexicon import MAX_EVIDENCE, Matcher, prepare
 from engine.models import Proposal
 
 if TYPE_CHECKING:
     from engine.ruleset import RuleSet
 
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+|\n+")
+_MAYBE_REC = re.compile(r"[A-Z]\.\d")
 _SG_IN_TEXT = re.compile(r"\b(?:SG|Study Group\s*)(\d{1,2})\b|\bQ\d{1,2}/(\d{1,2})\b", re.IGNORECASE)
 
 BODY_FIELDS = ("summary", "text")
+EXCLUDABLE = ("scope", "summary", "text")
 TOP = "_top"  # <category>_top: the strongest field level of any concept of the category
 SYSTEM_PREFIXES = ("cites_", "revises_", "names_", "proposes_", "reference_", "liaises_")
 
@@ -47,22 +49,16 @@ class Facts:
         return self.evidence.get(name, [])
 
 
-def _drop_excluded(text: str, cues: re.Pattern[str] | None, words: tuple[str, ...]) -> str:
+def _drop_excluded(text: str, cues: Matcher) -> str:
     """Blank the sentences that say what the work does NOT cover (and a list they introduce)."""
-    if cues is None or not text:
-        return text
-    low = text.lower()
-    if not any(w in low for w in words) or not cues.search(text):
-        return text
     out: list[str] = []
     skipping_list = False
     for part in re.split(r"(\n\s*\n)", text):
-        pieces = _SENTENCE.split(part)
         kept: list[str] = []
-        for sentence in pieces:
+        for sentence in _SENTENCE.split(part):
             if skipping_list:
                 continue
-            if cues.search(sentence):
+            if cues.spans(sentence):
                 skipping_list = sentence.rstrip().endswith(":")
                 continue
             kept.append(sentence)
@@ -77,27 +73,37 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
     fields = {
         "title": proposal.title,
         "keywords": " ; ".join(proposal.keywords),
-        "scope": _drop_excluded(proposal.scope, rs.exclusion_re, rs.exclusion_words),
-        "summary": _drop_excluded(proposal.summary, rs.exclusion_re, rs.exclusion_words),
-        "text": _drop_excluded(proposal.text, rs.exclusion_re, rs.exclusion_words),
+        "scope": proposal.scope,
+        "summary": proposal.summary,
+        "text": proposal.text,
     }
+    prepared: dict[str, tuple[str, str]] = {}
+    for fname, text in fields.items():
+        norm, low = prepare(text)
+        if fname in EXCLUDABLE and rs.exclusion.found(low):
+            # Rare: some sentence says what is not covered; drop it and prepare again.
+            fields[fname] = text = _drop_excluded(text, rs.exclusion)
+            norm, low = prepare(text)
+        prepared[fname] = (norm, low)
     levels: dict[str, int] = {}
     evidence: dict[str, list[Ev]] = {}
     body_counts: dict[str, int] = {}
-    spans = rs.matcher.spans
-    for fname, text in fields.items():
+    spans = rs.matcher.spans_prepared
+    seen: set[tuple[str, str, str]] = set()
+    for fname, (norm, low) in prepared.items():
         weight = weights.get(fname, 1)
         body = fname in BODY_FIELDS
-        for concept, words, _, _ in spans(text):
+        for concept, words, _, _ in spans(norm, low):
             if levels.get(concept, 0) < weight:
                 levels[concept] = weight
             if body:
                 body_counts[concept] = body_counts.get(concept, 0) + 1
-            ev = evidence.get(concept)
-            if ev is None:
-                evidence[concept] = [Ev(fname, words, concept)]
-            elif len(ev) < MAX_EVIDENCE and not any(e.words == words and e.field == fname for e in ev):
-                ev.append(Ev(fname, words, concept))
+            key = (concept, fname, words)
+            if key not in seen:
+                seen.add(key)
+                ev = evidence.setdefault(concept, [])
+                if len(ev) < MAX_EVIDENCE:
+                    ev.append(Ev(fname, words, concept))
 
     repeat = rs.catalogue.repeat
     for concept, count in body_counts.items():
@@ -114,7 +120,8 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
 
     citations: list[Citation] = []
     for fname, text in fields.items():
-        citations += find_citations(fname, text, rs.series, rs.known_owners)
+        if _MAYBE_REC.search(text):  # most fields cite nothing: skip the full parse
+            citations += find_citations(fname, text, rs.series, rs.known_owners)
     for rel in proposal.relations:
         citations += find_citations("relations", rel, rs.series, rs.known_owners, relation_field=True)
     for c in citations:

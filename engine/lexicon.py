@@ -12,14 +12,21 @@ from dataclasses import dataclass, field
 
 import ahocorasick
 
-_NON_WORD = re.compile(r"[^0-9A-Za-z\u00C0-\uFFFF]+")
+# Every character of the Basic Multilingual Plane that is not a letter or digit reads as a space.
+_SPACES = {cp: " " for cp in range(0x10000) if not chr(cp).isalnum()}
 _VOWELS = set("aeiou")
 MAX_EVIDENCE = 3
 
 
 def normalise(text: str) -> str:
     """Punctuation and whitespace runs become one space, padded so boundaries are spaces."""
-    return " " + _NON_WORD.sub(" ", text).strip() + " "
+    return " " + " ".join(text.translate(_SPACES).split()) + " "
+
+
+def prepare(text: str) -> tuple[str, str]:
+    """(normalised, lower-cased normalised) text: what `spans_prepared` reads."""
+    norm = normalise(text)
+    return norm, _lower(norm)
 
 
 def _lower(text: str) -> str:
@@ -81,23 +88,37 @@ class Matcher:
 
     def spans(self, text: str) -> list[tuple[str, str, int, int]]:
         """(concept, words, start, end) of every hit; the hot path, so plain tuples and one pass."""
-        if not text or not len(self.automaton):
+        if not text:
             return []
-        norm = normalise(text)
-        low = _lower(norm)
+        return self.spans_prepared(*prepare(text))
+
+    def found(self, low: str) -> bool:
+        """Whether any phrase occurs in prepared lower-cased text (abbreviations ignored)."""
+        if not len(self.automaton):
+            return False
+        for end, (length, folded, _, _) in self.automaton.iter(low):
+            if folded and low[end - length] == " " and low[end + 1] == " ":
+                return True
+        return False
+
+    def spans_prepared(self, norm: str, low: str) -> list[tuple[str, str, int, int]]:
+        """spans() on text already passed through prepare()."""
+        if not len(self.automaton):
+            return []
         hits: list[tuple[str, str, int, int]] = []
         blocked = False
-        for end, (length, folded, exact) in self.automaton.iter(low):
+        append = hits.append
+        for end, (length, folded, exact, has_block) in self.automaton.iter(low):
             start = end - length + 1
             if low[start - 1] != " " or low[end + 1] != " ":
                 continue
             words = norm[start:end + 1]
             for concept in folded:
-                hits.append((concept, words, start, end))
+                append((concept, words, start, end))
             if exact:
                 for concept in exact.get(words, ()):
-                    hits.append((concept, words, start, end))
-            blocked = blocked or any(c[0] == BLOCK for c in folded)
+                    append((concept, words, start, end))
+            blocked = blocked or has_block
         if blocked:
             blocks = [h for h in hits if h[0][0] == BLOCK]
             hits = [h for h in hits if h[0][0] != BLOCK and not any(
@@ -128,7 +149,7 @@ def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[st
                     claim.append(concept)
     automaton = ahocorasick.Automaton()
     for key, (folded, exact) in table.items():
-        automaton.add_word(key, (len(key), folded, exact or None))
+        automaton.add_word(key, (len(key), folded, exact or None, any(c[0] == BLOCK for c in folded)))
     if len(automaton):
         automaton.make_automaton()
     # Which concepts claim each surface form (blocker pseudo-concepts left out): lint reads this.

@@ -88,9 +88,8 @@ STOP_WORDS = frozenset(
     "a an and are as at be based by for from in into is it its of on or over such that the this to under using "
     "via which with within without their these those can may will shall should how what when where also other "
     "new use used part".split())
-_WORD = re.compile(r"[a-z0-9][a-z0-9]*")
-_NON_WORD = re.compile(r"[^0-9a-z]+")
-_ABBREV = re.compile(r"\b(" + "|".join(sorted((re.escape(k) for k in ABBREVIATIONS), key=len, reverse=True)) + r")s?\b")
+# Anything but ASCII letters and digits separates words (what BM25 counts is ASCII vocabulary).
+_PUNCTUATION = {cp: " " for cp in range(0x10000) if not (chr(cp).isascii() and chr(cp).isalnum())}
 
 _Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[A-Z]\.[A-Za-z0-9][\w.-]*$")]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -128,10 +127,23 @@ class RegistryLoadError(RuleLoadError):
         self.args = ("registry not loaded: " + "; ".join(str(i) for i in issues[:5]),)
 
 
+# Long forms with their plural, longest first, as they stand in double-spaced text (see below).
+_FOLDS = [(f" {'  '.join(long.split())}{plural} ", f" {short} ")
+          for long, short in sorted(ABBREVIATIONS.items(), key=lambda kv: -len(kv[0])) for plural in ("", "s")]
+
+
 def normalise_words(text: str) -> str:
-    """Lower case, punctuation as spaces, long forms folded into their abbreviation."""
-    low = " " + _NON_WORD.sub(" ", text.lower()) + " "
-    return _ABBREV.sub(lambda m: ABBREVIATIONS[m.group(1)], low)
+    """Lower case, punctuation as spaces, long forms folded into their abbreviation.
+    Words are joined by two spaces so that str.replace (fast, C) folds back-to-back long forms."""
+    low = "  " + "  ".join(_lower_words(text)) + "  "
+    for long, short in _FOLDS:
+        if long in low:
+            low = low.replace(long, short)
+    return low
+
+
+def _lower_words(text: str) -> list[str]:
+    return text.lower().translate(_PUNCTUATION).split()
 
 
 def _fold(word: str) -> str:
@@ -158,7 +170,7 @@ def _term(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The words BM25 counts: normalised, stop words dropped, plurals folded."""
-    return [t for t in map(_term, _WORD.findall(normalise_words(text))) if t]
+    return [t for t in map(_term, normalise_words(text).split()) if t]
 
 
 def _cosine_norm(vec: dict[str, float]) -> float:

@@ -16,7 +16,7 @@ from engine import adapter
 from engine.citations import SeriesRange
 from engine.errors import RuleIssue, RuleLoadError
 from engine.facts import SYSTEM_PREFIXES, TOP
-from engine.lexicon import Matcher, compile_matcher
+from engine.lexicon import Matcher, compile_matcher, normalise
 from engine.schema import (
     ADVISORY, KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES, STAGES,
     CatalogueFile, ConceptDef, LexiconFile, RuleDef, RulesFile,
@@ -24,6 +24,7 @@ from engine.schema import (
 from engine.yamlfile import YamlDoc, YamlFileError, did_you_mean, read_yaml, validate
 
 MAX_FILES = 100
+_PATTERN_SIGNS = re.compile(r"[*+?|\\^$\[\]{}]")
 STAGE_ORDER = {name: i for i, name in enumerate((*STAGES, ADVISORY))}
 
 
@@ -35,10 +36,14 @@ class Rule:
     file: str
     line: int
     order: int
+    id: str = field(init=False)
+    positive: tuple[str, ...] = field(init=False)
 
-    @property
-    def id(self) -> str:
-        return self.definition.id
+    def __post_init__(self) -> None:
+        # Read on every decision: plain attributes, not properties.
+        self.id = self.definition.id
+        w = self.definition.when
+        self.positive = (*w.all, *w.in_title, *w.any, *(k for k, v in w.min.items() if v > 0))
 
 
 @dataclass
@@ -57,8 +62,7 @@ class RuleSet:
     matcher: Matcher
     host: adapter.RuleHost
     series: list[SeriesRange]
-    exclusion_re: re.Pattern[str] | None
-    exclusion_words: tuple[str, ...]
+    exclusion: Matcher
     files: list[str]
     loaded_at: float = field(default_factory=time.time)
     known_owners: dict[str, str] = field(default_factory=dict)
@@ -87,7 +91,15 @@ def file_revision(paths: list[Path], root: Path) -> str:
 
 
 def rule_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.yaml") if p.is_file())
+    """The directory's *.yaml files by name; RuleLoadError if one is a link that leads out of it."""
+    root = directory.resolve()
+    files = sorted(p for p in directory.glob("*.yaml") if p.is_file())
+    # A rule file must be what the maintainers see in the directory, not a door to elsewhere.
+    outside = [p for p in files if not p.resolve().is_relative_to(root)]
+    if outside:
+        raise RuleLoadError([RuleIssue(_display(p), 1, 1, "the rule file is a link to a file outside the rule directory",
+                                       code="io") for p in outside])
+    return files
 
 
 @dataclass
@@ -108,7 +120,10 @@ def parse_directory(directory: Path | str) -> Parsed:
     root = Path(directory)
     if not root.is_dir():
         return Parsed(root, [], issues=[RuleIssue(str(root), 1, 1, "rule directory not found", code="io")])
-    files = rule_files(root)
+    try:
+        files = rule_files(root)
+    except RuleLoadError as exc:
+        return Parsed(root, [], issues=exc.issues)
     parsed = Parsed(root, files)
     if len(files) > MAX_FILES:
         parsed.issues.append(RuleIssue(str(root), 1, 1, f"{len(files)} rule files, more than {MAX_FILES}", code="limit"))
@@ -181,6 +196,14 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
                                         suggestion=did_you_mean(concept.category, categories), code="reference"))
             if concept.id in categories or concept.id.endswith(TOP):
                 issues.append(doc.issue(["concepts", i, "id"], f"concept {concept.id!r} clashes with a category signal", code="duplicate"))
+            for key in ("phrases", "not_within"):
+                for j, phrase in enumerate(getattr(concept, key)):
+                    words = normalise(phrase).strip()
+                    # Phrases are words matched literally; "(a+)+$" would shrink to the letter "a" and match
+                    # every "a". A phrase left with no words at all matches nothing: lint reports that one.
+                    if words and (len(words) < 2 or _PATTERN_SIGNS.search(phrase)):
+                        issues.append(doc.issue(["concepts", i, key, j], "a phrase is words (two letters or digits at "
+                                                "least), not a pattern: * + ? | \\ ^ $ [ ] { } are not allowed", value=phrase))
             concepts[concept.id] = concept
             concept_locations[concept.id] = (doc.file, doc.locate(["concepts", i])[0])
 
@@ -224,14 +247,13 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
     revision = file_revision(parsed.files, parsed.root)
     host = adapter.build_host(conditions, cat.limits.shard_size, title_level, revision[:8])
     cues = cat.exclusion_cues
-    exclusion_re = re.compile("|".join(r"\b" + re.escape(c) + r"\b" for c in cues), re.IGNORECASE) if cues else None
     return RuleSet(
         directory=str(parsed.root), version=cat.version, revision=revision, catalogue=cat,
         concepts=concepts, concept_category={k: c.category for k, c in concepts.items()},
         concept_weight={k: c.weight for k, c in concepts.items()}, categories=categories,
         rules=rules, matcher=matcher, host=host,
         series=[SeriesRange(s.prefix, s.start, s.end, s.sg, s.label, s.question) for s in cat.series],
-        exclusion_re=exclusion_re, exclusion_words=tuple(c.lower() for c in cues), files=[_display(p) for p in parsed.files],
+        exclusion=compile_matcher({"exclusion": list(cues)}), files=[_display(p) for p in parsed.files],
         known_owners=dict(known_owners or {}), produced=produced,
         zero_signals={name: 0 for c in categories for name in (c, c + TOP)},
         category_concepts={c: [k for k, v in concepts.items() if v.category == c] for c in categories},

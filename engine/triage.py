@@ -38,30 +38,18 @@ def _fill(template: str, **values: str) -> str:
     return template.format_map(_Blank(values)).replace("  ", " ").strip()
 
 
-def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts, fired: set[str] | None = None,
-                  _memo: dict[str, list[Ev]] | None = None) -> list[Ev]:
-    """The proposal's words behind each positive condition of a rule (through derived facts too)."""
-    memo = {} if _memo is None else _memo
-    if rule.id in memo:
-        return memo[rule.id]
-    memo[rule.id] = []  # guards against revisiting a producer
-    w = rule.definition.when
-    names = [*w.all, *w.in_title, *w.any, *(k for k, v in w.min.items() if v > 0)]
+def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Ev]:
+    """The proposal's words behind each positive condition of a rule on concepts and categories.
+    A derived fact has no words of its own: the reasons of the rules that derived it show them."""
     out: list[Ev] = []
-    signals = facts.signals
-    for name in names:
+    evidence = facts.evidence
+    for name in rule.positive:
         base = name[: -len(TOP)] if name.endswith(TOP) else name
         if base in rs.categories:
-            out += [facts.evidence[c][0] for c in rs.category_concepts[base] if signals.get(c) and c in facts.evidence]
-        elif name in rs.produced:
-            for producer in rs.producers[name]:
-                if fired is not None and producer in fired:
-                    out += rule_evidence(rs.rules[producer], rs, facts, fired, memo)
+            out += [evidence[c][0] for c in rs.category_concepts[base] if c in evidence]
         else:
-            out += facts.words(name)[:2]
-    unique = list(dict.fromkeys(out))[:MAX_EVIDENCE_PER_REASON]
-    memo[rule.id] = unique
-    return unique
+            out += evidence.get(name, ())[:2]
+    return list(dict.fromkeys(out))[:MAX_EVIDENCE_PER_REASON]
 
 
 def _effect(rule: Rule, outcome: Outcome, cand: Candidate | None) -> str:
@@ -205,8 +193,6 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
             i = next(j for j, g in enumerate(flags) if g.code == f.code)
             if f.text not in flags[i].text:
                 flags[i] = Flag(code=f.code, text=_merge_texts(flags[i].text, f.text))
-    memo: dict[str, list[Ev]] = {}
-    fired_set = set(fired_ids)
     order = sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], r.order))
     # One validation of the whole decision (fast, in pydantic-core) rather than a model per piece.
     decision = Decision.model_validate({
@@ -217,7 +203,8 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
         "confidence": outcome.confidence,
         "flags": flags,
         "reasons": [{"rule": r.id, "text": r.definition.description, "effect": _effect(r, outcome, by_rule.get(r.id)),
-                     "evidence": [e._asdict() for e in rule_evidence(r, rs, facts, fired_set, memo)],
+                     "evidence": [{"field": e[0], "words": e[1], "concept": e[2]}
+                                  for e in rule_evidence(r, rs, facts)],
                      "stage": r.definition.stage} for r in order],
         "related_work": related,
         "ruleset": {"version": rs.version, "revision": rs.revision},

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from starlette.concurrency import run_in_threadpool
 
 from api.db.schemas import ReviewedDecision, ReviewInfo, RulesNow
-from api.db.service import DecisionLog, LogUnavailable
+from api.db.service import DecisionLog, LogUnavailable, proposal_hash
 from engine import Decision, Flag, Proposal, RuleSet, triage
 
 log = logging.getLogger("iotsec_triage.decision_log")
@@ -38,9 +38,10 @@ def get_log(state: Any) -> DecisionLog:
 
 def apply_review(decision: Decision, review: ReviewInfo | None, rs: RuleSet | None = None) -> ReviewedDecision:
     """The decision that stands: the rules' own, or the reviewer's with the rules' answer in rules_now."""
-    data = decision.model_dump()
     if review is None:
-        return ReviewedDecision.model_validate(data)
+        # The common case, on every request: the engine's validated parts as they are, no copy.
+        return ReviewedDecision.model_construct(**dict(decision), reviewed=False, review=None, rules_now=None)
+    data = decision.model_dump()
     rules_now = RulesNow(home=decision.home, lead=decision.lead, other_sg=decision.other_sg, questions=list(decision.questions),
                          confidence=decision.confidence, flags=list(decision.flags))
     flags = [f for f in decision.flags if f.code not in _SETTLED]
@@ -86,6 +87,18 @@ async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet
     decision = triage(proposal, rs, registry)
     if log_ is None:
         return apply_review(decision, None), "off"
+    if not write:
+        # Nothing to store: only a review could change the answer, and the index knows if one may exist.
+        try:
+            if log_.reviewed_index_stale():
+                await run_in_threadpool(log_.may_have_review, "", None)  # refresh the index off the loop
+            # Hash the proposal only when some review exists at all.
+            maybe = log_.any_review() and log_.may_have_review(proposal.reference, proposal_hash(proposal))
+        except Exception as exc:  # noqa: BLE001 - the log unreachable: answer with the rules
+            log.warning("decision %s: review lookup failed: %s", decision.decision_id, exc)
+            return apply_review(decision, None), "failed"
+        if not maybe:
+            return apply_review(decision, None), "off"
     return await run_in_threadpool(record, log_, proposal, decision, rs, actor, write)
 
 

@@ -72,6 +72,10 @@ class Logged:
     review: ReviewInfo | None
 
 
+# Reviews recorded by another process are seen by this one within this many seconds.
+REVIEW_INDEX_SECONDS = 2.0
+
+
 class DecisionLog:
     """Decisions and reviews in one SQL database (SQLite file or PostgreSQL); every write is one transaction."""
 
@@ -83,6 +87,9 @@ class DecisionLog:
         self._failed_at = 0.0
         self._lock = threading.Lock()
         self.last_error: str | None = None
+        # Which contributions have a review: (proposal hashes, references), and when it was read.
+        self._reviewed: tuple[set[str], set[str]] | None = None
+        self._reviewed_at = 0.0
 
     def ensure_ready(self) -> None:
         """Migrate once (upgrade head); after a failure, retry at most every few seconds."""
@@ -110,6 +117,37 @@ class DecisionLog:
     def close(self) -> None:
         """Release the connection pool."""
         self.engine.dispose()
+
+    # -- the review index: most triages have no review, and need not ask the database ----------
+
+    def reviewed_index_stale(self) -> bool:
+        """Whether may_have_review() would read the database (call it from a thread then)."""
+        return self._reviewed is None or time.monotonic() - self._reviewed_at > REVIEW_INDEX_SECONDS
+
+    def any_review(self) -> bool:
+        """Whether any review exists at all (as fresh as may_have_review; read it after that)."""
+        return self._reviewed is None or bool(self._reviewed[0] or self._reviewed[1])
+
+    def may_have_review(self, reference: str, digest: str | None) -> bool:
+        """False only when no review of this contribution exists (as of at most a few seconds ago,
+        for reviews recorded by other processes; at once for this process's own). A digest of
+        None asks whether any review exists."""
+        if self.reviewed_index_stale():
+            with self._session() as session:
+                rows = session.execute(select(ReviewRow.proposal_hash, ReviewRow.reference)).all()
+            self._reviewed = ({h for h, _ in rows}, {r for _, r in rows if r})
+            self._reviewed_at = time.monotonic()
+        assert self._reviewed is not None
+        hashes, references = self._reviewed
+        if digest is None:
+            return bool(hashes or references)
+        return digest in hashes or bool(reference and reference in references)
+
+    def _note_reviewed(self, reference: str, digest: str) -> None:
+        if self._reviewed is not None:
+            self._reviewed[0].add(digest)
+            if reference:
+                self._reviewed[1].add(reference)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -193,6 +231,7 @@ class DecisionLog:
             row.status = "confirmed" if (home, lead, other_sg, questions) == rules else "overridden"
             row.final_home = home
             session.flush()
+            self._note_reviewed(row.reference, row.proposal_hash)
             return _record(row)
 
     # -- reading -------------------------------------------------------------------------------

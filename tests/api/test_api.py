@@ -76,7 +76,7 @@ def test_bad_raw_bodies_get_4xx(client: TestClient, name: str) -> None:
 
 
 def test_wrong_content_type_and_method(client: TestClient) -> None:
-    assert client.post("/v1/triage", content=b"hello", headers={"content-type": "text/plain"}).status_code == 422
+    assert client.post("/v1/triage", content=b"hello", headers={"content-type": "text/plain"}).status_code == 415  # issue 6: JSON endpoints refuse other media types
     assert client.get("/v1/triage").status_code == 405
 
 

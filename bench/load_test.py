@@ -1,0 +1,373 @@
+"""Bounded load test: 64 concurrent connections against the service on 127.0.0.1, at most 60 s in all.
+
+Phases (each prints requests, errors, throughput, p50 and p99):
+  triage        POST /v1/triage, one typical proposal (decision log off)
+  batch         POST /v1/triage/batch with 10 proposals
+  page /        GET / (the submitters' page)
+  page /queue   GET /queue, logged in as staff
+  reload        POST /v1/triage while an admin reloads changed rules every second
+  logging       POST /v1/triage, every request a new proposal written to the decision log (SQLite);
+                afterwards the log must hold one row per answered request, no more, no fewer
+Zero errors are expected: any non-2xx/3xx answer, socket error or failed reload is counted, and
+the exit status is 1 if there was one.
+
+Run: .venv/bin/python bench/load_test.py [--scale 1.0] [--workers 1]
+Uses wrk when /usr/bin/wrk exists (client in C, so the figures are the server's), else an httpx
+asyncio client. Every server it starts binds 127.0.0.1 and is stopped at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import TYPICAL  # noqa: E402
+from engine import bundled_rules_dir  # noqa: E402
+
+CONNECTIONS = 64
+TOTAL_BUDGET = 60.0
+WRK = "/usr/bin/wrk"
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    note: str = ""
+
+    def line(self) -> str:
+        rps = self.requests / self.seconds if self.seconds else 0.0
+        return (f"{self.name:<12} {self.requests:>8} {self.errors:>6} {rps:>10.1f} {self.p50_ms:>9.1f} {self.p99_ms:>9.1f}"
+                f"  {self.note}")
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`iotsec-triage serve` in a subprocess on a free 127.0.0.1 port; its JSON log goes to a file."""
+
+    def __init__(self, workdir: Path, name: str, workers: int, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base = f"http://{HOST}:{self.port}"
+        self.log_path = workdir / f"{name}.log"
+        full_env = dict(os.environ, IOTSEC_WORKERS=str(workers), **env)
+        full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", HOST, "--port", str(self.port)],
+            cwd=workdir, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited early; log:\n{self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit("server did not start in time")
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self._log.close()
+        return self.proc.returncode
+
+    def error_lines(self) -> list[str]:
+        out = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                out.append(f"(not JSON) {line[:200]}")
+                continue
+            if record.get("level") in ("error", "critical") or (record.get("status") or 0) >= 500:
+                out.append(line[:300])
+        return out
+
+
+# -- load generators -----------------------------------------------------------------------------
+
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid Lua string literal for this ASCII text
+
+
+def wrk_script(method: str, headers: dict[str, str], body: str | None, unique: tuple[str, str] | None) -> str:
+    """A wrk Lua script: a fixed request, or (unique) a body made of prefix .. thread-counter .. suffix."""
+    lines = [f"wrk.method = {_lua_string(method)}"]
+    lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    if body is not None and unique is None:
+        lines.append(f"wrk.body = {_lua_string(body)}")
+    if unique is not None:
+        prefix, suffix = unique
+        lines += [
+            "local threads = 0",
+            "function setup(thread) threads = threads + 1; thread:set('tid', threads) end",
+            "local n = 0",
+            "function request()",
+            "  n = n + 1",
+            f"  local body = {_lua_string(prefix)} .. tid .. '-' .. n .. {_lua_string(suffix)}",
+            "  return wrk.format(nil, nil, nil, body)",
+            "end",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(name: str, url: str, seconds: float, method: str = "GET", headers: dict[str, str] | None = None,
+            body: str | None = None, unique: tuple[str, str] | None = None) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(wrk_script(method, headers or {}, body, unique))
+    try:
+        secs = max(1, int(round(seconds)))
+        proc = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{secs}s", "--timeout", "10s", "--latency", "-s", f.name, url],
+                              capture_output=True, text=True, timeout=secs + 20)
+    finally:
+        os.unlink(f.name)
+    out = proc.stdout
+    total = re.search(r"(\d+) requests in ([\d.]+)(s|m)", out)
+    if total is None:
+        raise SystemExit(f"wrk gave no figures for {name}:\n{out}\n{proc.stderr}")
+    requests = int(total.group(1))
+    elapsed = float(total.group(2)) * (60 if total.group(3) == "m" else 1)
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(n) for n in sock.groups())
+    dist = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
+    return Result(name, requests, errors, elapsed, _ms(dist.get("50", "0ms")), _ms(dist.get("99", "0ms")))
+
+
+def run_httpx(name: str, url: str, seconds: float, method: str = "GET", headers: dict[str, str] | None = None,
+              body: str | None = None, unique: tuple[str, str] | None = None) -> Result:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+
+    async def main() -> float:
+        nonlocal errors
+        limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+        stop = time.perf_counter() + seconds
+        async with httpx.AsyncClient(limits=limits, timeout=10, headers=headers or {}) as client:
+            async def worker(wid: int) -> None:
+                nonlocal errors
+                n = 0
+                while time.perf_counter() < stop:
+                    n += 1
+                    content = (unique[0] + f"{wid}-{n}" + unique[1]) if unique else body
+                    t0 = time.perf_counter()
+                    try:
+                        r = await client.request(method, url, content=content)
+                        errors += r.status_code >= 400
+                    except httpx.HTTPError:
+                        errors += 1
+                    latencies.append(time.perf_counter() - t0)
+            start = time.perf_counter()
+            await asyncio.gather(*(worker(i) for i in range(CONNECTIONS)))
+            return time.perf_counter() - start
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+    pick = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else (lambda q: 0.0)
+    return Result(name, len(latencies), errors, elapsed, pick(0.50), pick(0.99))
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def call(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+         opener: urllib.request.OpenerDirector | None = None) -> tuple[int, bytes, Any]:
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with (opener or urllib.request.build_opener()).open(req, timeout=15) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers
+
+
+def staff_cookie(base: str, token: str) -> str:
+    """Log in on the staff page as a person would (CSRF token from the form) and return the session cookie."""
+    from http.cookiejar import CookieJar
+
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+    status, page, _ = call("GET", f"{base}/login", opener=opener)
+    match = re.search(rb'name="csrf" value="([^"]+)"', page)
+    if status != 200 or match is None:
+        raise SystemExit(f"GET /login answered {status} without a CSRF token")
+    form = urllib.parse.urlencode({"csrf": match.group(1).decode(), "name": "load test", "token": token}).encode()
+    status, _, _ = call("POST", f"{base}/login", form, {"content-type": "application/x-www-form-urlencoded"}, opener)
+    if status != 303:
+        raise SystemExit(f"staff login answered {status}")
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Reloader(threading.Thread):
+    """Changes a rule file and asks for a reload once a second until stopped; counts the outcomes."""
+
+    def __init__(self, base: str, token: str, rules: Path) -> None:
+        super().__init__(daemon=True)
+        self.base, self.token, self.rules = base, token, rules
+        self.stop_event = threading.Event()
+        self.ok = self.failed = 0
+        self.revisions: set[str] = set()
+
+    def run(self) -> None:
+        catalogue = self.rules / "catalogue.yaml"
+        original = catalogue.read_text()
+        n = 0
+        while not self.stop_event.wait(1.0) and n < 120:
+            n += 1
+            catalogue.write_text(original + f"\n# load test reload {n}\n")  # a new revision each time
+            status, body, _ = call("POST", f"{self.base}/v1/rules/reload", b"",
+                                   {"Authorization": f"Bearer {self.token}"})
+            if status == 200:
+                self.ok += 1
+                self.revisions.add(json.loads(body)["revision"])
+            else:
+                self.failed += 1
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="Multiply every phase's duration (at most 1.0).")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the server under test.")
+    parser.add_argument("--httpx", action="store_true", help="Use the httpx client even when wrk is installed.")
+    args = parser.parse_args()
+    scale = min(max(args.scale, 0.1), 1.0)
+    started = time.monotonic()
+    deadline = started + TOTAL_BUDGET
+    use_wrk = Path(WRK).exists() and not args.httpx
+    load: Callable[..., Result] = run_wrk if use_wrk else run_httpx
+
+    admin = os.environ.get("IOTSEC_ADMIN_TOKEN") or secrets.token_urlsafe(24)
+    staff = os.environ.get("IOTSEC_STAFF_TOKEN") or secrets.token_urlsafe(24)
+    proposal = json.dumps(TYPICAL)
+    batch = json.dumps({"items": [dict(TYPICAL, reference=f"Y.batch-{i}") for i in range(10)]})
+    json_headers = {"Content-Type": "application/json"}
+    results: list[Result] = []
+    failures: list[str] = []
+
+    def budget(planned: float, reserve: float) -> float:
+        return max(1.0, min(planned * scale, deadline - time.monotonic() - reserve))
+
+    print(f"load test: {CONNECTIONS} connections, {'wrk' if use_wrk else 'httpx asyncio client'}, "
+          f"{args.workers} worker(s), 127.0.0.1, budget {TOTAL_BUDGET:.0f} s")
+    with tempfile.TemporaryDirectory(prefix="iotsec-load-") as tmp:
+        work = Path(tmp)
+        rules = work / "rules"
+        shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+        common = {"IOTSEC_ADMIN_TOKEN": admin, "IOTSEC_STAFF_TOKEN": staff, "IOTSEC_RULES_DIR": str(rules),
+                  "IOTSEC_DATA_DIR": str(work / "data"), "IOTSEC_LOG_LEVEL": "WARNING"}
+
+        # Server A: the decision log is off, so these figures are the engine and the HTTP layer.
+        server = Server(work, "server-a", args.workers, dict(common, IOTSEC_LOG_DECISIONS="false"))
+        try:
+            server.wait_ready()
+            base = server.base
+            results.append(load("triage", f"{base}/v1/triage", budget(8, 30), "POST", json_headers, proposal))
+            results.append(load("batch(10)", f"{base}/v1/triage/batch", budget(6, 26), "POST", json_headers, batch))
+            results.append(load("page /", f"{base}/", budget(4, 22)))
+            cookie = staff_cookie(base, staff)
+            results.append(load("page /queue", f"{base}/queue", budget(4, 18), headers={"Cookie": cookie}))
+            reloader = Reloader(base, admin, rules)
+            reloader.start()
+            r = load("reload", f"{base}/v1/triage", budget(8, 12), "POST", json_headers, proposal)
+            reloader.stop_event.set()
+            reloader.join(timeout=20)
+            r.note = f"reloads ok={reloader.ok} failed={reloader.failed} revisions={len(reloader.revisions)}"
+            if reloader.failed or not reloader.ok:
+                failures.append(f"reloads: {reloader.ok} ok, {reloader.failed} failed")
+            results.append(r)
+        finally:
+            code = server.stop()
+            failures += [f"server A: {line}" for line in server.error_lines()]
+            if code != 0:
+                failures.append(f"server A exited with {code}")
+
+        # Server B: every request is a new proposal, written to the SQLite decision log.
+        server = Server(work, "server-b", args.workers, dict(common, IOTSEC_LOG_DECISIONS="true"))
+        try:
+            server.wait_ready()
+            base = server.base
+            head = json.dumps({k: v for k, v in TYPICAL.items() if k != "reference"})[:-1] + ', "reference": "Y.load-'
+            r = load("logging", f"{base}/v1/triage", budget(8, 4), "POST", json_headers, unique=(head, '"}'))
+            time.sleep(0.5)  # let the last requests wrk gave up on finish
+            status, body, _ = call("GET", f"{base}/v1/decisions?limit=1", headers={"Authorization": f"Bearer {staff}"})
+            rows = json.loads(body)["total"] if status == 200 else -1
+            r.note = f"rows in the decision log: {rows}"
+            # wrk stops with up to CONNECTIONS requests unanswered; the server may still finish them.
+            if not r.requests - r.errors <= rows <= r.requests + CONNECTIONS:
+                failures.append(f"decision log holds {rows} rows for {r.requests - r.errors} answered requests")
+            results.append(r)
+        finally:
+            code = server.stop()
+            failures += [f"server B: {line}" for line in server.error_lines()]
+            if code != 0:
+                failures.append(f"server B exited with {code}")
+
+    print(f"{'phase':<12} {'requests':>8} {'errors':>6} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
+    for r in results:
+        print(r.line())
+        if r.errors:
+            failures.append(f"{r.name}: {r.errors} errors")
+    print(f"total time {time.monotonic() - started:.1f} s")
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures[:30]))
+        return 1
+    print("zero errors")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""Property-based fuzzing of the whole HTTP API from its own OpenAPI document (schemathesis).
+
+Every operation gets at most 25 generated requests (valid and invalid ones), derandomised so a
+run is repeatable. Each answer must not be a server error, must have a documented status and
+content type, and must match the documented schema (errors included: the `ErrorBody` shape).
+Left out: `negative_data_rejection` and `positive_data_acceptance`, which judge the app by what
+JSON Schema can say: pydantic reads the integer 0 as a date (1970-01-01) where the schema says
+"a date string", and the review body has rules across fields (an override needs a home; a
+joint home needs a lead) that the schema cannot state.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import CHECKS
+
+from api.app import create_app
+from api.settings import Settings
+from tests.api.conftest import ADMIN, STAFF
+
+MAX_EXAMPLES = 25
+
+# The app is built at import: schemathesis needs the schema to generate one test per operation.
+_DATA = Path(tempfile.mkdtemp(prefix="iotsec-fuzz-"))
+app = create_app(Settings(data_dir=_DATA / "data", admin_token=ADMIN, staff_token=STAFF))  # type: ignore[arg-type]
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+_CHECKS = {check.__name__: check for check in CHECKS.get_all()}
+SELECTED = [_CHECKS[name] for name in ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+                                       "response_schema_conformance", "response_headers_conformance")]
+
+
+# GET /v1/decisions?format=csv answers text/csv, which its OpenAPI entry (issue 5) does not declare yet.
+UNDECLARED_CONTENT_TYPES = {"GET /v1/decisions"}
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_api_answers_match_its_openapi(case: Any) -> None:
+    # The admin token opens the admin and the staff operations alike.
+    checks = SELECTED
+    if case.operation.label in UNDECLARED_CONTENT_TYPES:
+        checks = [c for c in SELECTED if c.__name__ != "content_type_conformance"]
+    case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"}, checks=checks)
