@@ -24,6 +24,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = load_registry(settings.registry_file) if settings.registry_file else load_default_registry()
     holder = RuleHolder(settings.resolved_rules_dir(), known_owners=registry.owners)
     holder.load()
+    if settings.watch_rules:
+        holder.watch()
     app = FastAPI(title="iotsec-triage", version=VERSION,
                   description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.")
     app.state.settings = settings

@@ -159,6 +159,9 @@ def serve_cmd(host: str, port: int, rules_dir: Path | None, workers: int | None)
     from api.observability import prepare_serving
 
     count = workers or settings.workers
+    if count > 1:
+        # Each worker holds its own rules: they follow the files, so one reload reaches them all.
+        os.environ["IOTSEC_WATCH_RULES"] = "true"
     uvicorn.run("api.main:app", host=host, port=port, workers=count,
                 log_level="info", timeout_graceful_shutdown=10, log_config=prepare_serving(count))
 

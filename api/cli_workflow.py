@@ -141,7 +141,7 @@ def batch_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, ac
     try:
         log_.ensure_ready()
     except LogUnavailable as exc:
-        raise fail(str(exc)) from None
+        raise fail(f"{exc} ({exc.detail})") from None
     counts: Counter[str] = Counter(items=len(items))
     homes: Counter[str] = Counter()
     flags: Counter[str] = Counter()

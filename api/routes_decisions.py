@@ -67,7 +67,9 @@ def _csv_lines(records: Iterator[DecisionRecord]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-@router.get("", response_model=DecisionPage, summary="List logged decisions, filtered; format=csv exports them all")
+@router.get("", response_model=DecisionPage, summary="List logged decisions, filtered; format=csv exports them all",
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                             "description": "JSON page of decisions, or the CSV export with format=csv"}})
 def list_decisions(request: Request,
                    flag: str | None = Query(None, max_length=40, description="A flag code, e.g. JOINT_WORK."),
                    home: Literal["SG17", "SG20", "joint", "other", "undetermined"] | None = Query(None, description="The home that stands."),

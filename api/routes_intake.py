@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.db import ReviewedDecision, decide_async, log_for_app
+from api.observability import note_decisions
 from api.deps import RegistryDep, RulesDep
 from engine.a1text import parse_a1
 
@@ -64,4 +65,5 @@ async def triage_text(request: Request, rules: RulesDep, registry: RegistryDep,
     log_, write = log_for_app(request.app.state)
     decision, note = await decide_async(log_, parsed.proposal, rules, registry if use_registry else None, "api", write)
     out = TextTriage(decision=decision, proposal=parsed.proposal.model_dump(mode="json", exclude={"text"}), **parsed.as_dict())
+    note_decisions(decision)
     return Response(out.model_dump_json(), media_type="application/json", headers={"X-Decision-Log": note})

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     max_batch_body_bytes: int = Field(default=10_000_000, ge=1_000)
     max_batch_items: int = Field(default=1_000, ge=1)
     workers: int = Field(default=1, ge=1, le=32)
-    watch_rules: bool = False
+    watch_rules: bool = Field(default=False, description="Reload when the rule files change (on by itself with several workers).")
     log_decisions: bool = Field(default=True, description="Write every triage to the decision log (reviews are honoured either way).")
 
     @field_validator("admin_token", "staff_token")

@@ -57,6 +57,31 @@ class RuleHolder:
             self.reloads += 1
             return fresh, []
 
+    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """Names, sizes and modification times of the rule files: cheap to read, changes on any edit."""
+        try:
+            return tuple(sorted((p.name, st.st_size, st.st_mtime_ns) for p in self.directory.glob("*.yaml")
+                                for st in [p.stat()]))
+        except OSError:
+            return ()
+
+    def watch(self, interval: float = 2.0) -> threading.Event:
+        """Reload whenever the rule files change (a daemon thread); set the returned event to stop.
+        With several workers, each watches: a reload sent to one worker reaches the others this way."""
+        stop = threading.Event()
+        seen = self.fingerprint()
+
+        def loop() -> None:
+            nonlocal seen
+            while not stop.wait(interval):
+                now = self.fingerprint()
+                if now and now != seen:
+                    seen = now
+                    self.reload()
+
+        threading.Thread(target=loop, name="rules-watch", daemon=True).start()
+        return stop
+
     def status(self) -> dict[str, Any]:
         rs = self.current
         failure = self.last_failure

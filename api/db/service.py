@@ -7,12 +7,13 @@ import logging
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Any, Iterator
 
 from sqlalchemy import Engine, case, func, or_, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from api.db.engine import make_engine, migrate, session_factory
@@ -26,7 +27,12 @@ RETRY_AFTER_SECONDS = 5.0
 
 
 class LogUnavailable(Exception):
-    """The decision log's database cannot be reached or migrated; the message says which and why."""
+    """The decision log's database cannot be reached or migrated. The message is safe to show
+    (it names no URL or path); `detail` says which database and why, for the server's own log."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("decision log unavailable: decisions are answered but not recorded; retry shortly")
+        self.detail = detail
 
 
 class NotFound(LookupError):
@@ -99,20 +105,27 @@ class DecisionLog:
             if self._ready:
                 return
             if self._failed_at and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
-                raise LogUnavailable(f"decision log unavailable: {self.last_error}")
+                raise LogUnavailable(self.last_error or "")
             try:
                 migrate(self.engine)
             except Exception as exc:  # any driver or migration failure means "not available"
                 self._failed_at = time.monotonic()
                 self.last_error = f"{self.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}: {exc}".splitlines()[0]
-                raise LogUnavailable(f"decision log unavailable: {self.last_error}") from exc
+                raise LogUnavailable(self.last_error) from exc
             self._ready = True
             self._failed_at = 0.0
             self.last_error = None
 
-    def _session(self) -> Session:
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session; a database that went away after start-up surfaces as LogUnavailable."""
         self.ensure_ready()
-        return self._sessions()
+        try:
+            with self._sessions() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            self.last_error = f"{self.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}".splitlines()[0]
+            raise LogUnavailable(self.last_error) from exc
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import OperationalError
 
 from api.app import create_app
 from api.db import DecisionLog
@@ -64,9 +63,6 @@ def test_sqlite_going_away_and_coming_back(tmp_path: Path) -> None:
     stored.close()
 
 
-@pytest.mark.xfail(strict=True, raises=OperationalError,
-                   reason="issue 5: a database lost after start-up raises SQLAlchemy's OperationalError out of "
-                          "GET /v1/decisions (a 500); only LogUnavailable is mapped to 503")
 def test_staff_listing_while_the_database_is_away_is_a_503(tmp_path: Path) -> None:
     db_dir = tmp_path / "db"
     settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{db_dir / 'd.sqlite3'}",  # type: ignore[arg-type]

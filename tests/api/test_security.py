@@ -105,8 +105,6 @@ def test_a_failed_reload_names_rule_files_but_no_internals(client: TestClient, t
     _clean(r)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5: LogUnavailable's message (api/db/service.py) carries the database URL, "
-                                       "which for SQLite is a file path; /healthz (issue 6) does not")
 def test_a_database_outage_does_not_show_where_the_database_is(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a directory")
     url = f"sqlite:///{tmp_path}/a-file/below/x.sqlite3"

@@ -98,3 +98,25 @@ def test_revision_is_a_content_hash(rules_copy: Path) -> None:
     assert a.revision == b.revision
     _edit(rules_copy / "catalogue.yaml", 'version: "', 'version: "x')
     assert load_rules(rules_copy).revision != a.revision
+
+
+def test_watcher_reloads_on_change_and_keeps_serving_on_a_broken_edit(rules_copy: Path) -> None:
+    import time
+
+    holder = RuleHolder(rules_copy)
+    first = holder.load()
+    stop = holder.watch(interval=0.05)
+    try:
+        _edit(rules_copy / "catalogue.yaml", 'version: "', 'version: "w')
+        deadline = time.time() + 10
+        while holder.current is first and time.time() < deadline:
+            time.sleep(0.05)
+        second = holder.current
+        assert second is not first and second.version.startswith("w")
+        (rules_copy / "joint.yaml").write_text("schema: iotsec-triage/rules@1\nrules: [\n")
+        deadline = time.time() + 10
+        while holder.failures == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        assert holder.failures == 1 and holder.current is second
+    finally:
+        stop.set()
