@@ -40,7 +40,9 @@ TYPICAL = {
 
 
 def synthetic_rules_dir(target: Path, count: int, seed: int = 7) -> Path:
-    """A copy of the bundled rules plus `count` synthetic advisory rules over random lexicon concepts."""
+    """A copy of the bundled rules plus `count` synthetic advisory rules over random lexicon concepts,
+    shaped like the bundled ones: a derived item kind, a concept at keyword strength or more, and
+    a second concept merely present."""
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(bundled_rules_dir(), target, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
@@ -55,9 +57,10 @@ def synthetic_rules_dir(target: Path, count: int, seed: int = 7) -> Path:
     for i in range(count):
         a, b = rng.sample(concepts, 2)
         q = rng.choice(questions)
+        kind = ("security_item", "iot_item")[i % 2]
         lines.append(
             f"  - {{id: synthetic.r{i:04d}, description: \"Synthetic rule {i}.\", source: \"bench\", stage: advisory, "
-            f"when: {{all: [{a}], min: {{{b}: 1}}}}, then: {{questions: [{q}]}}}}"
+            f"when: {{all: [{kind}, {b}], min: {{{a}: 2}}}}, then: {{questions: [{q}]}}}}"
         )
     (target / "zz_synthetic.yaml").write_text("\n".join(lines) + "\n")
     return target

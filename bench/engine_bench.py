@@ -38,7 +38,7 @@ def main() -> None:
     print(f"typical proposal: {size} bytes of JSON")
     base = load_rules(synthetic_rules_dir(tmp / "r0", 0))
     p50, p99 = latency(base, proposal)
-    print(f"bundled rules ({len(base.rules)} rules, {len(base.host.shards)} shards): p50 {p50:.0f} us, p99 {p99:.0f} us per decision")
+    print(f"bundled rules ({len(base.rules)} rules, {len(base.host.shards)} shard(s)): p50 {p50:.0f} us, p99 {p99:.0f} us per decision")
     try:
         from engine.registry import load_default_registry
         registry = load_default_registry()

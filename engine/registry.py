@@ -127,18 +127,20 @@ class RegistryLoadError(RuleLoadError):
         self.args = ("registry not loaded: " + "; ".join(str(i) for i in issues[:5]),)
 
 
-# Long forms with their plural, longest first, as they stand in double-spaced text (see below).
-_FOLDS = [(f" {'  '.join(long.split())}{plural} ", f" {short} ")
-          for long, short in sorted(ABBREVIATIONS.items(), key=lambda kv: -len(kv[0])) for plural in ("", "s")]
+# Long forms, longest first, as they stand in double-spaced text (see below): the bare form to
+# look for, then the forms to replace (singular and plural).
+_FOLDS = [(f" {'  '.join(long.split())}", [(f" {'  '.join(long.split())}{plural} ", f" {short} ") for plural in ("", "s")])
+          for long, short in sorted(ABBREVIATIONS.items(), key=lambda kv: -len(kv[0]))]
 
 
 def normalise_words(text: str) -> str:
     """Lower case, punctuation as spaces, long forms folded into their abbreviation.
     Words are joined by two spaces so that str.replace (fast, C) folds back-to-back long forms."""
     low = "  " + "  ".join(_lower_words(text)) + "  "
-    for long, short in _FOLDS:
-        if long in low:
-            low = low.replace(long, short)
+    for probe, replacements in _FOLDS:
+        if probe in low:
+            for long, short in replacements:
+                low = low.replace(long, short)
     return low
 
 
@@ -170,7 +172,15 @@ def _term(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The words BM25 counts: normalised, stop words dropped, plurals folded."""
-    return [t for t in map(_term, normalise_words(text).split()) if t]
+    cache = _TERM_CACHE
+    out: list[str] = []
+    for word in normalise_words(text).split():
+        term = cache.get(word)
+        if term is None:  # inlined lookup: this runs for every word of every proposal
+            term = _term(word)
+        if term:
+            out.append(term)
+    return out
 
 
 def _cosine_norm(vec: dict[str, float]) -> float:
@@ -292,8 +302,8 @@ class Registry:
         for fname, text in query_fields.items():
             if text:
                 w = weights.get(fname, 1)
-                for t in tokens(text):
-                    query[t] += w
+                for t, n in Counter(tokens(text)).items():
+                    query[t] += w * n
         unseen = math.log(1 + (len(self.items) + 0.5) / 0.5)
         idf = self._idf
         text_w = {t: idf.get(t, unseen) * f * (K1 + 1) / (f + K1) for t, f in query.items()}

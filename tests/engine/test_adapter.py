@@ -69,7 +69,7 @@ def test_shards_respect_the_fact_property_limit() -> None:
     conditions = [adapter.Condition(f"r{i}", all=(f"s{i}",)) for i in range(600)]
     host = adapter.build_host(conditions, shard_size=500, title_level=3, label="wide")
     try:
-        assert all(len(s.signals) <= adapter.MAX_SHARD_SIGNALS for s in host.shards)
+        assert all(len(p.signals) <= adapter.MAX_SHARD_SIGNALS for s in host.shards for p in s.parts)
         assert len(host.evaluate({f"s{i}": 1 for i in range(600)})) == 600
     finally:
         host.close()
