@@ -23,10 +23,11 @@ def fail(message: str) -> "click.exceptions.Exit":
     return click.exceptions.Exit(EXIT_USAGE)
 
 
-def load_ruleset(rules_dir: Path | None) -> RuleSet:
-    """Load rules or exit 2 with every issue, one per line (file:line:column: message)."""
+def load_ruleset(rules_dir: Path | None, registry: Any = None) -> RuleSet:
+    """Load rules or exit 2 with every issue, one per line (file:line:column: message).
+    With a registry, cited Recommendations it holds take their owner from it (as in the service)."""
     try:
-        return load_rules(rules_dir or bundled_rules_dir())
+        return load_rules(rules_dir or bundled_rules_dir(), registry.owners() if registry is not None else None)
     except RuleLoadError as exc:
         for issue in exc.issues:
             click.echo(str(issue), err=True)
@@ -111,8 +112,8 @@ rules_option = click.option("--rules", "rules_dir", type=click.Path(path_type=Pa
 @click.option("--text", "as_text", is_flag=True, help="FILE is the plain text of an A.1 justification; the fields found go to stderr.")
 def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, as_text: bool = False) -> None:
     """Triage FILE: one JSON proposal or JSON Lines ('-' reads stdin); one decision per line."""
-    rs = load_ruleset(rules_dir)
     registry = None if no_registry else _registry_or_none()
+    rs = load_ruleset(rules_dir, registry)
     bad = 0
     if fmt == "table":
         click.echo(f"{'item':<24} {'home':<12} {'questions':<16} {'conf':<5} {'deciding rule':<36} flags")
@@ -186,8 +187,8 @@ def label(decision: Decision) -> str:
 @click.option("--no-registry", is_flag=True, help="Decide from the rules alone.")
 def eval_cmd(file: Path, rules_dir: Path | None, no_registry: bool) -> None:
     """Accuracy on FILE: JSON Lines with an `accept` list and a `proposal` object per line."""
-    rs = load_ruleset(rules_dir)
     registry = None if no_registry else _registry_or_none()
+    rs = load_ruleset(rules_dir, registry)
     confusion: Counter[tuple[str, str]] = Counter()
     misses: list[str] = []
     total = good = 0

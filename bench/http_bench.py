@@ -100,6 +100,7 @@ def main() -> None:
             load(base + "/v1/triage", body, 2)  # warm-up
             bare, bare_err = load(base + "/_bench/validate", body, args.seconds)
             full, full_err = load(base + "/v1/triage", body, args.seconds)
+            rules_only, rules_err = load(base + "/v1/triage?registry=false", body, args.seconds)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(15)
@@ -107,7 +108,8 @@ def main() -> None:
     print(f"load: {tool}, {CONNECTIONS} connections, {args.seconds} s each, {len(body)}-byte proposal")
     print(f"bare validating endpoint: {bare:,.0f} requests/s ({bare_err} errors)")
     print(f"/v1/triage:               {full:,.0f} requests/s ({full_err} errors)")
-    print(f"ratio: {full / bare:.0%} of the bare endpoint")
+    print(f"/v1/triage?registry=false: {rules_only:,.0f} requests/s ({rules_err} errors)")
+    print(f"ratio: {full / bare:.0%} of the bare endpoint ({rules_only / bare:.0%} deciding from the rules alone)")
 
 
 if __name__ == "__main__":
