@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import RuleIssue
 from engine.models import Decision, Proposal
-from engine.yamlfile import YamlFileError, read_yaml, validate
+from engine.yamlfile import read_model
 
 
 class Expect(BaseModel):
@@ -58,12 +58,8 @@ class FixtureFile(BaseModel):
 
 def load_fixtures(path: Path) -> tuple[list[Fixture], list[RuleIssue]]:
     """Fixtures of one file, or the located issues that stopped it loading."""
-    try:
-        doc = read_yaml(path)
-    except YamlFileError as exc:
-        return [], exc.issues
-    model, issues = validate(doc, FixtureFile)
-    if model is None:
+    doc, model, issues = read_model(path, FixtureFile, "a fixtures file")
+    if doc is None or model is None:
         return [], issues
     seen: set[str] = set()
     for i, f in enumerate(model.fixtures):

@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.errors import RuleIssue, RuleLoadError
 from engine.models import Flag, Proposal, RelatedWork
-from engine.yamlfile import YamlFileError, read_yaml, validate
+from engine.yamlfile import read_model
 
 if TYPE_CHECKING:
     from engine.facts import Facts
@@ -370,14 +370,8 @@ def _fill(template: str, detail: str) -> str:
 def load_registry(path: Path | str) -> Registry:
     """Read and check a registry file; raise RegistryLoadError listing every located problem."""
     p = Path(path)
-    try:
-        doc = read_yaml(p, str(path))
-    except YamlFileError as exc:
-        raise RegistryLoadError(exc.issues) from None
-    if not isinstance(doc.data, dict):
-        raise RegistryLoadError([doc.issue([], f"a registry file must be a mapping with schema {SCHEMA_REGISTRY!r} and items")])
-    model, issues = validate(doc, RegistryFile)
-    if model is None:
+    doc, model, issues = read_model(p, RegistryFile, f"a registry file (schema {SCHEMA_REGISTRY!r})")
+    if doc is None or model is None:
         raise RegistryLoadError(issues)
     seen: dict[str, int] = {}
     for i, it in enumerate(model.items):
@@ -470,14 +464,8 @@ def default_pairs_file() -> Path:
 
 def load_pairs(path: Path | str, registry: Registry | None = None) -> list[LabelledPair]:
     """Read a labelled-pairs file; RegistryLoadError with located issues when it is malformed."""
-    try:
-        doc = read_yaml(Path(path), str(path))
-    except YamlFileError as exc:
-        raise RegistryLoadError(exc.issues) from None
-    if not isinstance(doc.data, dict):
-        raise RegistryLoadError([doc.issue([], f"a pairs file must be a mapping with schema {SCHEMA_PAIRS!r} and pairs")])
-    model, issues = validate(doc, PairsFile)
-    if model is None:
+    doc, model, issues = read_model(path, PairsFile, f"a pairs file (schema {SCHEMA_PAIRS!r})")
+    if doc is None or model is None:
         raise RegistryLoadError(issues)
     if registry is not None:
         for i, pair in enumerate(model.pairs):

@@ -112,6 +112,18 @@ class YamlFileError(Exception):
         super().__init__("; ".join(str(i) for i in issues))
 
 
+def read_model(path: Path | str, model: type[BaseModel], what: str) -> tuple[YamlDoc | None, Any, list[RuleIssue]]:
+    """Read one YAML file and validate it against `model`: (document, model or None, located issues)."""
+    try:
+        doc = read_yaml(Path(path), str(path))
+    except YamlFileError as exc:
+        return None, None, exc.issues
+    if not isinstance(doc.data, dict):
+        return doc, None, [doc.issue([], f"{what} must be a mapping with a 'schema' key")]
+    value, issues = validate(doc, model)
+    return doc, value, issues
+
+
 def to_plain(value: Any) -> Any:
     """ruamel containers -> plain dicts and lists (what pydantic validates)."""
     if isinstance(value, dict):
