@@ -14,8 +14,12 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# With no staff token set, one is made for this run and printed, so that /queue can be used
+# on a laptop; staff endpoints are never open without a token.
 run: install
-	$(BIN)/iotsec-triage serve --host 127.0.0.1 --port 8000
+	@token="$${IOTSEC_STAFF_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
+	echo "staff token for http://127.0.0.1:8000/queue (this run): $$token"; \
+	IOTSEC_STAFF_TOKEN="$$token" exec $(BIN)/iotsec-triage serve --host 127.0.0.1 --port 8000
 
 test: install
 	$(BIN)/python -m pytest -q
