@@ -8,6 +8,10 @@ from typing import Iterable, Mapping
 # X.1352, Y.4500.3, H.810, ITU-T Q.5050; provisional names such as X.iot-dt or Y.IoT-sec-xyz.
 _REC = re.compile(r"(?<![A-Za-z0-9.])([A-Z])\.(\d{1,4}(?:\.\d{1,3})?)(?![0-9])")
 _PROVISIONAL = re.compile(r"^\s*([A-Z])\.([A-Za-z][\w.-]*)")
+# A revision cue counts when at most a few words ("of Recommendation ITU-T") stand between it and the id.
+_CUE_BEFORE_ID = re.compile(r"(?:^|\W)(?:revis\w*|amend\w*|corrigend\w*|new (?:edition|version)|updat\w* (?:of|to)|"
+                            r"extension (?:of|to)|extends?|supersed\w*|replac\w*|rev|amd)\W+(?:[\w-]+\W+){0,4}$",
+                            re.IGNORECASE)
 _REVISION_CUE = re.compile(
     r"(revis\w*|amend\w*|corrigend\w*|new (?:edition|version)|updat\w* (?:of|to)|extension (?:of|to)|"
     r"extends?|supersed\w*|replac\w*|\brev\b|\bamd\b)",
@@ -71,8 +75,8 @@ def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapp
         if sg is None:
             continue
         before = text[max(0, m.start() - 60):m.start()]
-        sentence_before = re.split(r"[.;\n]\s", before)[-1]
-        revised = bool(_REVISION_CUE.search(sentence_before)) or bool(
+        clause_before = re.split(r"[.;:]\s|\n", before)[-1]
+        revised = bool(_CUE_BEFORE_ID.search(clause_before)) or bool(
             relation_field and _REVISION_CUE.search(text[m.end():m.end() + 30]))
         # "Recommendation ITU-T X.1234 specifies ..." opening a field: the text describes that Recommendation.
         subject = m.start() < 200 and bool(_RECOMMENDATION_BEFORE.search(text[max(0, m.start() - 40):m.start()])) and bool(
