@@ -166,10 +166,10 @@ def parse_a1(text: str) -> A1Parse:
     try:
         proposal = Proposal.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "text"
-        raise InputError(f"the A.1 text gave an invalid {where}: {first['msg']}", where=where) from None
-    found = [k for k in ("title", "reference", "questions", "scope", "summary", "relations", "liaisons", "keywords", "submitter")
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in error["loc"]) or "text"
+        raise InputError(f"the A.1 text gave an invalid {where}: {error['msg']}", where=where) from None
+    found: list[str] = [k for k in ("title", "reference", "questions", "scope", "summary", "relations", "liaisons", "keywords", "submitter")
              if k in data]
     missing = [k for k in ("reference", "questions", "scope", "summary", "relations", "liaisons") if k not in data]
     return A1Parse(proposal=proposal, found=found, sections=list(sections), missing=missing)

@@ -268,15 +268,16 @@ def pack(conditions: list[Condition], shard_size: int) -> list[list[list[Conditi
 
 
 def _part(group: list[Condition], title_level: int) -> Part:
-    keys: dict[str, int] | None = {}
+    keys: dict[str, int] = {}
+    always = False
     for c in group:
         k = c.keys(title_level)
         if k is None:
-            keys = None
+            always = True
             break
         for signal, threshold in k.items():
             keys[signal] = min(threshold, keys.get(signal, threshold))
-    return Part(group[0].layer, tuple(c.rule_id for c in group), tuple(sorted(_signals(group))), keys)
+    return Part(group[0].layer, tuple(c.rule_id for c in group), tuple(sorted(_signals(group))), None if always else keys)
 
 
 def _signals(conditions: list[Condition]) -> set[str]:

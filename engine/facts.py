@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from engine.citations import Citation, find_citations, provisional_sg
 from engine.lexicon import MAX_EVIDENCE, Matcher, prepare
@@ -69,7 +69,7 @@ def _drop_excluded(text: str, cues: Matcher) -> str:
 
 def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
     """Everything the rules may look at, from one proposal."""
-    weights = rs.catalogue.fields
+    weights: Mapping[str, int] = rs.catalogue.fields  # type: ignore[assignment]  # keys are field names
     fields = {
         "title": proposal.title,
         "keywords": " ; ".join(proposal.keywords),

@@ -157,12 +157,12 @@ def build_landscape(registry: Registry, rs: "RuleSet") -> Landscape:
     candidate_topics: dict[str, list[str]] = {}
     for r in rows:
         if r.id in candidates:
-            for c in r.concepts:
-                if rs.concept_category[c] in ("sector", "hotspot", "horizontal", "iot_service"):
-                    candidate_topics.setdefault(c, []).append(r.id)
-    held = {c for r in rows for c in r.concepts} | {t.replace("-", "_") for r in rows for t in r.topics}
+            for topic in r.concepts:
+                if rs.concept_category[topic] in ("sector", "hotspot", "horizontal", "iot_service"):
+                    candidate_topics.setdefault(topic, []).append(r.id)
+    held_topics = {topic for r in rows for topic in r.concepts} | {t.replace("-", "_") for r in rows for t in r.topics}
     gaps = [{"concept": c, "label": rs.concepts[c].label, "category": rs.concept_category[c]}
-            for c in rs.concepts if rs.concept_category[c] in GAP_CATEGORIES and c not in held]
+            for c in rs.concepts if rs.concept_category[c] in GAP_CATEGORIES and c not in held_topics]
     return Landscape(
         ruleset={"version": rs.version, "revision": rs.revision},
         registry={"file": registry.file.rsplit("/", 1)[-1], "revision": registry.revision, "items": len(registry)},

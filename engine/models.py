@@ -20,24 +20,19 @@ def _no_control(value: str) -> str:
     return value
 
 
-def _text(max_length: int, min_length: int = 0) -> object:
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_no_control),
-    ]
-
-
 def _question(value: str) -> str:
     if not _QUESTION.match(value):
         raise ValueError(f"{value!r} is not a Question such as 'Q6/17'")
     return value
 
 
-Title = _text(300, 1)
-LongText = _text(20_000)
-BodyText = _text(100_000)
-Item = _text(200, 1)
+_NoControl = AfterValidator(_no_control)
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _NoControl]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000), _NoControl]
+BodyText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100_000), _NoControl]
+Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NoControl]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), _NoControl]
+Submitter = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), _NoControl]
 QuestionId = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10), AfterValidator(_question)]
 
 
@@ -46,16 +41,16 @@ class Proposal(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    title: Title = Field(description="Title of the proposed work item (required).")  # type: ignore[valid-type]
-    summary: LongText = ""  # type: ignore[valid-type]
-    scope: LongText = ""  # type: ignore[valid-type]
-    keywords: list[Item] = Field(default_factory=list, max_length=50)  # type: ignore[valid-type]
+    title: Title = Field(description="Title of the proposed work item (required).")
+    summary: LongText = ""
+    scope: LongText = ""
+    keywords: list[Item] = Field(default_factory=list, max_length=50)
     questions: list[QuestionId] = Field(default_factory=list, max_length=20, description="Questions the submitter proposes, e.g. 'Q6/17'.")
-    relations: list[Item] = Field(default_factory=list, max_length=50, description="Related or revised Recommendations, e.g. 'X.1352'.")  # type: ignore[valid-type]
-    liaisons: list[Item] = Field(default_factory=list, max_length=50)  # type: ignore[valid-type]
-    reference: _text(100) = Field(default="", description="Provisional name, e.g. 'X.iot-dt'.")  # type: ignore[valid-type]
-    text: BodyText = Field(default="", description="Full body text.")  # type: ignore[valid-type]
-    submitter: _text(200) = ""  # type: ignore[valid-type]
+    relations: list[Item] = Field(default_factory=list, max_length=50, description="Related or revised Recommendations, e.g. 'X.1352'.")
+    liaisons: list[Item] = Field(default_factory=list, max_length=50)
+    reference: Reference = Field(default="", description="Provisional name, e.g. 'X.iot-dt'.")
+    text: BodyText = Field(default="", description="Full body text.")
+    submitter: Submitter = ""
 
 
 class Flag(BaseModel):

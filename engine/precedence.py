@@ -101,13 +101,13 @@ def decide(candidates: list[Candidate], signals: dict[str, int], cat: CatalogueF
     if len(tied) > 1:
         homes = {k[0] for k in tied}
         if homes <= {"SG17", "SG20", "joint"} and len(homes) > 1:
-            lead = stronger_lead(signals, cat)
-            steps.append(f"tie between {', '.join(_label(k) for k in tied)}: horizontal meets vertical, joint work led by {lead}")
+            tie_lead = stronger_lead(signals, cat)
+            steps.append(f"tie between {', '.join(_label(k) for k in tied)}: horizontal meets vertical, joint work led by {tie_lead}")
             for c in by_stage[deciding]:
                 if c.key not in tied:
                     losers[c.rule] = f"weight {totals[c.key]} below the tied {top_w}"
             winners = [c.rule for c in by_stage[deciding] if c.key in tied]
-            return Outcome("joint", lead, None, round(base * top_w * len(tied) / stage_total / 2, 3),
+            return Outcome("joint", tie_lead, None, round(base * top_w * len(tied) / stage_total / 2, 3),
                            deciding, winners, steps, {k: v for k, v in losers.items() if v}, tie=True)
         steps.append(f"tie between {', '.join(_label(k) for k in tied)}: undetermined")
         for c in by_stage[deciding]:

@@ -39,7 +39,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping
 
 import numpy as np
 
@@ -295,13 +295,13 @@ class Registry:
         return (w @ matrix[rows]) / (math.sqrt(float(w @ w)) or 1.0)  # type: ignore[no-any-return]
 
     def similar(self, query_fields: dict[str, str], concept_levels: dict[str, float], rs: "RuleSet",
-                weights: dict[str, int] | None = None) -> "np.ndarray[Any, Any]":
+                weights: Mapping[str, int] | None = None) -> "np.ndarray[Any, Any]":
         """Similarity (0..1) of every item, in registry order, to a query given as texts and concept levels."""
-        weights = weights or rs.catalogue.fields
+        field_weights: Mapping[str, int] = weights if weights is not None else rs.catalogue.fields  # type: ignore[assignment]
         query: Counter[str] = Counter()
         for fname, text in query_fields.items():
             if text:
-                w = weights.get(fname, 1)
+                w = field_weights.get(fname, 1)
                 for t, n in Counter(tokens(text)).items():
                     query[t] += w * n
         unseen = math.log(1 + (len(self.items) + 0.5) / 0.5)
