@@ -1,9 +1,11 @@
 """Engine and session factory for the decision log, and migrations run at start-up (upgrade head)."""
 from __future__ import annotations
 
+import fcntl
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -70,10 +72,25 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (alembic upgrade head); safe to call repeatedly."""
     from alembic import command
 
-    with _migrate_lock, engine.begin() as conn:
+    # Several workers may start at once; one migrates, the others wait and find it done:
+    # PostgreSQL through an advisory lock, a SQLite file through a lock file beside it.
+    with _migrate_lock, _sqlite_file_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            # Several workers may start at once; one migrates, the others wait and find it done.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274001)")
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
