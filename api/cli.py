@@ -132,10 +132,9 @@ def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, a
 
 
 def _registry_or_none() -> Any:
-    try:
-        from engine.registry import load_default_registry
-    except ImportError:
-        return None
+    """The bundled registry of existing work (the CLI's default; --no-registry skips it)."""
+    from engine.registry import load_default_registry
+
     return load_default_registry()
 
 

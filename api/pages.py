@@ -128,6 +128,11 @@ async def _form(request: Request, session: dict[str, Any]) -> dict[str, str] | N
     return data
 
 
+def _staff_off(request: Request, session: dict[str, Any]) -> Response:
+    return _render(request, session, "message.html", 404, title="Staff pages are off",
+                   message="No staff token is configured on this server (IOTSEC_STAFF_TOKEN).")
+
+
 def _csrf_failed(request: Request, session: dict[str, Any]) -> Response:
     return _render(request, session, "message.html", 403, title="Form expired",
                    message="The form could not be accepted (its security token did not match). Reload the page and try again.")
@@ -193,8 +198,7 @@ async def index_submit(request: Request) -> Response:
 def login_page(request: Request) -> Response:
     session = _session(request)
     if not _staff_enabled(request):
-        return _render(request, session, "message.html", 404, title="Staff pages are off",
-                       message="No staff token is configured on this server (IOTSEC_STAFF_TOKEN).")
+        return _staff_off(request, session)
     return _render(request, session, "login.html")
 
 
@@ -205,8 +209,7 @@ async def login(request: Request) -> Response:
     if form is None:
         return _csrf_failed(request, session)
     if not _staff_enabled(request):
-        return _render(request, session, "message.html", 404, title="Staff pages are off",
-                       message="No staff token is configured on this server (IOTSEC_STAFF_TOKEN).")
+        return _staff_off(request, session)
     token = form.get("token", "")
     name = form.get("name", "").strip()[:200]
     printed = _token_print(token)
@@ -234,8 +237,7 @@ def _filters(params: Any) -> dict[str, str]:
 def queue(request: Request) -> Response:
     session = _session(request)
     if not _staff_enabled(request):
-        return _render(request, session, "message.html", 404, title="Staff pages are off",
-                       message="No staff token is configured on this server (IOTSEC_STAFF_TOKEN).")
+        return _staff_off(request, session)
     if not _is_staff(request, session):
         return _finish(request, RedirectResponse("/login", status_code=303), session)
     filters = _filters(request.query_params)

@@ -278,6 +278,15 @@ class Reloader(threading.Thread):
 
 # -- main ----------------------------------------------------------------------------------------
 
+def stop_and_check(server: "Server", label: str) -> list[str]:
+    """Stop a server; what went wrong: error lines in its log, or a non-zero exit."""
+    code = server.stop()
+    problems = [f"{label}: {line}" for line in server.error_lines()]
+    if code != 0:
+        problems.append(f"{label} exited with {code}")
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="Multiply every phase's duration (at most 1.0).")
@@ -330,10 +339,7 @@ def main() -> int:
                 failures.append(f"reloads: {reloader.ok} ok, {reloader.failed} failed")
             results.append(r)
         finally:
-            code = server.stop()
-            failures += [f"server A: {line}" for line in server.error_lines()]
-            if code != 0:
-                failures.append(f"server A exited with {code}")
+            failures += stop_and_check(server, "server A")
 
         # Server B: every request is a new proposal, written to the SQLite decision log.
         server = Server(work, "server-b", args.workers, dict(common, IOTSEC_LOG_DECISIONS="true"))
@@ -351,10 +357,7 @@ def main() -> int:
                 failures.append(f"decision log holds {rows} rows for {r.requests - r.errors} answered requests")
             results.append(r)
         finally:
-            code = server.stop()
-            failures += [f"server B: {line}" for line in server.error_lines()]
-            if code != 0:
-                failures.append(f"server B exited with {code}")
+            failures += stop_and_check(server, "server B")
 
     print(f"{'phase':<12} {'requests':>8} {'errors':>6} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
     for r in results:
