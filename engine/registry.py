@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping
 
+import ahocorasick
 import numpy as np
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -127,25 +128,35 @@ class RegistryLoadError(RuleLoadError):
         self.args = ("registry not loaded: " + "; ".join(str(i) for i in issues[:5]),)
 
 
-# Long forms, longest first, as they stand in double-spaced text (see below): the bare form to
-# look for, then the forms to replace (singular and plural).
-_FOLDS = [(f" {'  '.join(long.split())}", [(f" {'  '.join(long.split())}{plural} ", f" {short} ") for plural in ("", "s")])
-          for long, short in sorted(ABBREVIATIONS.items(), key=lambda kv: -len(kv[0]))]
+def _fold_automaton() -> ahocorasick.Automaton:
+    """Long forms (singular and plural) between spaces, each with its abbreviation."""
+    automaton = ahocorasick.Automaton()
+    for long, short in ABBREVIATIONS.items():
+        for plural in ("", "s"):
+            key = f" {long}{plural} "
+            automaton.add_word(key, (len(key), short))
+    automaton.make_automaton()
+    return automaton
 
 
-def normalise_words(text: str) -> str:
-    """Lower case, punctuation as spaces, long forms folded into their abbreviation.
-    Words are joined by two spaces so that str.replace (fast, C) folds back-to-back long forms."""
-    low = "  " + "  ".join(_lower_words(text)) + "  "
-    for probe, replacements in _FOLDS:
-        if probe in low:
-            for long, short in replacements:
-                low = low.replace(long, short)
-    return low
+_FOLDS = _fold_automaton()
 
 
-def _lower_words(text: str) -> list[str]:
-    return text.lower().translate(_PUNCTUATION).split()
+def words(text: str) -> list[str]:
+    """Lower-cased words, punctuation as spaces, long forms folded into their abbreviation."""
+    low = " " + " ".join(text.lower().translate(_PUNCTUATION).split()) + " "
+    found = [(end - length + 1, end, short) for end, (length, short) in _FOLDS.iter(low)]
+    if not found:
+        return low.split()
+    pieces: list[str] = []
+    pos = 0
+    for start, end, short in sorted(found, key=lambda f: (f[0], -f[1])):  # earliest, then longest
+        if start < pos:  # inside a long form already folded (a shared boundary space is fine)
+            continue
+        pieces += (low[pos:start + 1], short)
+        pos = end
+    pieces.append(low[pos:])
+    return "".join(pieces).split()
 
 
 def _fold(word: str) -> str:
@@ -172,15 +183,26 @@ def _term(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The words BM25 counts: normalised, stop words dropped, plurals folded."""
+    terms = [_term(word) for word in words(text)]
+    return [t for t in terms if t]
+
+
+def weighted_terms(texts: list[tuple[str, int]]) -> dict[str, int]:
+    """Term counts of several texts, each word counted `weight` times; the query's hot path, so
+    the words are counted first (in C) and each distinct word is looked up once."""
+    bag: list[str] = []
+    for text, weight in texts:
+        if text:
+            bag += words(text) * weight
+    counts: dict[str, int] = {}
     cache = _TERM_CACHE
-    out: list[str] = []
-    for word in normalise_words(text).split():
+    for word, n in Counter(bag).items():
         term = cache.get(word)
-        if term is None:  # inlined lookup: this runs for every word of every proposal
+        if term is None:
             term = _term(word)
         if term:
-            out.append(term)
-    return out
+            counts[term] = counts.get(term, 0) + n
+    return counts
 
 
 def _cosine_norm(vec: dict[str, float]) -> float:
@@ -285,31 +307,30 @@ class Registry:
 
     # ------------------------------------------------------------------ scoring
     @staticmethod
-    def _cosines(weights: dict[str, float], vocab: dict[str, int], matrix: "np.ndarray[Any, Any]") -> "np.ndarray[Any, Any]":
-        if not weights:
+    def _cosines(names: list[str], weights: "np.ndarray[Any, Any]", vocab: dict[str, int],
+                 matrix: "np.ndarray[Any, Any]") -> "np.ndarray[Any, Any]":
+        if not names:
             return np.zeros(matrix.shape[1])
         blank = len(vocab)
-        rows = [vocab.get(t, blank) for t in weights]
-        w = np.fromiter(weights.values(), dtype=float, count=len(weights))
+        rows = [vocab.get(t, blank) for t in names]
         # Words (or concepts) no item has keep their weight in the norm: they make the proposal less like any item.
-        return (w @ matrix[rows]) / (math.sqrt(float(w @ w)) or 1.0)  # type: ignore[no-any-return]
+        return (weights @ matrix[rows]) / (math.sqrt(float(weights @ weights)) or 1.0)  # type: ignore[no-any-return]
 
     def similar(self, query_fields: dict[str, str], concept_levels: dict[str, float], rs: "RuleSet",
                 weights: Mapping[str, int] | None = None) -> "np.ndarray[Any, Any]":
         """Similarity (0..1) of every item, in registry order, to a query given as texts and concept levels."""
         field_weights: Mapping[str, int] = weights if weights is not None else rs.catalogue.fields  # type: ignore[assignment]
-        query: Counter[str] = Counter()
-        for fname, text in query_fields.items():
-            if text:
-                w = field_weights.get(fname, 1)
-                for t, n in Counter(tokens(text)).items():
-                    query[t] += w * n
+        query = weighted_terms([(text, field_weights.get(fname, 1)) for fname, text in query_fields.items()])
         unseen = math.log(1 + (len(self.items) + 0.5) / 0.5)
         idf = self._idf
-        text_w = {t: idf.get(t, unseen) * f * (K1 + 1) / (f + K1) for t, f in query.items()}
+        terms = list(query)
+        tf = np.fromiter(query.values(), dtype=float, count=len(terms))
+        text_w = np.fromiter((idf.get(t, unseen) for t in terms), dtype=float, count=len(terms)) * tf * (K1 + 1) / (tf + K1)
         cidx = self.concept_index(rs)
-        concept_w = {c: cidx.idf.get(c, unseen) * lvl for c, lvl in concept_levels.items()}
-        return ALPHA * self._cosines(text_w, self._vocab, self._matrix) + (1 - ALPHA) * self._cosines(concept_w, cidx.vocab, cidx.matrix)  # type: ignore[no-any-return]
+        concepts = list(concept_levels)
+        concept_w = np.fromiter((cidx.idf.get(c, unseen) * lvl for c, lvl in concept_levels.items()), dtype=float, count=len(concepts))
+        return (ALPHA * self._cosines(terms, text_w, self._vocab, self._matrix)  # type: ignore[no-any-return]
+                + (1 - ALPHA) * self._cosines(concepts, concept_w, cidx.vocab, cidx.matrix))
 
     def scores(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> list[RelatedWork]:
         """Every item related to the proposal (score >= the cut, or cited), best first."""

@@ -16,14 +16,69 @@ def _conditions(n: int, signals: int = 40) -> list[adapter.Condition]:
     return [adapter.Condition(f"r{i}", all=(f"s{i % signals}",), min=((f"s{(i * 7) % signals}", 1),)) for i in range(n)]
 
 
-def test_sessions_never_leak(ruleset: RuleSet) -> None:
+def test_one_reused_session_per_shard_and_empty_between_evaluations(ruleset: RuleSet) -> None:
     proposal = Proposal(title="Security guidelines for smart metering in smart grids")
+    triage(proposal, ruleset)
+    opened = adapter.open_sessions()
     for _ in range(1_500):  # more than the 1,024 live sessions that crash the library
         triage(proposal, ruleset)
-    assert adapter.live_sessions() == 0
+    assert adapter.open_sessions() == opened
+    assert all(s.sid is not None for s in ruleset.host.shards)
+    assert adapter.leftover_facts(ruleset.host) == 0
 
 
-def test_failure_inside_evaluation_is_raised_and_state_deleted(ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reused_sessions_fire_what_fresh_sessions_fire(ruleset: RuleSet) -> None:
+    from engine.fixtures import fixture_files, load_fixtures
+
+    host = ruleset.host
+    for path in fixture_files(Path(__file__).resolve().parents[2] / "fixtures" / "proposals"):
+        for fixture in load_fixtures(path)[0]:
+            signals = extract(fixture.proposal, ruleset).signals
+            reused = host.evaluate(signals)
+            with adapter.ENGINE_LOCK:
+                for shard in host.shards:
+                    adapter._discard(shard)
+            assert host.evaluate(signals) == reused, fixture.proposal.title
+    assert adapter.leftover_facts(host) == 0
+
+
+def test_skipping_parts_never_changes_what_fires() -> None:
+    import random
+
+    rng = random.Random(3)
+    names = [f"s{i}" for i in range(60)]
+    conditions = [adapter.Condition(f"r{i}", all=tuple(rng.sample(names, 1)), min=((rng.choice(names), rng.randint(1, 3)),),
+                                    any=tuple(rng.sample(names, 2)) if i % 3 == 0 else (), none=(rng.choice(names),) if i % 4 == 0 else ())
+                  for i in range(300)]
+    host = adapter.build_host(conditions, shard_size=40, title_level=3, label="skip")
+    every_part = {layer: ({}, frozenset(p.number for s in host.shards for p in s.parts if p.layer == layer)) for layer in host.index}
+    asserted: list[int] = []
+    counts = {"skipping": 0, "every part": 0}
+    real_assert = adapter._dre.assert_fact
+
+    def counting_assert(handle: int, fact: str) -> tuple[int, int]:
+        asserted.append(handle)
+        return real_assert(handle, fact)  # type: ignore[no-any-return]
+
+    try:
+        adapter._dre.assert_fact = counting_assert
+        for _ in range(200):
+            signals = {n: rng.choice((0,) * 9 + (1, 2, 3)) for n in names}  # sparse, as proposals are
+            skipping = host.evaluate(signals)
+            counts["skipping"] += len(asserted)
+            asserted.clear()
+            index, host.index = host.index, every_part
+            assert sorted(host.evaluate(signals)) == sorted(skipping)
+            host.index = index
+            counts["every part"] += len(asserted)
+            asserted.clear()
+        assert counts["skipping"] < counts["every part"], counts
+    finally:
+        adapter._dre.assert_fact = real_assert
+        host.close()
+
+
+def test_failure_inside_evaluation_is_raised_and_session_deleted(ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
     deleted: list[str] = []
     real_delete = adapter._dre.delete_state
 
@@ -39,9 +94,19 @@ def test_failure_inside_evaluation_is_raised_and_state_deleted(ruleset: RuleSet,
     with pytest.raises(EngineError, match="simulated failure"):
         triage(Proposal(title="Security requirements for IoT gateways"), ruleset)
     assert deleted, "the session was not deleted after the failure"
-    assert adapter.live_sessions() == 0
+    assert all(s.sid is None for s in ruleset.host.shards)
     monkeypatch.undo()
     assert triage(Proposal(title="Security requirements for IoT gateways"), ruleset).home == "SG17"
+    assert adapter.leftover_facts(ruleset.host) == 0
+
+
+def test_closing_deletes_the_sessions(rules_copy: Path) -> None:
+    rs = load_rules(rules_copy)
+    before = adapter.open_sessions()
+    triage(Proposal(title="Security requirements for IoT gateways"), rs)
+    assert adapter.open_sessions() == before + len(rs.host.shards)
+    rs.close()
+    assert adapter.open_sessions() == before
 
 
 def test_engine_exceptions_never_leak_as_library_errors(monkeypatch: pytest.MonkeyPatch, ruleset: RuleSet) -> None:
@@ -113,7 +178,7 @@ def test_threads_get_the_same_answers(ruleset: RuleSet) -> None:
         t.join(timeout=120)
     assert not errors
     assert len(results) == 800 and all(r == expected for r in results)
-    assert adapter.live_sessions() == 0
+    assert adapter.leftover_facts(ruleset.host) == 0
 
 
 def test_rule_sets_load_side_by_side_and_close_alone(rules_copy: Path) -> None:
