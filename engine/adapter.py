@@ -109,12 +109,24 @@ def _definition(conditions: Iterable[Condition], title_level: int) -> dict[str, 
 
 @dataclass(frozen=True)
 class Part:
-    """The rules of one layer within a shard, and the signals their fact carries."""
+    """The rules of one layer within a shard, and the signals they read."""
 
     number: int  # unique within its host
     layer: int
     rule_ids: tuple[str, ...]
-    signals: tuple[str, ...]
+    signals: frozenset[str]
+    # Signals a rule may read at 0 and hold (`none`, `max`, `min` of 0): their fact carries them even at 0. Any other
+    # signal is left out at 0, which every other test reads as false, as it would a 0: facts stay
+    # small, and a small fact costs the engine much less to parse and match (about 2.5x at 50 signals).
+    zeros: tuple[str, ...] = ()
+
+    def fact(self, signals: dict[str, int]) -> dict[str, Any]:
+        fact: dict[str, Any] = dict.fromkeys(self.zeros, 0)
+        reads = self.signals
+        for name, value in signals.items():
+            if value and name in reads:
+                fact[name] = value
+        return fact
 
 
 @dataclass
@@ -198,7 +210,7 @@ class RuleHost:
                 if shard.sid is None:
                     shard.sid = str(next(_sids))
                     _open.add((shard.handle, shard.sid))
-                fact: dict[str, Any] = {s: signals.get(s, 0) for s in part.signals}
+                fact = part.fact(signals)
                 fact.update(mk=1, k=f"l{part.layer}", sid=shard.sid)
                 text = json.dumps(fact)
                 asserted.append(text)
@@ -336,7 +348,8 @@ def build_host(conditions: list[Condition], shard_size: int, title_level: int, l
                 handle = _dre.create_ruleset(name, json.dumps(_definition([c for g in groups for c in g], title_level)))
             parts: list[Part] = []
             for group in groups:
-                part = Part(next(numbers), group[0].layer, tuple(c.rule_id for c in group), tuple(sorted(_signals(group))))
+                zeros = tuple(sorted({n for c in group for n in (*c.none, *(m for m, _ in c.max), *(m for m, k in c.min if k <= 0))}))
+                part = Part(next(numbers), group[0].layer, tuple(c.rule_id for c in group), frozenset(_signals(group)), zeros)
                 by_signal, always = by_layer.setdefault(part.layer, ({}, set()))
                 for c in group:
                     needs = c.needs(title_level)

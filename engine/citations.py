@@ -22,6 +22,7 @@ _SUBJECT_VERB = re.compile(
     r"presents|gives|identifies|covers|offers|analyses|analyzes|proposes|focuses)\b",
     re.IGNORECASE,
 )
+_CLAUSE = re.compile(r"[.;:]\s|\n")
 _RECOMMENDATION_BEFORE = re.compile(r"Recommendation\s+(?:ITU-T\s+)?$", re.IGNORECASE)
 
 
@@ -71,17 +72,21 @@ def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapp
     found: list[Citation] = []
     for m in _REC.finditer(text):
         rec = f"{m.group(1)}.{m.group(2)}"
-        sg = owner(rec, series, known)
+        rng = series_of(rec, series)
+        sg = known.get(rec) or (rng.sg if rng else None)
         if sg is None:
             continue
-        before = text[max(0, m.start() - 60):m.start()]
-        clause_before = re.split(r"[.;:]\s|\n", before)[-1]
-        revised = bool(_CUE_BEFORE_ID.search(clause_before)) or bool(
-            relation_field and _REVISION_CUE.search(text[m.end():m.end() + 30]))
-        # "Recommendation ITU-T X.1234 specifies ..." opening a field: the text describes that Recommendation.
-        subject = m.start() < 200 and bool(_RECOMMENDATION_BEFORE.search(text[max(0, m.start() - 40):m.start()])) and bool(
-            _SUBJECT_VERB.match(text[m.end():m.end() + 260]))
-        rng = series_of(rec, series)
+        start, end = m.start(), m.end()
+        after = text[end:end + 260]
+        revised = subject = False
+        if start:
+            clause_before = _CLAUSE.split(text[max(0, start - 60):start])[-1]
+            revised = bool(_CUE_BEFORE_ID.search(clause_before))
+            # "Recommendation ITU-T X.1234 specifies ..." opening a field: the text describes that Recommendation.
+            subject = start < 200 and bool(after) and bool(_RECOMMENDATION_BEFORE.search(text[max(0, start - 40):start])) and bool(
+                _SUBJECT_VERB.match(after))
+        if relation_field and not revised and after:
+            revised = bool(_REVISION_CUE.search(after[:30]))
         question = rng.question if rng is not None and rng.sg == sg else None
         found.append(Citation(rec, sg, field, revised, subject, question))
     return found

@@ -10,12 +10,13 @@ Signals are integers by name, the only thing the rules see:
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from engine.citations import Citation, find_citations, provisional_sg
-from engine.lexicon import MAX_EVIDENCE, Matcher, prepare
+from engine.lexicon import MAX_EVIDENCE, Matcher, prepare_joined, replace_prepared
 from engine.models import Proposal
 
 if TYPE_CHECKING:
@@ -67,43 +68,44 @@ def _drop_excluded(text: str, cues: Matcher) -> str:
     return "\n".join(out)
 
 
+FIELDS = ("title", "keywords", "scope", "summary", "text")
+
+
 def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
     """Everything the rules may look at, from one proposal."""
     weights: Mapping[str, int] = rs.catalogue.fields  # type: ignore[assignment]  # keys are field names
-    fields = {
-        "title": proposal.title,
-        "keywords": " ; ".join(proposal.keywords),
-        "scope": proposal.scope,
-        "summary": proposal.summary,
-        "text": proposal.text,
-    }
-    prepared: dict[str, tuple[str, str]] = {}
-    for fname, text in fields.items():
-        norm, low = prepare(text)
-        if fname in EXCLUDABLE and rs.exclusion.found(low):
-            # Rare: some sentence says what is not covered; drop it and prepare again.
-            fields[fname] = text = _drop_excluded(text, rs.exclusion)
-            norm, low = prepare(text)
-        prepared[fname] = (norm, low)
+    texts = [proposal.title, " ; ".join(proposal.keywords), proposal.scope, proposal.summary, proposal.text]
+    norm, low, ends = prepare_joined(texts)
+    if rs.exclusion.found(low):
+        # Some sentence says what is not covered: drop it from its field and prepare again.
+        excluding = {bisect.bisect_left(ends, start) for _, _, start, _ in rs.exclusion.spans_prepared(norm, low)}
+        for i in sorted(excluding):
+            if FIELDS[i] in EXCLUDABLE:
+                texts[i] = _drop_excluded(texts[i], rs.exclusion)
+                norm, low, ends = replace_prepared(norm, ends, i, texts[i])
     levels: dict[str, int] = {}
     evidence: dict[str, list[Ev]] = {}
     body_counts: dict[str, int] = {}
-    spans = rs.matcher.spans_prepared
     seen: set[tuple[str, str, str]] = set()
-    for fname, (norm, low) in prepared.items():
-        weight = weights.get(fname, 1)
-        body = fname in BODY_FIELDS
-        for concept, words, _, _ in spans(norm, low):
-            if levels.get(concept, 0) < weight:
-                levels[concept] = weight
-            if body:
-                body_counts[concept] = body_counts.get(concept, 0) + 1
-            key = (concept, fname, words)
-            if key not in seen:
-                seen.add(key)
-                ev = evidence.setdefault(concept, [])
-                if len(ev) < MAX_EVIDENCE:
-                    ev.append(Ev(fname, words, concept))
+    index = 0
+    fname, end_of_field = FIELDS[0], ends[0]
+    weight, body = weights.get(fname, 1), False
+    for concept, words, start, _ in rs.matcher.spans_prepared(norm, low):
+        if start > end_of_field:  # hits come in text order: move on to the field this one is in
+            while start > ends[index]:
+                index += 1
+            fname, end_of_field = FIELDS[index], ends[index]
+            weight, body = weights.get(fname, 1), fname in BODY_FIELDS
+        if levels.get(concept, 0) < weight:
+            levels[concept] = weight
+        if body:
+            body_counts[concept] = body_counts.get(concept, 0) + 1
+        key = (concept, fname, words)
+        if key not in seen:
+            seen.add(key)
+            ev = evidence.setdefault(concept, [])
+            if len(ev) < MAX_EVIDENCE:
+                ev.append(Ev(fname, words, concept))
 
     repeat = rs.catalogue.repeat
     for concept, count in body_counts.items():
@@ -119,7 +121,7 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
             signals[category + TOP] = level
 
     citations: list[Citation] = []
-    for fname, text in fields.items():
+    for fname, text in zip(FIELDS, texts):
         if _MAYBE_REC.search(text):  # most fields cite nothing: skip the full parse
             citations += find_citations(fname, text, rs.series, rs.known_owners)
     for rel in proposal.relations:

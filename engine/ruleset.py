@@ -38,12 +38,20 @@ class Rule:
     order: int
     id: str = field(init=False)
     positive: tuple[str, ...] = field(init=False)
+    stage_rank: int = field(init=False)
+    effect_tail: str = field(init=False)
 
     def __post_init__(self) -> None:
         # Read on every decision: plain attributes, not properties.
         self.id = self.definition.id
         w = self.definition.when
         self.positive = (*w.all, *w.in_title, *w.any, *(k for k, v in w.min.items() if v > 0))
+        self.stage_rank = STAGE_ORDER[self.definition.stage]
+        t = self.definition.then
+        tail = [("suggests " + ", ".join(t.questions)) if t.questions else "",
+                ("raises " + ", ".join(f.code for f in t.flags)) if t.flags else "",
+                ("derives " + ", ".join(t.derive)) if t.derive else ""]
+        self.effect_tail = "; ".join(x for x in tail if x)
 
 
 @dataclass
@@ -72,6 +80,8 @@ class RuleSet:
     category_concepts: dict[str, list[str]] = field(default_factory=dict)
     producers: dict[str, list[str]] = field(default_factory=dict)
     concept_locations: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # rule id -> (signal or concept, how many of its words to quote): filled on first use
+    evidence_plans: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     @property
     def questions(self) -> dict[str, str]:

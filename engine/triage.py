@@ -41,31 +41,38 @@ def _fill(template: str, **values: str) -> str:
 def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Ev]:
     """The proposal's words behind each positive condition of a rule on concepts and categories.
     A derived fact has no words of its own: the reasons of the rules that derived it show them."""
-    out: list[Ev] = []
+    plan = rs.evidence_plans.get(rule.id)
+    if plan is None:
+        plan = rs.evidence_plans[rule.id] = _evidence_plan(rule, rs)
     evidence = facts.evidence
-    for name in rule.positive:
-        base = name[: -len(TOP)] if name.endswith(TOP) else name
-        if base in rs.categories:
-            out += [evidence[c][0] for c in rs.category_concepts[base] if c in evidence]
-        else:
-            out += evidence.get(name, ())[:2]
+    out: list[Ev] = []
+    for name, take in plan:
+        words = evidence.get(name)
+        if words:
+            out += words[:take]
     return list(dict.fromkeys(out))[:MAX_EVIDENCE_PER_REASON]
 
 
+def _evidence_plan(rule: Rule, rs: RuleSet) -> tuple[tuple[str, int], ...]:
+    """Where a rule's evidence comes from: the first words of each concept of a category it reads,
+    the first two of any other signal."""
+    plan: list[tuple[str, int]] = []
+    for name in rule.positive:
+        base = name[: -len(TOP)] if name.endswith(TOP) else name
+        if base in rs.categories:
+            plan += [(c, 1) for c in rs.category_concepts[base]]
+        else:
+            plan.append((name, 2))
+    return tuple(plan)
+
+
 def _effect(rule: Rule, outcome: Outcome, cand: Candidate | None) -> str:
-    t = rule.definition.then
-    parts: list[str] = []
-    if cand is not None:
-        target = {"joint": f"joint work led by {cand.lead}", "other": f"another SG ({cand.other_sg})"}.get(cand.home, cand.home)
-        verdict = "chosen" if rule.id in outcome.winners else ("outranked: " + outcome.losers.get(rule.id, "not chosen"))
-        parts.append(f"recommends {target} [{cand.stage}, weight {cand.weight}] - {verdict}")
-    if t.questions:
-        parts.append("suggests " + ", ".join(t.questions))
-    if t.flags:
-        parts.append("raises " + ", ".join(f.code for f in t.flags))
-    if t.derive:
-        parts.append("derives " + ", ".join(t.derive))
-    return "; ".join(parts)
+    if cand is None:
+        return rule.effect_tail
+    target = {"joint": f"joint work led by {cand.lead}", "other": f"another SG ({cand.other_sg})"}.get(cand.home, cand.home)
+    verdict = "chosen" if rule.id in outcome.winners else ("outranked: " + outcome.losers.get(rule.id, "not chosen"))
+    head = f"recommends {target} [{cand.stage}, weight {cand.weight}] - {verdict}"
+    return f"{head}; {rule.effect_tail}" if rule.effect_tail else head
 
 
 def _sgs_of(home: str, lead: str | None, other_sg: str | None) -> list[str]:

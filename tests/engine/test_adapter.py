@@ -78,6 +78,41 @@ def test_skipping_parts_never_changes_what_fires() -> None:
         host.close()
 
 
+def _holds(c: adapter.Condition, signals: dict[str, int], title_level: int = 3) -> bool:
+    """What a condition means, written plainly: the engine must fire exactly these."""
+    get = signals.get
+    return (all(get(s, 0) > 0 for s in c.all) and all(get(s, 0) == 0 for s in c.none)
+            and all(get(s, 0) >= title_level for s in c.in_title) and all(get(s, 0) >= n for s, n in c.min)
+            and all(get(s, 0) <= n for s, n in c.max) and (not c.any or any(get(s, 0) > 0 for s in c.any)))
+
+
+def test_engine_fires_exactly_what_the_conditions_say() -> None:
+    """Sparse facts leave zero signals out, except those read by `none` and `max`: every kind of
+    test must still read a missing signal as 0, across shards and across repeated use."""
+    import random
+
+    rng = random.Random(11)
+    names = [f"s{i}" for i in range(50)]
+
+    def pick(k: int) -> tuple[str, ...]:
+        return tuple(rng.sample(names, k))
+
+    conditions = [adapter.Condition(
+        f"r{i}", all=pick(rng.randint(0, 1)), none=pick(rng.randint(0, 2)), in_title=pick(1) if i % 7 == 0 else (),
+        min=tuple((s, rng.randint(0, 3)) for s in pick(rng.randint(0, 1))), max=tuple((s, rng.randint(0, 2)) for s in pick(rng.randint(0, 2))),
+        any=pick(rng.randint(0, 3))) for i in range(400)]
+    host = adapter.build_host(conditions, shard_size=60, title_level=3, label="meaning")
+    try:
+        assert len(host.shards) > 1
+        for _ in range(300):
+            signals = {n: rng.choice((0,) * 6 + (1, 2, 3)) for n in names}
+            expected = sorted(c.rule_id for c in conditions if _holds(c, signals))
+            assert sorted(host.evaluate(signals)) == expected
+        assert adapter.leftover_facts(host) == 0
+    finally:
+        host.close()
+
+
 def test_failure_inside_evaluation_is_raised_and_session_deleted(ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
     deleted: list[str] = []
     real_delete = adapter._dre.delete_state
