@@ -1,51 +1,80 @@
 """In-process figures: per-decision latency, batch throughput, and the cost of 100 / 1,000 more rules.
 
-Run: .venv/bin/python bench/engine_bench.py   (prints figures; asserts nothing)
+The configurations are measured in interleaved rounds (each round times every configuration in
+turn), so that a slow spell of a shared machine falls on all of them alike and the ratios hold.
+
+Run: .venv/bin/python bench/engine_bench.py [--rounds 7]   (prints figures; asserts nothing)
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import TYPICAL, synthetic_rules_dir  # noqa: E402
 from engine import Proposal, load_rules, triage  # noqa: E402
 from engine.fixtures import fixture_files, load_fixtures  # noqa: E402
+from engine.registry import load_default_registry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+PER_ROUND = 600
 
 
-def latency(rs, proposal: Proposal, registry=None, n: int = 3_000) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    for _ in range(200):
-        triage(proposal, rs, registry)
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        triage(proposal, rs, registry)
-        samples.append(time.perf_counter() - t)
-    samples.sort()
-    return statistics.median(samples) * 1e6, samples[int(len(samples) * 0.99)] * 1e6
+def interleaved(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of each case, `rounds` x PER_ROUND samples, the cases taking turns."""
+    for run in cases.values():  # warm-up: caches, evidence plans, engine sessions
+        for _ in range(200):
+            run()
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    clock = time.perf_counter
+    for _ in range(rounds):
+        for name, run in cases.items():
+            out = samples[name]
+            for _ in range(PER_ROUND):
+                t = clock()
+                run()
+                out.append(clock() - t)
+    return samples
+
+
+def p(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1e6
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
     proposal = Proposal.model_validate(TYPICAL)
-    size = len(proposal.model_dump_json())
     tmp = Path(tempfile.mkdtemp(prefix="iotsec-bench-"))
-    print(f"typical proposal: {size} bytes of JSON")
     base = load_rules(synthetic_rules_dir(tmp / "r0", 0))
-    p50, p99 = latency(base, proposal)
-    print(f"bundled rules ({len(base.rules)} rules, {len(base.host.shards)} shard(s)): p50 {p50:.0f} us, p99 {p99:.0f} us per decision")
-    try:
-        from engine.registry import load_default_registry
-        registry = load_default_registry()
-        r50, r99 = latency(base, proposal, registry)
-        print(f"  with the registry (related work): p50 {r50:.0f} us, p99 {r99:.0f} us")
-    except ImportError:
-        registry = None
+    registry = load_default_registry()
+    more = {n: load_rules(synthetic_rules_dir(tmp / f"r{n}", n)) for n in (100, 1_000)}
+    print(f"typical proposal: {len(proposal.model_dump_json())} bytes of JSON; {args.rounds} interleaved rounds of {PER_ROUND}")
+
+    cases: dict[str, Callable[[], object]] = {
+        "bundled": lambda: triage(proposal, base),
+        "registry": lambda: triage(proposal, base, registry),
+        **{f"+{n}": (lambda rs=rs: triage(proposal, rs)) for n, rs in more.items()},
+    }
+    samples = interleaved(cases, args.rounds)
+    b50 = statistics.median(samples["bundled"]) * 1e6
+    print(f"bundled rules ({len(base.rules)} rules, {len(base.host.shards)} shard(s)): "
+          f"p50 {b50:.0f} us, p99 {p(samples['bundled'], 0.99):.0f} us per decision")
+    print(f"  with the registry (related work): p50 {p(samples['registry'], 0.5):.0f} us, p99 {p(samples['registry'], 0.99):.0f} us")
+    for n, rs in more.items():
+        s = samples[f"+{n}"]
+        largest = max(len(sh.rule_ids) for sh in rs.host.shards)
+        e50 = statistics.median(s) * 1e6
+        print(f"bundled + {n} synthetic rules ({len(rs.rules)} rules, {len(rs.host.shards)} shards, largest {largest}): "
+              f"p50 {e50:.0f} us, p99 {p(s, 0.99):.0f} us = {e50 / b50:.2f}x the bundled p50")
 
     items: list[Proposal] = []
     for path in fixture_files(ROOT / "fixtures" / "proposals"):
@@ -53,17 +82,11 @@ def main() -> None:
     items.append(proposal)
     batch = [items[i % len(items)] for i in range(10_000)]
     t = time.perf_counter()
-    for p in batch:
-        triage(p, base)
+    for one in batch:
+        triage(one, base)
     dt = time.perf_counter() - t
     print(f"batch of 10,000 (fixtures + typical, one core): {len(batch) / dt:,.0f} decisions/s")
-
-    for extra in (100, 1_000):
-        rs = load_rules(synthetic_rules_dir(tmp / f"r{extra}", extra))
-        e50, e99 = latency(rs, proposal)
-        largest = max(len(s.rule_ids) for s in rs.host.shards)
-        print(f"bundled + {extra} synthetic rules ({len(rs.rules)} rules, {len(rs.host.shards)} shards, largest {largest}): "
-              f"p50 {e50:.0f} us, p99 {e99:.0f} us = {e50 / p50:.2f}x the bundled p50")
+    for rs in (base, *more.values()):
         rs.close()
 
 
