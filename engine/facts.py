@@ -46,8 +46,24 @@ class Facts:
     evidence: dict[str, list[Ev]] = field(default_factory=dict)
     citations: list[Citation] = field(default_factory=list)
 
+    _by_category: dict[str, list[str]] | None = field(default=None, repr=False)
+
     def words(self, name: str) -> list[Ev]:
         return self.evidence.get(name, [])
+
+    def concepts_of(self, category: str, rs: "RuleSet") -> list[str]:
+        """The concepts of a category that the proposal has, in lexicon order (worked out once)."""
+        if self._by_category is None:
+            by_category: dict[str, list[str]] = {}
+            for concept in self.evidence:
+                cat = rs.concept_category.get(concept)
+                if cat is not None:
+                    by_category.setdefault(cat, []).append(concept)
+            order = rs.concept_order
+            for names in by_category.values():
+                names.sort(key=order.__getitem__)
+            self._by_category = by_category
+        return self._by_category.get(category, [])
 
 
 def _drop_excluded(text: str, cues: Matcher) -> str:

@@ -80,8 +80,9 @@ class RuleSet:
     category_concepts: dict[str, list[str]] = field(default_factory=dict)
     producers: dict[str, list[str]] = field(default_factory=dict)
     concept_locations: dict[str, tuple[str, int]] = field(default_factory=dict)
-    # rule id -> (signal or concept, how many of its words to quote): filled on first use
-    evidence_plans: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    concept_order: dict[str, int] = field(default_factory=dict)  # concept -> its place in the lexicon
+    # rule id -> ((signal or category, is a category), ...): filled on first use
+    evidence_plans: dict[str, tuple[tuple[str, bool], ...]] = field(default_factory=dict)
 
     @property
     def questions(self) -> dict[str, str]:
@@ -267,6 +268,7 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
         known_owners=dict(known_owners or {}), produced=produced,
         zero_signals={name: 0 for c in categories for name in (c, c + TOP)},
         category_concepts={c: [k for k, v in concepts.items() if v.category == c] for c in categories},
+        concept_order={k: i for i, k in enumerate(concepts)},
         producers={d: [r.id for r in rules.values() if d in r.definition.then.derive] for d in produced}, concept_locations=concept_locations,
     )
 

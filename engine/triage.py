@@ -46,23 +46,22 @@ def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Ev]:
         plan = rs.evidence_plans[rule.id] = _evidence_plan(rule, rs)
     evidence = facts.evidence
     out: list[Ev] = []
-    for name, take in plan:
-        words = evidence.get(name)
-        if words:
-            out += words[:take]
+    for name, is_category in plan:
+        if is_category:  # the first words of each of its concepts the proposal has, in lexicon order
+            out += [evidence[c][0] for c in facts.concepts_of(name, rs)]
+        else:
+            words = evidence.get(name)
+            if words:
+                out += words[:2]
     return list(dict.fromkeys(out))[:MAX_EVIDENCE_PER_REASON]
 
 
-def _evidence_plan(rule: Rule, rs: RuleSet) -> tuple[tuple[str, int], ...]:
-    """Where a rule's evidence comes from: the first words of each concept of a category it reads,
-    the first two of any other signal."""
-    plan: list[tuple[str, int]] = []
+def _evidence_plan(rule: Rule, rs: RuleSet) -> tuple[tuple[str, bool], ...]:
+    """Where a rule's evidence comes from: (signal, False) or (category, True) for each signal it needs."""
+    plan: list[tuple[str, bool]] = []
     for name in rule.positive:
         base = name[: -len(TOP)] if name.endswith(TOP) else name
-        if base in rs.categories:
-            plan += [(c, 1) for c in rs.category_concepts[base]]
-        else:
-            plan.append((name, 2))
+        plan.append((base, True) if base in rs.categories else (name, False))
     return tuple(plan)
 
 

@@ -31,9 +31,13 @@ def test_there_are_enough_fixtures() -> None:
 def test_golden(fixture: Fixture, ruleset: RuleSet) -> None:
     decision = triage(fixture.proposal, ruleset, registry=None)
     assert differences(fixture.expect, decision) == []
-    # The reasons are the rules' own words, each with its evidence.
+    # The reasons are the rules' own words, each with its evidence: the proposal's words behind
+    # every rule that reads something other than derived facts (which have no words of their own).
     for reason in decision.reasons:
-        assert reason.text == ruleset.rules[reason.rule].definition.description
+        rule = ruleset.rules[reason.rule]
+        assert reason.text == rule.definition.description
+        if any(s not in ruleset.produced for s in rule.positive):
+            assert reason.evidence, f"{reason.rule} fired without evidence"
 
 
 def test_every_rule_and_flag_is_covered(ruleset: RuleSet) -> None:
