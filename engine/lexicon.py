@@ -125,10 +125,7 @@ class Matcher:
         """Whether any phrase occurs in prepared lower-cased text (abbreviations ignored)."""
         if not len(self.automaton):
             return False
-        for end, (length, folded, _, _) in self.automaton.iter(low):
-            if folded and low[end - length] == " " and low[end + 1] == " ":
-                return True
-        return False
+        return any(folded for _, (_, folded, _, _) in self.automaton.iter(low))
 
     def spans_prepared(self, norm: str, low: str) -> list[tuple[str, str, int, int]]:
         """spans() on text already passed through prepare()."""
@@ -137,16 +134,15 @@ class Matcher:
         hits: list[tuple[str, str, int, int]] = []
         blocked = False
         append = hits.append
+        # Keys carry a space at each end, so every match is on word boundaries.
         for end, (length, folded, exact, has_block) in self.automaton.iter(low):
-            start = end - length + 1
-            if low[start - 1] != " " or low[end + 1] != " ":
-                continue
-            words = norm[start:end + 1]
+            start = end - length + 2
+            words = norm[start:end]
             for concept in folded:
-                append((concept, words, start, end))
+                append((concept, words, start, end - 1))
             if exact:
                 for concept in exact.get(words, ()):
-                    append((concept, words, start, end))
+                    append((concept, words, start, end - 1))
             blocked = blocked or has_block
         if blocked:
             blocks = [h for h in hits if h[0][0] == BLOCK]
@@ -178,7 +174,8 @@ def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[st
                     claim.append(concept)
     automaton = ahocorasick.Automaton()
     for key, (folded, exact) in table.items():
-        automaton.add_word(key, (len(key), folded, exact or None, any(c[0] == BLOCK for c in folded)))
+        spaced = f" {key} "  # prepared text is padded with spaces: a match is a whole-word match
+        automaton.add_word(spaced, (len(spaced), folded, exact or None, any(c[0] == BLOCK for c in folded)))
     if len(automaton):
         automaton.make_automaton()
     # Which concepts claim each surface form (blocker pseudo-concepts left out): lint reads this.

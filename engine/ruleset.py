@@ -39,6 +39,7 @@ class Rule:
     id: str = field(init=False)
     positive: tuple[str, ...] = field(init=False)
     stage_rank: int = field(init=False)
+    weight: int = field(init=False)  # of its recommendation; 0 without one
     effect_tail: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -48,6 +49,7 @@ class Rule:
         self.positive = (*w.all, *w.in_title, *w.any, *(k for k, v in w.min.items() if v > 0))
         self.stage_rank = STAGE_ORDER[self.definition.stage]
         t = self.definition.then
+        self.weight = t.recommend.weight if t.recommend else 0
         tail = [("suggests " + ", ".join(t.questions)) if t.questions else "",
                 ("raises " + ", ".join(f.code for f in t.flags)) if t.flags else "",
                 ("derives " + ", ".join(t.derive)) if t.derive else ""]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from engine.facts import TOP, Ev, Facts, extract
 from engine.models import Decision, Flag, Proposal, RelatedWork
 from engine.precedence import Candidate, Outcome, candidate, decide
-from engine.ruleset import STAGE_ORDER, Rule, RuleSet
+from engine.ruleset import Rule, RuleSet
 
 if TYPE_CHECKING:
     from engine.registry import Registry
@@ -87,7 +87,9 @@ def _sgs_of(home: str, lead: str | None, other_sg: str | None) -> list[str]:
 def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Proposal, facts: Facts) -> list[str]:
     sgs = _sgs_of(outcome.home, outcome.lead, outcome.other_sg)
     suffixes = {sg: "/" + sg[2:] for sg in sgs}
-    ordered = sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], -_weight(r), r.order))
+    winners = outcome.winners
+    # `fired` is in (stage, file order): stable sorts keep that order among equals.
+    ordered = sorted(fired, key=lambda r: (r.id not in winners, r.stage_rank, -r.weight))
     picked: list[str] = []
     if outcome.stage == "continuity":
         # Continuity keeps the Question that owns the revised Recommendation's series.
@@ -106,11 +108,6 @@ def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Propo
         if default and default.default_question and not any(q.endswith(suffixes[sg]) for q in picked):
             picked.append(default.default_question)
     return picked
-
-
-def _weight(rule: Rule) -> int:
-    rec = rule.definition.then.recommend
-    return rec.weight if rec else 0
 
 
 def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate]) -> list[Flag]:
@@ -174,7 +171,7 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
           decision_id: str | None = None) -> Trace:
     """triage(), keeping every intermediate step for explanation."""
     facts, fired_ids = run_rules(rs, proposal)
-    fired = sorted((rs.rules[i] for i in fired_ids), key=lambda r: (STAGE_ORDER[r.definition.stage], r.order))
+    fired = sorted((rs.rules[i] for i in fired_ids), key=lambda r: (r.stage_rank, r.order))
     candidates: list[Candidate] = []
     by_rule: dict[str, Candidate] = {}
     for r in fired:
@@ -199,7 +196,8 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
             i = next(j for j, g in enumerate(flags) if g.code == f.code)
             if f.text not in flags[i].text:
                 flags[i] = Flag(code=f.code, text=_merge_texts(flags[i].text, f.text))
-    order = sorted(fired, key=lambda r: (r.id not in outcome.winners, STAGE_ORDER[r.definition.stage], r.order))
+    winners = outcome.winners
+    order = sorted(fired, key=lambda r: r.id not in winners)  # stable: winners first, then (stage, file order)
     # One validation of the whole decision (fast, in pydantic-core) rather than a model per piece.
     decision = Decision.model_validate({
         "home": outcome.home,
