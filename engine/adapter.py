@@ -125,7 +125,7 @@ class Part:
     def fact(self, members: list[tuple[str, str]], signals: dict[str, int], sid: str) -> str:
         """This part's fact as JSON, written directly from the layer's non-zero signals already
         written as members (`"name":value`): names are checked plain words (see build_host) and
-        values integers, so nothing needs escaping."""
+        values integers (as extract and derive make them), so nothing needs escaping."""
         reads = self.signals
         items = [member for name, member in members if name in reads]
         items += [f'"{name}":0' for name in self.zeros if not signals.get(name)]
@@ -177,7 +177,7 @@ class RuleHost:
                 # facts become plain signals of this layer's facts.
                 self._derive(fired, signals)
                 state = layers[part.layer] = (self._relevant(part.layer, signals),
-                                              [(n, f'"{n}":{v:d}') for n, v in signals.items() if v])
+                                              [(n, f'"{n}":{v}') for n, v in signals.items() if v])
             return state[1] if part.number in state[0] else None
 
         with ENGINE_LOCK:

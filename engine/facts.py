@@ -45,7 +45,8 @@ class Facts:
     signals: dict[str, int]
     evidence: dict[str, list[Ev]] = field(default_factory=dict)
     citations: list[Citation] = field(default_factory=list)
-
+    # The lower-cased normalised text of the fields, in FIELDS order, joined by lexicon.SEPARATOR.
+    prepared: str = ""
     _by_category: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def words(self, name: str) -> list[Ev]:
@@ -168,7 +169,7 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
             sg = "sg" + str(int(m.group(1) or m.group(2)))
             _bump(signals, f"liaises_{sg}")
             evidence.setdefault(f"liaises_{sg}", []).append(Ev(field="liaisons", words=m.group(0), concept="liaison"))
-    return Facts(signals, evidence, citations)
+    return Facts(signals, evidence, citations, low)
 
 
 def _bump(signals: dict[str, int], name: str) -> None:

@@ -39,7 +39,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping
+from itertools import repeat
+from typing import TYPE_CHECKING, Annotated, Any, Iterable, Literal, Mapping
 
 import ahocorasick
 import numpy as np
@@ -47,6 +48,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.errors import RuleIssue, RuleLoadError
+from engine.facts import FIELDS
+from engine.lexicon import SEPARATOR
 from engine.models import Flag, Proposal, RelatedWork
 from engine.yamlfile import read_model
 
@@ -144,7 +147,12 @@ _FOLDS = _fold_automaton()
 
 def words(text: str) -> list[str]:
     """Lower-cased words, punctuation as spaces, long forms folded into their abbreviation."""
-    low = " " + " ".join(text.lower().translate(_PUNCTUATION).split()) + " "
+    return fold_words(" " + " ".join(text.lower().translate(_PUNCTUATION).split()) + " ")
+
+
+def fold_words(low: str) -> list[str]:
+    """The words of lower-cased text already normalised to single spaces and padded with one at
+    each end, long forms folded into their abbreviation."""
     found = [(end - length + 1, end, short) for end, (length, short) in _FOLDS.iter(low)]
     if not found:
         return low.split()
@@ -188,25 +196,33 @@ def tokens(text: str) -> list[str]:
 
 
 def weighted_terms(texts: list[tuple[str, int]]) -> dict[str, int]:
-    """Term counts of several texts, each word counted `weight` times; the query's hot path, so
-    the words are counted first (in C) and each distinct word is looked up once."""
+    """Term counts of several texts, each word counted `weight` times."""
     bag: list[str] = []
     for text, weight in texts:
         if text:
             bag += words(text) * weight
-    counts: dict[str, int] = {}
-    cache = _TERM_CACHE
-    for word, n in Counter(bag).items():
-        term = cache.get(word)
-        if term is None:
-            term = _term(word)
-        if term:
-            counts[term] = counts.get(term, 0) + n
-    return counts
+    return term_counts(bag)
+
+
+def term_counts(bag: list[str]) -> dict[str, int]:
+    """How often each term occurs in a bag of words: the query's hot path, so the words are
+    mapped and counted in C, and only words never seen before go through _term()."""
+    terms = list(map(_TERM_CACHE.get, bag))
+    if None in terms:
+        terms = [_term(w) if t is None else t for t, w in zip(terms, bag)]
+    return Counter(filter(None, terms))
 
 
 def _cosine_norm(vec: dict[str, float]) -> float:
     return math.sqrt(sum(v * v for v in vec.values())) or 1.0
+
+
+def _row_weights(vocab: dict[str, int], idf: dict[str, float], unseen: float) -> "np.ndarray[Any, Any]":
+    """idf by matrix row; the last row (words no item has) gets the unseen weight."""
+    out = np.full(len(vocab) + 1, unseen)
+    for t, row in vocab.items():
+        out[row] = idf[t]
+    return out
 
 
 def _unit_matrix(vectors: list[dict[str, float]]) -> tuple[dict[str, int], "np.ndarray[Any, Any]"]:
@@ -231,6 +247,7 @@ class _ConceptIndex:
     idf: dict[str, float]
     vocab: dict[str, int]
     matrix: "np.ndarray[Any, Any]"
+    row_idf: "np.ndarray[Any, Any]"
 
 
 @dataclass
@@ -245,6 +262,7 @@ class Registry:
     _idf: dict[str, float] = field(default_factory=dict)
     _vocab: dict[str, int] = field(default_factory=dict)
     _matrix: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros((1, 0)))
+    _row_idf: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros(1))
     _concepts: dict[str, _ConceptIndex] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -278,6 +296,7 @@ class Registry:
             dl = sum(d.values())
             vectors.append({t: self._idf[t] * f * (K1 + 1) / (f + K1 * (1 - B + B * dl / avgdl)) for t, f in d.items()})
         self._vocab, self._matrix = _unit_matrix(vectors)
+        self._row_idf = _row_weights(self._vocab, self._idf, self._unseen())
 
     def concept_index(self, rs: "RuleSet") -> _ConceptIndex:
         """The items' lexicon concepts under `rs`, computed once per rule-set revision."""
@@ -299,46 +318,60 @@ class Registry:
             df: Counter[str] = Counter(c for f in found for c in f)
             idf = {c: math.log(1 + (n - k + 0.5) / (k + 0.5)) for c, k in df.items()}
             vocab, matrix = _unit_matrix([{c: idf[c] * lvl for c, lvl in f.items()} for f in found])
-            index = _ConceptIndex(found, idf, vocab, matrix)
+            index = _ConceptIndex(found, idf, vocab, matrix, _row_weights(vocab, idf, self._unseen()))
             if len(self._concepts) >= 4:  # a few revisions at most: reloads replace rule sets
                 self._concepts.pop(next(iter(self._concepts)))
             self._concepts[rs.revision] = index
             return index
 
     # ------------------------------------------------------------------ scoring
+    def _unseen(self) -> float:
+        return math.log(1 + (len(self.items) + 0.5) / 0.5)
+
     @staticmethod
-    def _cosines(names: list[str], weights: "np.ndarray[Any, Any]", vocab: dict[str, int],
-                 matrix: "np.ndarray[Any, Any]") -> "np.ndarray[Any, Any]":
-        if not names:
+    def _cosines(names: Iterable[str], strength: "np.ndarray[Any, Any]", vocab: dict[str, int],
+                 matrix: "np.ndarray[Any, Any]", row_idf: "np.ndarray[Any, Any]") -> "np.ndarray[Any, Any]":
+        """Cosine of a query (names with a strength each, weighted by idf) with every item."""
+        n = len(strength)
+        if not n:
             return np.zeros(matrix.shape[1])
-        blank = len(vocab)
-        rows = [vocab.get(t, blank) for t in names]
+        rows = np.fromiter(map(vocab.get, names, repeat(len(vocab), n)), dtype=np.intp, count=n)
+        weights = row_idf[rows] * strength
         # Words (or concepts) no item has keep their weight in the norm: they make the proposal less like any item.
         return (weights @ matrix[rows]) / (math.sqrt(float(weights @ weights)) or 1.0)  # type: ignore[no-any-return]
 
-    def similar(self, query_fields: dict[str, str], concept_levels: dict[str, float], rs: "RuleSet",
+    def similar_terms(self, query: Mapping[str, int], concept_levels: Mapping[str, float], rs: "RuleSet") -> "np.ndarray[Any, Any]":
+        """Similarity (0..1) of every item, in registry order, to a query given as term counts and concept levels."""
+        tf = np.fromiter(query.values(), dtype=float, count=len(query))
+        levels = np.fromiter(concept_levels.values(), dtype=float, count=len(concept_levels))
+        cidx = self.concept_index(rs)
+        return (ALPHA * self._cosines(query, tf * (K1 + 1) / (tf + K1), self._vocab, self._matrix, self._row_idf)  # type: ignore[no-any-return]
+                + (1 - ALPHA) * self._cosines(concept_levels, levels, cidx.vocab, cidx.matrix, cidx.row_idf))
+
+    def similar(self, query_fields: dict[str, str], concept_levels: Mapping[str, float], rs: "RuleSet",
                 weights: Mapping[str, int] | None = None) -> "np.ndarray[Any, Any]":
-        """Similarity (0..1) of every item, in registry order, to a query given as texts and concept levels."""
+        """similar_terms() of texts by field, each counted with its field weight (the catalogue's by default)."""
         field_weights: Mapping[str, int] = weights if weights is not None else rs.catalogue.fields  # type: ignore[assignment]
         query = weighted_terms([(text, field_weights.get(fname, 1)) for fname, text in query_fields.items()])
-        unseen = math.log(1 + (len(self.items) + 0.5) / 0.5)
-        idf = self._idf
-        terms = list(query)
-        tf = np.fromiter(query.values(), dtype=float, count=len(terms))
-        text_w = np.fromiter((idf.get(t, unseen) for t in terms), dtype=float, count=len(terms)) * tf * (K1 + 1) / (tf + K1)
-        cidx = self.concept_index(rs)
-        concepts = list(concept_levels)
-        concept_w = np.fromiter((cidx.idf.get(c, unseen) * lvl for c, lvl in concept_levels.items()), dtype=float, count=len(concepts))
-        return (ALPHA * self._cosines(terms, text_w, self._vocab, self._matrix)  # type: ignore[no-any-return]
-                + (1 - ALPHA) * self._cosines(concepts, concept_w, cidx.vocab, cidx.matrix))
+        return self.similar_terms(query, concept_levels, rs)
+
+    def query_terms(self, facts: "Facts", rs: "RuleSet") -> dict[str, int]:
+        """The proposal's term counts, from the text its facts were drawn from (already normalised,
+        excluded sentences dropped), each field counted with its weight; the text field's first
+        MAX_QUERY_TEXT characters only."""
+        field_weights: Mapping[str, int] = rs.catalogue.fields  # type: ignore[assignment]
+        bag: list[str] = []
+        for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
+            if fname == "text" and len(segment) > MAX_QUERY_TEXT:
+                segment = segment[:segment.rfind(" ", 0, MAX_QUERY_TEXT) + 1]
+            bag += fold_words(segment) * field_weights.get(fname, 1)
+        return term_counts(bag)
 
     def scores(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> list[RelatedWork]:
         """Every item related to the proposal (score >= the cut, or cited), best first."""
-        fields = {"title": proposal.title, "keywords": " ; ".join(proposal.keywords), "scope": proposal.scope,
-                  "summary": proposal.summary, "text": proposal.text[:MAX_QUERY_TEXT]}
         category = rs.concept_category
         levels = {c: float(facts.signals.get(c, 0)) for c in facts.evidence if c in category and facts.signals.get(c, 0) > 0}
-        sims = self.similar(fields, levels, rs)
+        sims = self.similar_terms(self.query_terms(facts, rs), levels, rs)
         cut = max(THRESHOLD, RELATIVE * float(sims.max(initial=0.0)))
         picked: dict[int, float] = {int(i): float(sims[i]) for i in np.flatnonzero(sims >= cut)}
         relation: dict[int, str] = {}
