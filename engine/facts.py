@@ -103,7 +103,6 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
     levels: dict[str, int] = {}
     evidence: dict[str, list[Ev]] = {}
     body_counts: dict[str, int] = {}
-    seen: set[tuple[str, str, str]] = set()
     index = 0
     fname, end_of_field = FIELDS[0], ends[0]
     weight, body = weights.get(fname, 1), False
@@ -117,12 +116,13 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
             levels[concept] = weight
         if body:
             body_counts[concept] = body_counts.get(concept, 0) + 1
-        key = (concept, fname, words)
-        if key not in seen:
-            seen.add(key)
-            ev = evidence.setdefault(concept, [])
-            if len(ev) < MAX_EVIDENCE:
-                ev.append(Ev(fname, words, concept))
+        ev = evidence.get(concept)
+        if ev is None:
+            evidence[concept] = [Ev(fname, words, concept)]
+        elif len(ev) < MAX_EVIDENCE:  # the first few distinct (field, words) of each concept
+            one = Ev(fname, words, concept)
+            if one not in ev:
+                ev.append(one)
 
     repeat = rs.catalogue.repeat
     for concept, count in body_counts.items():
