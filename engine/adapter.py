@@ -46,7 +46,8 @@ import durable_rules_engine as _dre
 
 from engine.errors import EngineError
 
-ENGINE_LOCK = threading.Lock()
+# Re-entrant: a rule set dropped while this thread evaluates (its __del__ closing it) must not deadlock.
+ENGINE_LOCK = threading.RLock()
 MAX_SHARD_RULES = 500
 MAX_SHARD_SIGNALS = 48
 CATCH_ALL = "__catch_all__"
