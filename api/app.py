@@ -12,7 +12,8 @@ from api import pages, routes_decisions, routes_intake
 from api.limits import BodyLimit
 from api import observability, security
 from api.settings import Settings, get_settings
-from engine import Proposal, RuleHolder
+from api.db import apply_review
+from engine import Proposal, RuleHolder, triage
 from engine.registry import load_default_registry, load_registry
 
 VERSION = "0.1.0"
@@ -50,6 +51,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def bench_validate(proposal: Proposal) -> Response:
             # The baseline of bench/http_bench.py: the same model validated, nothing decided.
             return Response(b'{"ok":true}', media_type="application/json")
+
+        decided: dict[str, Any] = {}
+
+        @app.post("/_bench/answer", include_in_schema=False)
+        async def bench_answer(proposal: Proposal) -> Response:
+            # bench/http_bench.py: the route's own cost. The model validated and the first request's
+            # decision answered again through the same response path, nothing decided after it.
+            if "answer" not in decided:
+                decided["answer"] = apply_review(triage(proposal, holder.current), None)
+            return routes_triage.respond(decided["answer"], "off")
 
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        per_path={"/v1/triage/batch": settings.max_batch_body_bytes})

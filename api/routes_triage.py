@@ -30,7 +30,7 @@ class BatchResponse(BaseModel):
     results: list[BatchResult]
 
 
-def _json(model: BaseModel, log_note: str | None = None) -> Response:
+def respond(model: BaseModel, log_note: str | None = None) -> Response:
     # Built once here rather than re-validated against response_model by FastAPI.
     headers = {"X-Decision-Log": log_note} if log_note else None
     note_decisions(model)
@@ -45,7 +45,7 @@ async def triage_one(proposal: Proposal, request: Request,
     rules = state.holder.current  # taken once: a reload never changes the rules under this request
     log_, write = log_for_app(state)
     decision, note = await decide_async(log_, proposal, rules, state.registry if use_registry else None, "api", write)
-    return _json(decision, note)
+    return respond(decision, note)
 
 
 @router.post("/triage/batch", response_model=BatchResponse, summary="Triage many proposals; one result or error per item, in order")
@@ -72,4 +72,4 @@ async def triage_batch(body: BatchRequest, rules: RulesDep, registry: RegistryDe
     answers, note = await record_many_async(log_, decided, rules, "api", write)
     for result, answer in zip((r for r in results if r.ok), answers):
         result.decision = answer
-    return _json(BatchResponse(results=results), note)
+    return respond(BatchResponse(results=results), note)

@@ -6,6 +6,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from tests.api.conftest import ADMIN
 
 GOOD = {"title": "Security requirements for smart irrigation gateways",
@@ -116,3 +118,19 @@ def test_short_tokens_are_refused() -> None:
 
     with pytest.raises(ValidationError, match="at least 16"):
         Settings(admin_token="short")  # type: ignore[arg-type]
+
+
+def test_benchmark_endpoints_exist_only_when_asked(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    proposal = {"title": "Security requirements for smart water meters", "summary": "Threats to IoT meters of water utilities."}
+    with TestClient(create_app(settings)) as plain:
+        assert plain.post("/_bench/validate", json=proposal).status_code == 404
+        assert plain.post("/_bench/answer", json=proposal).status_code == 404
+    monkeypatch.setenv("IOTSEC_BENCH_ENDPOINTS", "1")
+    with TestClient(create_app(settings)) as bench:
+        assert bench.post("/_bench/validate", json=proposal).json() == {"ok": True}
+        assert bench.post("/_bench/validate", json={"title": ""}).status_code == 422
+        first = bench.post("/_bench/answer", json=proposal).json()
+        again = bench.post("/_bench/answer", json={"title": "Anything at all"}).json()
+        assert first == again  # the first decision, answered again: no deciding after it
+        decided = bench.post("/v1/triage", json=proposal).json()
+        assert {k: first[k] for k in ("home", "questions", "reasons")} == {k: decided[k] for k in ("home", "questions", "reasons")}
