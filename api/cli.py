@@ -168,7 +168,7 @@ def serve_cmd(host: str, port: int, rules_dir: Path | None, workers: int | None)
 
 def accepted(decision: Decision, accept: list[str]) -> bool:
     """Whether a decision is one of the accepted answers: 'SG17', 'joint', 'joint:SG20', 'other:SG11', 'other'."""
-    labels = {decision.home}
+    labels: set[str] = {decision.home}
     if decision.home == "joint":
         labels.add(f"joint:{decision.lead}")
     if decision.home == "other":

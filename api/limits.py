@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Awaitable, Callable
 
-from starlette.exceptions import HTTPException
+from fastapi import HTTPException  # detail may be structured (a list of located errors)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -246,7 +246,7 @@ def queue(request: Request) -> Response:
         flt = DecisionFilter(sort="priority", limit=200, **filters)  # type: ignore[arg-type]
     except ValidationError as exc:
         errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in clean_errors(exc.errors(include_url=False))]
-        flt = DecisionFilter(sort="priority", limit=200)
+        flt = DecisionFilter(sort="priority", limit=200, offset=0)
     try:
         page = get_log(request.app.state).list(flt)
     except LogUnavailable as exc:

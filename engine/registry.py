@@ -345,7 +345,7 @@ class Registry:
         tf = np.fromiter(query.values(), dtype=float, count=len(query))
         levels = np.fromiter(concept_levels.values(), dtype=float, count=len(concept_levels))
         cidx = self.concept_index(rs)
-        return (ALPHA * self._cosines(query, tf * (K1 + 1) / (tf + K1), self._vocab, self._matrix, self._row_idf)  # type: ignore[no-any-return]
+        return (ALPHA * self._cosines(query, tf * (K1 + 1) / (tf + K1), self._vocab, self._matrix, self._row_idf)
                 + (1 - ALPHA) * self._cosines(concept_levels, levels, cidx.vocab, cidx.matrix, cidx.row_idf))
 
     def similar(self, query_fields: dict[str, str], concept_levels: Mapping[str, float], rs: "RuleSet",
