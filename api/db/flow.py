@@ -33,7 +33,7 @@ def get_log(state: Any) -> DecisionLog:
         if existing is None:
             existing = DecisionLog(state.settings.resolved_database_url())
             state.decision_log = existing
-    return existing  # type: ignore[no-any-return]
+    return existing
 
 
 def apply_review(decision: Decision, review: ReviewInfo | None, rs: RuleSet | None = None) -> ReviewedDecision:

@@ -55,7 +55,7 @@ class ReviewRequest(BaseModel):
     home: Home | None = Field(None, description="Required to override.")
     lead: LeadSG | None = Field(None, description="Required when home is joint; SG17/SG20 lead themselves.")
     other_sg: str | None = Field(None, pattern=r"^SG\d{1,2}$", description="When home is other, e.g. SG11.")
-    questions: list[QuestionId] | None = Field(None, max_length=20)  # type: ignore[valid-type]
+    questions: list[QuestionId] | None = Field(None, max_length=20)
     reason: str = Field("", max_length=2000)
     reviewer: str = Field(min_length=1, max_length=200)
 
