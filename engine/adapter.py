@@ -31,7 +31,7 @@ How each measured hazard is kept away from users:
   of its rules can fire (each rule's required signals are checked against their thresholds).
 - facts with 255+ properties are rejected, and (measured here) a fact of about 64 properties that
   the rules read aborts the process in free(): a shard may read at most 48 signals, and its fact
-  carries exactly those (plus three markers).
+  carries at most those (plus three markers).
 """
 from __future__ import annotations
 
@@ -118,9 +118,10 @@ class Part:
     layer: int
     rule_ids: tuple[str, ...]
     signals: frozenset[str]
-    # Signals a rule may read at 0 and hold (`none`, `max`, `min` of 0): their fact carries them even at 0. Any other
-    # signal is left out at 0, which every other test reads as false, as it would a 0: facts stay
-    # small, and a small fact costs the engine much less to parse and match (about 2.5x at 50 signals).
+    # Signals some rule may read at 0 and still hold (`none`, `max`, `min` of 0): the fact carries
+    # them even at 0. Any other signal at 0 is left out, and every other test reads a missing
+    # signal as false, as it would read 0: facts stay small, and a 13-signal fact costs the engine
+    # about 10 us against 27 us for 51 (measured).
     zeros: tuple[str, ...] = ()
 
     def fact(self, members: list[tuple[str, str]], signals: dict[str, int], sid: str) -> str:
@@ -316,8 +317,9 @@ def check_definition(conditions: list[Condition], title_level: int) -> str | Non
 
 def pack(conditions: list[Condition], shard_size: int) -> list[list[list[Condition]]]:
     """Rules into shards of parts (one part per layer). When every rule fits in one ruleset, one
-    shard holds all layers and a decision costs one session; else each layer is packed on its own,
-    rules with the same key signal side by side, so that whole shards can be skipped."""
+    shard holds all layers and a decision touches one session; else each layer is packed on its
+    own, each rule into the shard whose signals it grows least, so that rules that fire together
+    share shards and the others can be skipped whole."""
     shard_size = min(shard_size, MAX_SHARD_RULES)
     by_layer: dict[int, list[Condition]] = {}
     for c in conditions:
