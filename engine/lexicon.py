@@ -85,7 +85,7 @@ def variants(phrase: str) -> set[str]:
     if not is_abbreviation(phrase):
         base = _lower(base)
     forms = {base}
-    if not base.endswith("s"):
+    if not base.endswith("s") or base.endswith("ss"):  # "weakness" -> "weaknesses"; "devices" is plural already
         head, _, last = base.rpartition(" ")
         forms.add(f"{head} {plural(last)}".strip())
     return forms
