@@ -232,3 +232,28 @@ def test_facts_carry_signals_not_prose(ruleset: RuleSet) -> None:
     facts = extract(Proposal(title="V2X PKI for connected vehicles", summary="x" * 2000), ruleset)
     assert all(isinstance(v, int) for v in facts.signals.values())
     assert facts.signals["its_vehicle"] == 3 and facts.signals["pki"] == 3
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc to read the current RSS")
+def test_reused_sessions_keep_no_memory(ruleset: RuleSet) -> None:
+    """A fact left behind costs about 7 KB (DURABLE_RULES.md): 10,000 evaluations that forgot to
+    retract would grow the process by about 140 MB."""
+    import os
+
+    from engine.fixtures import fixture_files, load_fixtures
+
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * page
+
+    signals = [extract(f.proposal, ruleset).signals
+               for path in fixture_files(Path(__file__).resolve().parents[2] / "fixtures" / "proposals")
+               for f in load_fixtures(path)[0]]
+    for s in signals:  # warm up: first-use allocations are not growth
+        ruleset.host.evaluate(s)
+    before = rss()
+    for i in range(10_000):
+        ruleset.host.evaluate(signals[i % len(signals)])
+    assert (rss() - before) / 2**20 < 10
+    assert adapter.leftover_facts(ruleset.host) == 0
