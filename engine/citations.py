@@ -72,10 +72,10 @@ def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapp
     found: list[Citation] = []
     for m in _REC.finditer(text):
         rec = f"{m.group(1)}.{m.group(2)}"
-        rng = series_of(rec, series)
-        sg = known.get(rec) or (rng.sg if rng else None)
+        sg = owner(rec, series, known)
         if sg is None:
             continue
+        rng = series_of(rec, series)
         start, end = m.start(), m.end()
         after = text[end:end + 260]
         revised = subject = False

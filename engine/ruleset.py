@@ -41,6 +41,9 @@ class Rule:
     stage_rank: int = field(init=False)
     weight: int = field(init=False)  # of its recommendation; 0 without one
     effect_tail: str = field(init=False)
+    # Where its evidence comes from, one entry per positive signal: (signal, False), or
+    # (category, True) for a category's signals; set by load_rules, which knows the categories.
+    evidence_plan: tuple[tuple[str, bool], ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         # Read on every decision: plain attributes, not properties.
@@ -83,8 +86,6 @@ class RuleSet:
     producers: dict[str, list[str]] = field(default_factory=dict)
     concept_locations: dict[str, tuple[str, int]] = field(default_factory=dict)
     concept_order: dict[str, int] = field(default_factory=dict)  # concept -> its place in the lexicon
-    # rule id -> ((signal or category, is a category), ...): filled on first use
-    evidence_plans: dict[str, tuple[tuple[str, bool], ...]] = field(default_factory=dict)
 
     @property
     def questions(self) -> dict[str, str]:
@@ -257,6 +258,9 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
     complaint = adapter.check_definition(conditions, title_level)
     if complaint:
         raise RuleLoadError([RuleIssue(parsed.root.as_posix(), 1, 1, f"the rule engine rejected the rules: {complaint}", code="engine")])
+    for rule in rules.values():
+        bases = [(name[: -len(TOP)] if name.endswith(TOP) else name, name) for name in rule.positive]
+        rule.evidence_plan = tuple((base, True) if base in categories else (name, False) for base, name in bases)
     revision = file_revision(parsed.files, parsed.root)
     host = adapter.build_host(conditions, cat.limits.shard_size, title_level, revision[:8])
     cues = cat.exclusion_cues

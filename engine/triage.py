@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.facts import TOP, Ev, Facts, extract
+from engine.facts import Ev, Facts, extract
 from engine.models import Decision, Flag, Proposal, RelatedWork
 from engine.precedence import Candidate, Outcome, candidate, decide
 from engine.ruleset import Rule, RuleSet
@@ -41,12 +41,9 @@ def _fill(template: str, **values: str) -> str:
 def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Ev]:
     """The proposal's words behind each positive condition of a rule on concepts and categories.
     A derived fact has no words of its own: the reasons of the rules that derived it show them."""
-    plan = rs.evidence_plans.get(rule.id)
-    if plan is None:
-        plan = rs.evidence_plans[rule.id] = _evidence_plan(rule, rs)
     evidence = facts.evidence
     out: list[Ev] = []
-    for name, is_category in plan:
+    for name, is_category in rule.evidence_plan:
         if is_category:  # the first words of each of its concepts the proposal has, in lexicon order
             out += [evidence[c][0] for c in facts.concepts_of(name, rs)]
         else:
@@ -54,15 +51,6 @@ def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Ev]:
             if words:
                 out += words[:2]
     return list(dict.fromkeys(out))[:MAX_EVIDENCE_PER_REASON]
-
-
-def _evidence_plan(rule: Rule, rs: RuleSet) -> tuple[tuple[str, bool], ...]:
-    """Where a rule's evidence comes from: (signal, False) or (category, True) for each signal it needs."""
-    plan: list[tuple[str, bool]] = []
-    for name in rule.positive:
-        base = name[: -len(TOP)] if name.endswith(TOP) else name
-        plan.append((base, True) if base in rs.categories else (name, False))
-    return tuple(plan)
 
 
 def _effect(rule: Rule, outcome: Outcome, cand: Candidate | None) -> str:
