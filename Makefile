@@ -25,8 +25,8 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python bench/engine_bench.py
-	$(BIN)/python bench/http_bench.py
+	$(BIN)/python -m bench.engine_bench
+	$(BIN)/python -m bench.http_bench
 
 eval: install
 	$(BIN)/iotsec-triage eval ../shared/real-items-dev.jsonl

@@ -2,7 +2,7 @@
 
 Sequential requests through the ASGI app in-process (no network), distinct proposals so every
 logged request inserts a row. Prints figures; asserts nothing. PostgreSQL when
-IOTSEC_TEST_POSTGRES_URL is set.  Run: python bench/decision_log_bench.py [N]
+IOTSEC_TEST_POSTGRES_URL is set.  Run: python -m bench.decision_log_bench [N]
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from api.web.app import create_app
+from api.runtime.settings import Settings
 
 
 def run(label: str, settings: Settings, n: int) -> None:
@@ -50,7 +50,7 @@ def main() -> None:
 
             from sqlalchemy import create_engine, text
 
-            from api.db.engine import normalize_url
+            from api.decision_log.database import normalize_url
 
             schema = f"bench_{uuid.uuid4().hex[:8]}"
             admin = create_engine(normalize_url(pg))

@@ -3,7 +3,7 @@
 The configurations are measured in interleaved rounds (each round times every configuration in
 turn), so that a slow spell of a shared machine falls on all of them alike and the ratios hold.
 
-Run: .venv/bin/python bench/engine_bench.py [--rounds 7]   (prints figures; asserts nothing)
+Run: .venv/bin/python -m bench.engine_bench [--rounds 7]   (prints figures; asserts nothing)
 """
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import TYPICAL, synthetic_rules_dir  # noqa: E402
-from engine import Proposal, load_rules, triage  # noqa: E402
-from engine.fixtures import fixture_files, load_fixtures  # noqa: E402
-from engine.registry import load_default_registry  # noqa: E402
+from bench.common import TYPICAL, synthetic_rules_dir
+from engine import Proposal, load_rules, triage
+from engine.maintainer.goldens import fixture_files, load_fixtures
+from engine.registry import load_default_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_ROUND = 600

@@ -4,7 +4,7 @@ same run, 32 connections, 127.0.0.1 only, bounded in time. Prints figures and th
 A third endpoint validates and answers one fixed decision through the same response path: the
 difference between it and /v1/triage is the time spent deciding.
 
-Run: .venv/bin/python bench/http_bench.py [--seconds 8]   (uses wrk when installed, else an httpx client)
+Run: .venv/bin/python -m bench.http_bench [--seconds 8]   (uses wrk when installed, else an httpx client)
 """
 from __future__ import annotations
 
@@ -23,9 +23,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from bench.common import TYPICAL  # noqa: E402
+from bench.common import TYPICAL
 
 CONNECTIONS = 32
 
@@ -38,7 +37,7 @@ def free_port() -> int:
 
 def start_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, IOTSEC_BENCH_ENDPOINTS="1", IOTSEC_DATA_DIR=data_dir, IOTSEC_LOG_DECISIONS="false")
-    cmd = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "uvicorn", "api.web.main:app", "--host", "127.0.0.1", "--port", str(port),
            "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 60

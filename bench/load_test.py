@@ -11,7 +11,7 @@ Phases (each prints requests, errors, throughput, p50 and p99):
 Zero errors are expected: any non-2xx/3xx answer, socket error or failed reload is counted, and
 the exit status is 1 if there was one.
 
-Run: .venv/bin/python bench/load_test.py [--scale 1.0] [--workers 1]
+Run: .venv/bin/python -m bench.load_test [--scale 1.0] [--workers 1]
 Uses wrk when /usr/bin/wrk exists (client in C, so the figures are the server's), else an httpx
 asyncio client. Every server it starts binds 127.0.0.1 and is stopped at the end.
 """
@@ -38,10 +38,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from bench.common import TYPICAL  # noqa: E402
-from engine import bundled_rules_dir  # noqa: E402
+from bench.common import TYPICAL
+from engine import bundled_rules_dir
 
 CONNECTIONS = 64
 TOTAL_BUDGET = 60.0

@@ -1,6 +1,6 @@
 """Related-work cost per proposal: Registry.scores() / related() over the bundled registry.
 
-Prints figures; never asserts timings. Run: python bench/registry_bench.py
+Prints figures; never asserts timings. Run: python -m bench.registry_bench
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 
 from engine import bundled_rules_dir, load_rules
 from engine.facts import extract
-from engine.fixtures import fixture_files, load_fixtures
-from engine.registry import load_default_registry, load_pairs, default_pairs_file
+from engine.maintainer.goldens import fixture_files, load_fixtures
+from engine.maintainer.evaluation import default_pairs_file, load_pairs
+from engine.registry import load_default_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

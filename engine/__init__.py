@@ -1,16 +1,19 @@
-"""iotsec-triage engine: a pure library. No web framework, CLI framework or database driver here."""
+"""iotsec-triage engine: the decision core, a pure library (no web framework, CLI framework,
+database driver, environment, threads or subprocesses here). This is its public surface."""
 from pathlib import Path
 
-from engine.errors import CapacityError, EngineError, InputError, RuleIssue, RuleLoadError, TriageError
-from engine.holder import RuleHolder
+from engine.errors import (
+    EngineError, InputError, LoadError, RegistryLoadError, RuleIssue, RuleLoadError, TriageError, YamlFileError,
+)
+from engine.labels import home_label, label_of
 from engine.models import Decision, Evidence, Flag, Proposal, Reason, RelatedWork, RulesetInfo
 from engine.ruleset import RuleSet, load_rules
-from engine.triage import Trace, trace, triage
+from engine.triage import RelatedWorkFinder, Trace, trace, triage
 
 __all__ = [
-    "CapacityError", "Decision", "EngineError", "Evidence", "Flag", "InputError", "Proposal", "Reason",
-    "RelatedWork", "RuleHolder", "RuleIssue", "RuleLoadError", "RuleSet", "RulesetInfo", "Trace",
-    "TriageError", "load_rules", "trace", "triage", "bundled_rules_dir",
+    "Decision", "EngineError", "Evidence", "Flag", "InputError", "LoadError", "Proposal", "Reason", "RegistryLoadError",
+    "RelatedWork", "RelatedWorkFinder", "RuleIssue", "RuleLoadError", "RuleSet", "RulesetInfo", "Trace", "TriageError",
+    "YamlFileError", "bundled_rules_dir", "home_label", "label_of", "load_rules", "trace", "triage",
 ]
 
 

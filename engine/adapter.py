@@ -1,8 +1,8 @@
-"""The one module that talks to durable_rules, and owns its sharp edges (../DURABLE_RULES.md).
+"""The one module that talks to durable_rules, and owns its sharp edges (docs/durable-rules.md).
 
 How each measured hazard is kept away from users:
 - more than 1,024 live sessions crash the process, and a session costs more to create and
-  delete the more rules its ruleset holds (DURABLE_RULES.md: 80-160 us at 100 rules): each shard
+  delete the more rules its ruleset holds (docs/durable-rules.md: 80-160 us at 100 rules): each shard
   keeps exactly one session, opened on first use and reused by every evaluation, under one
   process-wide lock. An evaluation asserts its facts, runs the actions they queue, then retracts
   them, so the session is empty again between evaluations (measured: the fired rules are the

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Mapping, NamedTuple
 from engine.citations import Citation, find_citations, provisional_sg
 from engine.lexicon import MAX_EVIDENCE, Matcher, prepare_joined, replace_prepared
 from engine.models import Proposal
+from engine.vocabulary import BODY_FIELDS, EXCLUDABLE, FIELDS, TOP
 
 if TYPE_CHECKING:
     from engine.ruleset import RuleSet
@@ -26,10 +27,6 @@ _SENTENCE = re.compile(r"(?<=[.;!?])\s+|\n+")
 _MAYBE_REC = re.compile(r"[A-Z]\.\d")
 _SG_IN_TEXT = re.compile(r"\b(?:SG|Study Group\s*)(\d{1,2})\b|\bQ\d{1,2}/(\d{1,2})\b", re.IGNORECASE)
 
-BODY_FIELDS = ("summary", "text")
-EXCLUDABLE = ("scope", "summary", "text")
-TOP = "_top"  # <category>_top: the strongest field level of any concept of the category
-SYSTEM_PREFIXES = ("cites_", "revises_", "names_", "proposes_", "reference_", "liaises_")
 
 
 class Ev(NamedTuple):
@@ -83,9 +80,6 @@ def _drop_excluded(text: str, cues: Matcher) -> str:
         out.append(" ".join(kept))
         skipping_list = False
     return "\n".join(out)
-
-
-FIELDS = ("title", "keywords", "scope", "summary", "text")
 
 
 def extract(proposal: Proposal, rs: "RuleSet") -> Facts:

@@ -1,13 +1,13 @@
-"""The contracts: the proposal that comes in and the decision that goes out (DESIGN.md)."""
+"""The contracts: the proposal that comes in and the decision that goes out (docs/architecture.md)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Home = Literal["SG17", "SG20", "joint", "other", "undetermined"]
-LeadSG = Literal["SG17", "SG20"]
+from engine.vocabulary import Home, LeadSG, Outcome
+
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _QUESTION = re.compile(r"^Q\d{1,2}/\d{1,2}$")
@@ -72,6 +72,8 @@ class Reason(BaseModel):
     effect: str
     evidence: list[Evidence] = Field(default_factory=list)
     stage: str = ""
+    outcome: Outcome = Field(default="advisory", description="chosen: decided the home; outranked: recommended a home "
+                             "that lost; advisory: suggested Questions or raised flags only; derived: fed later rules.")
 
 
 class RelatedWork(BaseModel):
@@ -98,6 +100,7 @@ class Decision(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     flags: list[Flag] = Field(default_factory=list)
     reasons: list[Reason] = Field(default_factory=list)
+    deciding_rules: list[str] = Field(default_factory=list, description="Ids of the rules that chose the home.")
     related_work: list[RelatedWork] = Field(default_factory=list)
     ruleset: RulesetInfo
     decision_id: str

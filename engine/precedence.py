@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.schema import STAGES, CatalogueFile, Recommend
+from engine.schema import CatalogueFile, Recommend
+from engine.vocabulary import STAGES
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from typing import Any
 
 from engine import adapter
 from engine.citations import SeriesRange
-from engine.errors import RuleIssue, RuleLoadError
-from engine.facts import SYSTEM_PREFIXES, TOP
+from engine.errors import RuleIssue, RuleLoadError, YamlFileError
 from engine.lexicon import Matcher, compile_matcher, normalise
 from engine.schema import (
-    ADVISORY, KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES, STAGES,
+    KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES,
     CatalogueFile, ConceptDef, LexiconFile, RuleDef, RulesFile,
 )
-from engine.yamlfile import YamlDoc, YamlFileError, did_you_mean, read_yaml, validate
+from engine.vocabulary import ADVISORY, STAGES, SYSTEM_PREFIXES, TOP
+from engine.yamlfile import YamlDoc, did_you_mean, read_yaml, validate
 
 MAX_FILES = 100
 _PATTERN_SIGNS = re.compile(r"[*+?|\\^$\[\]{}]")

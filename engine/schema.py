@@ -11,16 +11,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from engine.vocabulary import LeadSG
+
 SCHEMA_CATALOGUE = "iotsec-triage/catalogue@1"
 SCHEMA_LEXICON = "iotsec-triage/lexicon@1"
 SCHEMA_RULES = "iotsec-triage/rules@1"
 KNOWN_SCHEMAS = (SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES)
 
-# Precedence: earlier stages win over later ones. Fixed here, documented in rules/README.md.
-STAGES = ("continuity", "other_sg", "precedent", "joint", "principle", "default")
-ADVISORY = "advisory"  # rules that only suggest Questions, raise flags or derive signals
-FIELDS = ("title", "keywords", "scope", "summary", "text")
-COMPUTED_FLAGS = ("JOINT_WORK", "COORDINATE_Q6_17_Q6_20", "OUT_OF_SCOPE", "NEEDS_REVIEW", "OVERLAP_EXISTING_WORK")
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{2,79}$")]
@@ -61,8 +58,8 @@ class StageDef(_Strict):
 
 
 class JointDef(_Strict):
-    lead_signals: dict[Literal["SG17", "SG20"], list[Name]]
-    tie_lead: Literal["SG17", "SG20"] = "SG17"
+    lead_signals: dict[LeadSG, list[Name]]
+    tie_lead: LeadSG = "SG17"
 
 
 class RepeatDef(_Strict):

@@ -1,19 +1,29 @@
-"""One proposal -> one decision: facts, the rule engine, precedence, flags, questions, reasons."""
+"""One proposal -> one decision: facts, the rule engine, precedence, flags, questions, reasons.
+
+Related work comes from whatever `RelatedWorkFinder` the caller passes (the registry of existing
+work, in practice); the core only knows the protocol.
+"""
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from engine import flags as flag_texts
 from engine.facts import Ev, Facts, extract
+from engine.labels import home_label
 from engine.models import Decision, Flag, Proposal, RelatedWork
 from engine.precedence import Candidate, Outcome, candidate, decide
 from engine.ruleset import Rule, RuleSet
 
-if TYPE_CHECKING:
-    from engine.registry import Registry
-
 MAX_EVIDENCE_PER_REASON = 6
+
+
+class RelatedWorkFinder(Protocol):
+    """Finds the existing work a decided proposal overlaps, and the flags that overlap raises."""
+
+    def related(self, proposal: Proposal, facts: Facts, home: str, lead: str | None,
+                rs: RuleSet) -> tuple[list[RelatedWork], list[Flag]]: ...
 
 
 @dataclass
@@ -27,15 +37,6 @@ class Trace:
     outcome: Outcome
     decision: Decision
     related: list[RelatedWork] = field(default_factory=list)
-
-
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def _fill(template: str, **values: str) -> str:
-    return template.format_map(_Blank(values)).replace("  ", " ").strip()
 
 
 def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Ev]:
@@ -56,10 +57,16 @@ def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Ev]:
 def _effect(rule: Rule, outcome: Outcome, cand: Candidate | None) -> str:
     if cand is None:
         return rule.effect_tail
-    target = {"joint": f"joint work led by {cand.lead}", "other": f"another SG ({cand.other_sg})"}.get(cand.home, cand.home)
+    target = home_label(cand.home, cand.lead, cand.other_sg)
     verdict = "chosen" if rule.id in outcome.winners else ("outranked: " + outcome.losers.get(rule.id, "not chosen"))
     head = f"recommends {target} [{cand.stage}, weight {cand.weight}] - {verdict}"
     return f"{head}; {rule.effect_tail}" if rule.effect_tail else head
+
+
+def _outcome(rule: Rule, outcome: Outcome, by_rule: dict[str, Candidate]) -> str:
+    if rule.id in by_rule:
+        return "chosen" if rule.id in outcome.winners else "outranked"
+    return "derived" if rule.definition.then.derive else "advisory"
 
 
 def _sgs_of(home: str, lead: str | None, other_sg: str | None) -> list[str]:
@@ -100,6 +107,7 @@ def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Propo
 
 def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate]) -> list[Flag]:
     texts = rs.catalogue.flags
+    fill = flag_texts.fill
     flags: dict[str, Flag] = {}
 
     def add(code: str, text: str) -> None:
@@ -107,7 +115,7 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
             flags[code] = Flag(code=code, text=text)
 
     if outcome.home == "joint":
-        add("JOINT_WORK", _fill(texts.get("JOINT_WORK", "Joint work led by {lead}."), lead=outcome.lead or ""))
+        add("JOINT_WORK", fill(texts, "JOINT_WORK", "Joint work led by {lead}.", lead=outcome.lead or ""))
     stakes: dict[str, list[str]] = {}
     for c in candidates:
         # A stake is a candidate that counted: one in the deciding stage, or any joint trigger.
@@ -122,26 +130,18 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
                 stakes.setdefault("SG20", []).append(r.id)
     if outcome.home == "joint" or ("SG17" in stakes and "SG20" in stakes):
         rules = sorted(set(stakes.get("SG17", []) + stakes.get("SG20", [])), key=lambda i: rs.rules[i].order)
-        add("COORDINATE_Q6_17_Q6_20", _fill(texts.get("COORDINATE_Q6_17_Q6_20", "Coordinate Q6/17 and Q6/20 ({detail})."),
-                                            detail="rules: " + ", ".join(rules)))
+        add("COORDINATE_Q6_17_Q6_20", fill(texts, "COORDINATE_Q6_17_Q6_20", "Coordinate Q6/17 and Q6/20 ({detail}).",
+                                           detail="rules: " + ", ".join(rules)))
     for r in fired:
         for f in r.definition.then.flags:
             if f.code != "COORDINATE_Q6_17_Q6_20":
                 add(f.code, f.text)
     if outcome.home == "other":
-        add("OUT_OF_SCOPE", _fill(texts.get("OUT_OF_SCOPE", "Consider {other_sg}."), other_sg=outcome.other_sg or ""))
+        add("OUT_OF_SCOPE", fill(texts, "OUT_OF_SCOPE", "Consider {other_sg}.", other_sg=outcome.other_sg or ""))
     if outcome.home == "undetermined" or outcome.confidence < rs.catalogue.review_below:
         detail = "; ".join(outcome.steps[-1:])
-        add("NEEDS_REVIEW", _fill(texts.get("NEEDS_REVIEW", "Needs review ({detail})."), detail=detail))
+        add("NEEDS_REVIEW", fill(texts, "NEEDS_REVIEW", "Needs review ({detail}).", detail=detail))
     return list(flags.values())
-
-
-def _merge_texts(first: str, second: str) -> str:
-    """Two fillings of one flag template '... ({detail}).' become one with both details."""
-    prefix = first[: first.rfind("(") + 1] if "(" in first else ""
-    if prefix and second.startswith(prefix) and first.endswith(").") and second.endswith(")."):
-        return f"{first[:-2]}; {second[len(prefix):]}"
-    return f"{first} {second}"
 
 
 def run_rules(rs: RuleSet, proposal: Proposal) -> tuple[Facts, list[str]]:
@@ -149,13 +149,13 @@ def run_rules(rs: RuleSet, proposal: Proposal) -> tuple[Facts, list[str]]:
     return facts, rs.host.evaluate(facts.signals)
 
 
-def triage(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *,
+def triage(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
            decision_id: str | None = None) -> Decision:
     """The recommended home of one proposal, with its reasons. Pure apart from the id."""
     return trace(proposal, rs, registry, decision_id=decision_id).decision
 
 
-def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *,
+def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
           decision_id: str | None = None) -> Trace:
     """triage(), keeping every intermediate step for explanation."""
     facts, fired_ids = run_rules(rs, proposal)
@@ -183,7 +183,7 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
             # The rules raised it too; keep their words and add the registry's (the item to coordinate on).
             i = next(j for j, g in enumerate(flags) if g.code == f.code)
             if f.text not in flags[i].text:
-                flags[i] = Flag(code=f.code, text=_merge_texts(flags[i].text, f.text))
+                flags[i] = Flag(code=f.code, text=flag_texts.merge(flags[i].text, f.text))
     winners = outcome.winners
     order = sorted(fired, key=lambda r: r.id not in winners)  # stable: winners first, then (stage, file order)
     # One validation of the whole decision (fast, in pydantic-core) rather than a model per piece.
@@ -197,7 +197,8 @@ def trace(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None, *
         "reasons": [{"rule": r.id, "text": r.definition.description, "effect": _effect(r, outcome, by_rule.get(r.id)),
                      "evidence": [{"field": e[0], "words": e[1], "concept": e[2]}
                                   for e in rule_evidence(r, rs, facts)],
-                     "stage": r.definition.stage} for r in order],
+                     "stage": r.definition.stage, "outcome": _outcome(r, outcome, by_rule)} for r in order],
+        "deciding_rules": [r.id for r in order if r.id in winners],
         "related_work": related,
         "ruleset": {"version": rs.version, "revision": rs.revision},
         "decision_id": decision_id or uuid.uuid4().hex,

@@ -16,7 +16,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, NodeEvent, ScalarEvent, CollectionStartEvent
 
-from engine.errors import RuleIssue
+from engine.errors import RuleIssue, YamlFileError
 
 MAX_FILE_BYTES = 2_000_000
 MAX_EVENTS = 100_000  # 40 times the largest bundled file; parsing that many takes seconds
@@ -102,14 +102,6 @@ def parse_yaml(text: str, name: str) -> YamlDoc:
     except (YAMLError, ValueError, RecursionError) as exc:
         raise YamlFileError([RuleIssue(name, 1, 1, f"invalid YAML: {type(exc).__name__}", code="syntax")]) from None
     return YamlDoc(name, data)
-
-
-class YamlFileError(Exception):
-    """A YAML file could not be read; `issues` locate why."""
-
-    def __init__(self, issues: list[RuleIssue]) -> None:
-        self.issues = issues
-        super().__init__("; ".join(str(i) for i in issues))
 
 
 def read_model(path: Path | str, model: type[BaseModel], what: str) -> tuple[YamlDoc | None, Any, list[RuleIssue]]:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.db.engine import normalize_url
+from api.decision_log.database import normalize_url
 
 PG_ENV = "IOTSEC_TEST_POSTGRES_URL"
 

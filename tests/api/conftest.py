@@ -7,8 +7,8 @@ from typing import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from api.web.app import create_app
+from api.runtime.settings import Settings
 
 ADMIN = "admin-token-for-tests-0123456789"
 STAFF = "staff-token-for-tests-0123456789"

@@ -1,4 +1,4 @@
-"""The HTTP contract of DESIGN.md: decision fields, batch, and bad input answered 4xx, never 5xx."""
+"""The HTTP contract of docs/architecture.md: decision fields, batch, and bad input answered 4xx, never 5xx."""
 from __future__ import annotations
 
 import json
@@ -6,8 +6,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from api.web.app import create_app
+from api.runtime.settings import Settings
 from tests.api.conftest import ADMIN
 
 GOOD = {"title": "Security requirements for smart irrigation gateways",
@@ -96,8 +96,8 @@ def test_reload_needs_the_admin_token(client: TestClient) -> None:
 
 
 def test_admin_endpoints_are_off_without_a_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from api.app import create_app
-    from api.settings import Settings
+    from api.web.app import create_app
+    from api.runtime.settings import Settings
 
     with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
         assert c.post("/v1/rules/reload", headers={"Authorization": "Bearer anything-anything"}).status_code == 404
@@ -114,7 +114,7 @@ def test_rules_status_and_health_and_openapi(client: TestClient) -> None:
 def test_short_tokens_are_refused() -> None:
     from pydantic import ValidationError
 
-    from api.settings import Settings
+    from api.runtime.settings import Settings
 
     with pytest.raises(ValidationError, match="at least 16"):
         Settings(admin_token="short")  # type: ignore[arg-type]

@@ -64,7 +64,7 @@ def test_lint_findings_text(rules_copy: Path) -> None:
 
 def test_lint_semantic_findings_json(rules_copy: Path) -> None:
     text = (rules_copy / "precedents.yaml").read_text(encoding="utf-8")
-    (rules_copy / "precedents.yaml").write_text(text.replace('source: "SG17 precedent: X.1330-X.1339 (DOMAIN.md)."', 'source: "TBD"'))
+    (rules_copy / "precedents.yaml").write_text(text.replace('source: "SG17 precedent: X.1330-X.1339 (docs/domain.md)."', 'source: "TBD"'))
     result = run("rules", "lint", str(rules_copy), "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.output)
@@ -164,12 +164,12 @@ def test_diff_text_lists_changes_and_summary(rules_copy: Path, fixture_file: Pat
     assert "2 from fixtures, 2 from extra.jsonl = 4 proposals" in out
     assert "~ fx.yaml#platform-access" in out and "~ extra.jsonl:1 (item-1)" in out
     assert "fx.yaml#grid-expected-wrongly" not in out
-    assert "-> joint/SG20" in out and "+JOINT_WORK" in out
+    assert "-> joint:SG20" in out and "+JOINT_WORK" in out
     assert "decided by (working): precedent.platform-access-control (modified)" in out
-    assert "SG20 -> joint/SG20" in out.split("Summary")[1]
+    assert "SG20 -> joint:SG20" in out.split("Summary")[1]
     data = json.loads(run("rules", "diff", "--base", str(base), "--rules", str(rules_copy), "--fixtures", str(fixture_file),
                           "--format", "json").output)
-    assert data["summary"]["changed"] == 1 and data["changes"][0]["working"]["home"] == "joint/SG20"
+    assert data["summary"]["changed"] == 1 and data["changes"][0]["working"]["home"] == "joint:SG20"
 
 
 def test_diff_cannot_run(rules_copy: Path, fixture_file: Path, tmp_path: Path) -> None:
@@ -190,8 +190,8 @@ def test_diff_cannot_run(rules_copy: Path, fixture_file: Path, tmp_path: Path) -
 
 
 def test_diff_reads_the_decision_log(rules_copy: Path, fixture_file: Path, tmp_path: Path) -> None:
-    from api.db import DecisionLog
-    from api.settings import Settings
+    from api.decision_log import DecisionLog
+    from api.runtime.settings import Settings
     from engine import Proposal, load_rules, triage
     from tests.engine.test_diffing import move_platform_rule_to_joint
 

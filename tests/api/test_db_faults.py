@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.db import DecisionLog
-from api.settings import Settings
+from api.web.app import create_app
+from api.decision_log import DecisionLog
+from api.runtime.settings import Settings
 from tests.api.conftest import STAFF
 
 GOOD = {"title": "Security requirements for smart irrigation gateways"}
@@ -37,7 +37,7 @@ def test_sqlite_going_away_and_coming_back(tmp_path: Path) -> None:
         # Away: the directory is moved aside and the open connections dropped, as a restarted
         # database server or an unmounted volume would drop them.
         shutil.move(db_dir, tmp_path / "db-away")
-        c.app.state.decision_log.engine.dispose()  # type: ignore[attr-defined]
+        c.app.state.runtime.decision_log().engine.dispose()  # type: ignore[attr-defined]
         away = c.post("/v1/triage", json=_proposal(2))
         assert away.status_code == 200 and away.json()["home"] == r.json()["home"]
         assert away.headers["x-decision-log"] == "failed"
@@ -70,7 +70,7 @@ def test_staff_listing_while_the_database_is_away_is_a_503(tmp_path: Path) -> No
     with TestClient(create_app(settings)) as c:
         assert c.post("/v1/triage", json=_proposal(1)).headers["x-decision-log"] == "recorded"
         shutil.move(db_dir, tmp_path / "db-away")
-        c.app.state.decision_log.engine.dispose()  # type: ignore[attr-defined]
+        c.app.state.runtime.decision_log().engine.dispose()  # type: ignore[attr-defined]
         assert c.get("/v1/decisions", headers=STAFF_AUTH).status_code == 503
 
 

@@ -16,12 +16,12 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
 
-from api.app import create_app
+from api.web.app import create_app
 from api.cli import main
-from api.db import DecisionFilter, DecisionLog, canonical_json, decide, proposal_hash
-from api.db.engine import alembic_config
-from api.db.models import DecisionRow
-from api.settings import Settings
+from api.decision_log import DecisionFilter, DecisionLog, canonical_json, decide, proposal_hash
+from api.decision_log.database import alembic_config
+from api.decision_log.models import DecisionRow
+from api.runtime.settings import Settings
 from engine import Proposal, RuleSet
 from tests.api._db import db_url  # noqa: F401  (fixture)
 
@@ -82,7 +82,7 @@ def test_a_write_that_fails_leaves_nothing_behind(db_url: str, ruleset: RuleSet)
     other = Proposal(title="Another item", reference="X.other")
     clash = decide(log, other, ruleset, None, "api")[0]
     # A second proposal that reuses an existing decision id must fail as a whole.
-    from api.db.service import DecisionLog as _DL
+    from api.decision_log.service import DecisionLog as _DL
     with pytest.raises(Exception):
         with log._session() as s, s.begin():
             s.add(_DL._new_row(Proposal(title="Third"), "f" * 64, clash, "api"))
@@ -162,7 +162,7 @@ def test_a_database_that_is_down_never_stops_triage(tmp_path: Path, url: str) ->
 # -- the batch command ---------------------------------------------------------------------------
 
 def _golden_jsonl(path: Path) -> int:
-    from engine.fixtures import load_fixtures
+    from engine.maintainer.goldens import load_fixtures
 
     fixtures, issues = load_fixtures(ROOT / "fixtures" / "proposals" / "golden.yaml")
     assert not issues
@@ -204,11 +204,13 @@ def test_batch_reads_csv_with_list_columns(tmp_path: Path) -> None:
     log.close()
 
 
-def test_batch_rejects_unknown_csv_columns(tmp_path: Path) -> None:
+def test_batch_notes_and_ignores_unknown_csv_columns(tmp_path: Path) -> None:
+    # A spreadsheet's own columns (notes, owners) must not stop a batch; they are named and ignored.
     src = tmp_path / "items.csv"
-    src.write_text("title,colour\nA,red\n")
+    src.write_text("title,colour\nSecurity of smart meters,red\n")
     result = CliRunner().invoke(main, ["batch", str(src), "--database-url", f"sqlite:///{tmp_path / 'c.sqlite3'}"])
-    assert result.exit_code == 2 and "unknown column(s) colour" in result.output
+    assert result.exit_code == 0, result.output
+    assert "unknown column(s) colour ignored" in result.output and "items 1: decided 1" in result.output
 
 
 def _count(url: str) -> int:
@@ -232,7 +234,7 @@ def test_a_killed_batch_loses_no_committed_decision_and_reruns_without_duplicate
     src.write_text("".join(json.dumps({"title": f"Security requirements for {topics[i % len(topics)]}, part {i}",
                                        "reference": f"X.kill-{i}"}) + "\n" for i in range(total)))
     env = dict(os.environ, IOTSEC_DATA_DIR=str(tmp_path / "data"))
-    cmd = [sys.executable, "-m", "api.cli_workflow_main", "batch", str(src), "--database-url", db_url, "--no-registry"]
+    cmd = [sys.executable, "-m", "api.cli", "batch", str(src), "--database-url", db_url, "--no-registry"]
     errors = tmp_path / "stderr.txt"
     with errors.open("wb") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)

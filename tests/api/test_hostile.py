@@ -11,9 +11,9 @@ from typing import Any, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-import api.routes_triage
-from api.app import create_app
-from api.settings import Settings
+import api.web.routes.triage
+from api.web.app import create_app
+from api.runtime.settings import Settings
 from engine import RuleLoadError, load_rules
 from tests.api.conftest import ADMIN
 
@@ -139,14 +139,14 @@ def test_a_number_too_long_to_read_is_a_clear_400(quiet: TestClient) -> None:
 def test_a_100000_item_batch_is_refused_with_413_before_any_item_is_triaged(quiet: TestClient,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
-    real = api.routes_triage.triage
+    real = api.web.routes.triage.triage
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api.routes_triage, "triage", counting)
+    monkeypatch.setattr(api.web.routes.triage, "triage", counting)
     r = quiet.post("/v1/triage/batch", json={"items": [{"title": "x"}] * 100_000})
     assert r.status_code == 413
     d = _detail(r)

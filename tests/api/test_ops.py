@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
-from api.settings import Settings
+from api.web.app import create_app
+from api.runtime.settings import Settings
 from tests.api.conftest import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def test_metrics_count_requests_latency_decisions_and_reloads(client: TestClient
     client.get("/a/path/nobody/routes/8f3a")
     client.post("/v1/rules/reload", headers=AUTH)
     client.post("/v1/rules/reload", headers={"Authorization": "Bearer wrong-token-0123456789"})
-    client.app.state.holder.directory = rules_copy / "gone"  # type: ignore[attr-defined]
+    client.app.state.runtime.holder.directory = rules_copy / "gone"  # type: ignore[attr-defined]
     client.post("/v1/rules/reload", headers=AUTH)
     after = _samples(client)
 

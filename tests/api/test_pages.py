@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.db import DecisionLog
-from api.settings import Settings
+from api.web.app import create_app
+from api.decision_log import DecisionLog
+from api.runtime.settings import Settings
 from tests.engine.test_a1text import FULL
 
 STAFF = "staff-token-for-pages-0123456789"
@@ -26,10 +26,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI, tmp_path: Path) -> Iterator[TestClient]:
-    app.state.decision_log = DecisionLog(f"sqlite:///{tmp_path / 'pages.sqlite3'}")
+    app.state.runtime.replace_log(DecisionLog(f"sqlite:///{tmp_path / 'pages.sqlite3'}"))
     with TestClient(app) as c:
         yield c
-    app.state.decision_log = None
+    app.state.runtime.replace_log(None)
 
 
 def csrf(html: str) -> str:

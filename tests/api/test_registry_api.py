@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.web.app import create_app
 from api.cli import main
-from api.settings import Settings
+from api.runtime.settings import Settings
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
@@ -109,7 +109,7 @@ def test_triage_names_the_restated_item_unless_registry_false(client: TestClient
 def test_a_broken_registry_file_stops_the_app_at_start(tmp_path: Path) -> None:
     bad = tmp_path / "items.yaml"
     bad.write_text("schema: iotsec-triage/registry@1\nitems:\n  - id: X.1\n    titel: t\n")
-    from engine.registry import RegistryLoadError
+    from engine.errors import RegistryLoadError
 
     with pytest.raises(RegistryLoadError) as info:
         create_app(Settings(data_dir=tmp_path / "data", registry_file=bad))  # type: ignore[arg-type]

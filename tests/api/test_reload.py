@@ -15,8 +15,8 @@ import httpx
 import pytest
 import uvicorn
 
-from api.app import create_app
-from api.settings import Settings
+from api.web.app import create_app
+from api.runtime.settings import Settings
 
 TOKEN = "reload-admin-token-0123456789"
 CLIENTS = 4

@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.db import DecisionLog
-from api.settings import Settings
+from api.web.app import create_app
+from api.decision_log import DecisionLog
+from api.runtime.settings import Settings
 from tests.api._db import db_url  # noqa: F401  (fixture)
 from tests.engine.test_a1text import FULL
 
@@ -32,10 +32,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI, db_url: str) -> Iterator[TestClient]:
-    app.state.decision_log = DecisionLog(db_url)
+    app.state.runtime.replace_log(DecisionLog(db_url))
     with TestClient(app) as c:
         yield c
-    app.state.decision_log = None
+    app.state.runtime.replace_log(None)
 
 
 def test_staff_endpoints_need_the_staff_token(client: TestClient, tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-import api.routes_triage
-from api.app import create_app
-from api.observability import JsonFormatter, redact
-from api.settings import MIN_TOKEN_LENGTH, Settings
+import api.web.routes.triage
+from api.web.app import create_app
+from api.web.observability import JsonFormatter, redact
+from api.runtime.settings import MIN_TOKEN_LENGTH, Settings
 from engine import RuleLoadError, load_rules
 from tests.api.conftest import ADMIN, STAFF
 
@@ -86,7 +86,7 @@ def test_an_unexpected_failure_is_a_plain_500_without_details(tmp_path: Path, mo
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError('boom in File "/work/main/engine/triage.py", line 1')
 
-    monkeypatch.setattr(api.routes_triage, "triage", broken)
+    monkeypatch.setattr(api.web.routes.triage, "triage", broken)
     settings = Settings(data_dir=tmp_path / "data", log_decisions=False)  # type: ignore[arg-type]
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         r = c.post("/v1/triage/batch", json={"items": [GOOD]})
@@ -99,7 +99,7 @@ def test_a_failed_reload_names_rule_files_but_no_internals(client: TestClient, t
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "catalogue.yaml").write_text("schema: iotsec-triage/catalogue@1\nversion: [\n")
-    client.app.state.holder.directory = broken  # type: ignore[attr-defined]
+    client.app.state.runtime.holder.directory = broken  # type: ignore[attr-defined]
     r = client.post("/v1/rules/reload", headers={"Authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 422 and "catalogue.yaml" in r.text
     _clean(r)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine import InputError
-from engine.a1text import parse_a1, split_sections
+from engine.intake.a1text import parse_a1, split_sections
 
 FULL = (
     "Question(s):\t6/20\tProposed new ITU-T Recommendation\tVirtual, 4-13 March 2026\n"

@@ -1,4 +1,4 @@
-"""The durable_rules adapter: each hazard of DURABLE_RULES.md has a test that it cannot reach a user."""
+"""The durable_rules adapter: each hazard of docs/durable-rules.md has a test that it cannot reach a user."""
 from __future__ import annotations
 
 import json
@@ -28,7 +28,7 @@ def test_one_reused_session_per_shard_and_empty_between_evaluations(ruleset: Rul
 
 
 def test_reused_sessions_fire_what_fresh_sessions_fire(ruleset: RuleSet) -> None:
-    from engine.fixtures import fixture_files, load_fixtures
+    from engine.maintainer.goldens import fixture_files, load_fixtures
 
     host = ruleset.host
     for path in fixture_files(Path(__file__).resolve().parents[2] / "fixtures" / "proposals"):
@@ -236,11 +236,11 @@ def test_facts_carry_signals_not_prose(ruleset: RuleSet) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc to read the current RSS")
 def test_reused_sessions_keep_no_memory(ruleset: RuleSet) -> None:
-    """A fact left behind costs about 7 KB (DURABLE_RULES.md): 10,000 evaluations that forgot to
+    """A fact left behind costs about 7 KB (docs/durable-rules.md): 10,000 evaluations that forgot to
     retract would grow the process by about 140 MB."""
     import os
 
-    from engine.fixtures import fixture_files, load_fixtures
+    from engine.maintainer.goldens import fixture_files, load_fixtures
 
     page = os.sysconf("SC_PAGE_SIZE")
 

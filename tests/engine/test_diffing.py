@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine import InputError, Proposal, RuleSet, load_rules
-from engine.diffing import base_directory, diff, jsonl_corpus, rules_from_git
+from engine.maintainer.diff import base_directory, diff, jsonl_corpus, rules_from_git
 
 PLATFORM = Proposal(title="Zero-trust access control for IoT platforms",
                     summary="Attribute based access control for IoT service platforms.")
@@ -34,12 +34,12 @@ def test_a_moved_rule_lists_the_proposals_it_moves(ruleset: RuleSet, rules_copy:
     assert report.rule_changes["added"] == report.rule_changes["removed"] == []
     assert report.total == 2
     (change,) = report.changes
-    assert change.source == "a" and change.base["home"] == "SG20" and change.working["home"] == "joint/SG20"
+    assert change.source == "a" and change.base["home"] == "SG20" and change.working["home"] == "joint:SG20"
     assert "home" in change.changed and "flags" in change.changed
     assert "JOINT_WORK" in change.working["flags"] and "JOINT_WORK" not in change.base["flags"]
     assert change.base_deciding == change.working_deciding == ["precedent.platform-access-control"]
     summary = report.summary()
-    assert summary["changed"] == 1 and summary["home_moves"] == {"SG20 -> joint/SG20": 1}
+    assert summary["changed"] == 1 and summary["home_moves"] == {"SG20 -> joint:SG20": 1}
     assert summary["flag_changes"].get("+JOINT_WORK") == 1
     assert json.loads(json.dumps(report.as_dict()))["summary"]["unchanged"] == 1
     working.close()

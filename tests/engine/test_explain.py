@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from engine import Proposal, RuleSet, triage
-from engine.explain import explain, render_text
+from engine.maintainer.explain import explain, render_text
 
 PLATFORM = Proposal(
     title="Zero-trust access control for IoT platforms",

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine import RuleSet, triage
-from engine.fixtures import Fixture, differences, fixture_files, load_fixtures
+from engine.maintainer.goldens import Fixture, differences, fixture_files, load_fixtures
 
 PROPOSALS = Path(__file__).resolve().parents[2] / "fixtures" / "proposals"
 

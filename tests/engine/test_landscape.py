@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine import RuleSet
-from engine.landscape import FORMATS, Landscape, build_landscape, heatmap_png, render
+from engine.registry.landscape import Landscape, build_landscape
+from engine.registry.reports import FORMATS, heatmap_png, render
 from engine.registry import Registry, load_default_registry
 
 ROOT = Path(__file__).resolve().parents[2]

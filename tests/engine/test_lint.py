@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from engine import bundled_rules_dir
-from engine.lint import Finding, lint_directory
+from engine.errors import RuleIssue
+from engine.maintainer.lint import lint_directory
 
 RULE_HEAD = "schema: iotsec-triage/rules@1\nrules:\n"
 GOOD_RULE = """  - id: zz.{name}
@@ -29,7 +30,7 @@ def add_file(rules_copy: Path, text: str, name: str = "zz_broken.yaml") -> Path:
     return path
 
 
-def only(findings: list[Finding], code: str) -> list[Finding]:
+def only(findings: list[RuleIssue], code: str) -> list[RuleIssue]:
     return [f for f in findings if f.code == code]
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import RuleHolder, RuleLoadError, load_rules
+from api.runtime.holder import RuleHolder
+from engine import RuleLoadError, load_rules
 
 
 def _issues(directory: Path) -> list[str]:

@@ -7,10 +7,10 @@ import pytest
 
 from engine import Proposal, RuleSet, triage
 from engine.facts import extract
-from engine.registry import (
-    Registry, RegistryLoadError, default_pairs_file, evaluate_pairs, load_default_registry, load_pairs, load_registry,
-    tokens,
-)
+from engine.errors import RegistryLoadError
+from engine.maintainer.evaluation import default_pairs_file, evaluate_pairs, load_pairs
+from engine.registry import Registry, load_default_registry, load_registry
+from engine.registry.text import tokens
 
 
 @pytest.fixture(scope="module")

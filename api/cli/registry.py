@@ -1,0 +1,76 @@
+"""Commands over the registry of existing work: `landscape` and `related-eval`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from api.cli.common import EXIT_FINDINGS, fail, fail_load, registry_option, rules_option, runtime
+from engine.errors import RegistryLoadError
+from engine.maintainer.evaluation import default_pairs_file, evaluate_pairs, load_pairs
+from engine.registry import Registry
+from engine.registry.index import RELATIVE, THRESHOLD
+from engine.registry.landscape import build_landscape
+from engine.registry.reports import FORMATS, render
+from engine.ruleset import RuleSet
+
+MIN_SCORE = 0.8
+
+
+def _load(rules_dir: Path | None, registry_file: Path | None) -> tuple[Registry, RuleSet]:
+    rt = runtime(rules_dir, registry_file=registry_file)
+    assert rt.registry is not None  # built with the registry
+    return rt.registry, rt.rules
+
+
+@click.command("landscape")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here instead of stdout.")
+@rules_option
+@registry_option
+def landscape_cmd(fmt: str, out: Path | None, rules_dir: Path | None, registry_file: Path | None) -> None:
+    """The landscape of existing work: every item classified by the rules, topics, overlaps, candidates, gaps."""
+    registry, rs = _load(rules_dir, registry_file)
+    text = render(build_landscape(registry, rs), fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {out} ({fmt}, {len(registry)} items)", err=True)
+
+
+@click.command("related-eval")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@rules_option
+@registry_option
+def related_eval_cmd(file: Path | None, rules_dir: Path | None, registry_file: Path | None) -> None:
+    """Precision and recall of related-work detection on labelled pairs (default: the bundled ones)."""
+    registry, rs = _load(rules_dir, registry_file)
+    path = file or default_pairs_file()
+    try:
+        pairs = load_pairs(path, registry)
+    except RegistryLoadError as exc:
+        fail_load(exc)
+    report = evaluate_pairs(pairs, registry, rs)
+    expected = sum(len(r.expected) for r in report.results)
+    found = sum(len(r.found) for r in report.results)
+    click.echo(f"pairs: {len(pairs)}; expected ids: {expected}; found ids: {found}; "
+               f"threshold {THRESHOLD}, relative {RELATIVE}")
+    click.echo(f"precision: {report.true_positives}/{found} = {report.precision:.3f}")
+    click.echo(f"recall:    {report.true_positives}/{expected} = {report.recall:.3f}")
+    misses = [r for r in report.results if r.missed or r.extra]
+    if misses:
+        click.echo(f"\nmisses ({len(misses)}):")
+        for r in misses:
+            parts = []
+            if r.missed:
+                parts.append("not found " + ", ".join(r.missed))
+            if r.extra:
+                parts.append("unexpected " + ", ".join(r.extra))
+            click.echo(f"  {r.id}: {'; '.join(parts)}")
+    if report.precision < MIN_SCORE or report.recall < MIN_SCORE:
+        raise click.exceptions.Exit(EXIT_FINDINGS)

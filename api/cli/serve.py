@@ -1,0 +1,33 @@
+"""`iotsec-triage serve`: the HTTP service (JSON API, pages, OpenAPI at /docs) under uvicorn."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from api.cli.common import rules_option, runtime
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@rules_option
+@click.option("--workers", type=int, default=None, help="uvicorn workers (default: IOTSEC_WORKERS or 1).")
+def serve_cmd(host: str, port: int, rules_dir: Path | None, workers: int | None) -> None:
+    """Run the HTTP service (JSON API, OpenAPI at /docs)."""
+    import uvicorn
+
+    from api.web.observability import prepare_serving
+
+    if rules_dir is not None:
+        os.environ["IOTSEC_RULES_DIR"] = str(rules_dir.resolve())
+    # Fail here, with the file's location, rather than inside a worker.
+    rt = runtime(rules_dir)
+    count = workers or rt.settings.workers
+    rt.close()
+    if count > 1:
+        # Each worker holds its own rules: they follow the files, so one reload reaches them all.
+        os.environ["IOTSEC_WATCH_RULES"] = "true"
+    uvicorn.run("api.web.main:app", host=host, port=port, workers=count,
+                log_level="info", timeout_graceful_shutdown=10, log_config=prepare_serving(count))

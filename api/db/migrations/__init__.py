@@ -1,1 +1,0 @@
-"""Alembic migrations of the decision log, run programmatically (api.db.engine.migrate)."""

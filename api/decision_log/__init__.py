@@ -1,0 +1,12 @@
+"""The decision log: SQLAlchemy models, engine and migrations, the DecisionLog service, the review
+policy, and triage-and-record."""
+from api.decision_log.flow import LogNote, decide, decide_async, record, record_many_async
+from api.decision_log.review import apply_review
+from api.decision_log.schemas import DecisionFilter, DecisionPage, DecisionRecord, ReviewedDecision, ReviewInfo, ReviewRequest, RulesNow
+from api.decision_log.service import DecisionLog, Logged, LogUnavailable, NotFound, canonical_json, proposal_hash
+
+__all__ = [
+    "DecisionFilter", "DecisionLog", "DecisionPage", "DecisionRecord", "LogNote", "LogUnavailable", "Logged", "NotFound",
+    "ReviewInfo", "ReviewRequest", "ReviewedDecision", "RulesNow", "apply_review", "canonical_json", "decide",
+    "decide_async", "proposal_hash", "record", "record_many_async",
+]

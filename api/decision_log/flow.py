@@ -1,0 +1,81 @@
+"""Triage with the decision log: the one function the doors (HTTP, pages, batch) call to decide.
+
+It triages, then in one transaction records the decision and finds a person's review of the same
+contribution; a review that exists decides (never silently overruled), with the rules' current
+answer beside it. A log that cannot be reached never stops an answer: the note says so.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from starlette.concurrency import run_in_threadpool
+
+from api.decision_log.review import apply_review
+from api.decision_log.schemas import ReviewedDecision
+from api.decision_log.service import DecisionLog, LogUnavailable, proposal_hash
+from engine import Decision, Proposal, RuleSet, triage
+
+log = logging.getLogger("iotsec_triage.decision_log")
+LogNote = Literal["recorded", "existing", "off", "failed"]
+
+
+def record(log_: DecisionLog | None, proposal: Proposal, decision: Decision, rs: RuleSet | None, actor: str,
+           write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+    """Record one decision and apply any review; blocking (call from a thread in async code)."""
+    if log_ is None:
+        return apply_review(decision, None), "off"
+    try:
+        logged = log_.record(proposal, decision, actor, write=write)
+    except (LogUnavailable, Exception) as exc:  # noqa: B014 - any database failure: answer anyway
+        log.warning("decision %s not logged: %s", decision.decision_id, exc)
+        return apply_review(decision, None), "failed"
+    answer = apply_review(decision.model_copy(update={"decision_id": logged.decision_id}), logged.review, rs)
+    if not write:
+        return answer, "off"
+    return answer, "recorded" if logged.created else "existing"
+
+
+def decide(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
+           write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+    """Triage one proposal and record it: the blocking form used by the command line and pages."""
+    return record(log_, proposal, triage(proposal, rs, registry), rs, actor, write)
+
+
+async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
+                       write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+    """Triage in the event loop (fast, CPU only), then the database work in the threadpool."""
+    decision = triage(proposal, rs, registry)
+    if log_ is None:
+        return apply_review(decision, None), "off"
+    if not write:
+        # Nothing to store: only a review could change the answer, and the index knows if one may exist.
+        try:
+            if log_.reviewed_index_stale():
+                await run_in_threadpool(log_.may_have_review, "", None)  # refresh the index off the loop
+            # Hash the proposal only when some review exists at all.
+            maybe = log_.any_review() and log_.may_have_review(proposal.reference, proposal_hash(proposal))
+        except Exception as exc:  # noqa: BLE001 - the log unreachable: answer with the rules
+            log.warning("decision %s: review lookup failed: %s", decision.decision_id, exc)
+            return apply_review(decision, None), "failed"
+        if not maybe:
+            return apply_review(decision, None), "off"
+    return await run_in_threadpool(record, log_, proposal, decision, rs, actor, write)
+
+
+async def record_many_async(log_: DecisionLog | None, items: list[tuple[Proposal, Decision]], rs: RuleSet, actor: str,
+                            write: bool = True) -> tuple[list[ReviewedDecision], LogNote]:
+    """Record a batch's decisions (one transaction each) in one trip to the threadpool."""
+    if log_ is None:
+        return [apply_review(d, None) for _, d in items], "off"
+
+    def work() -> tuple[list[ReviewedDecision], LogNote]:
+        out: list[ReviewedDecision] = []
+        notes: set[str] = set()
+        for proposal, decision in items:
+            answer, note = record(log_, proposal, decision, rs, actor, write)
+            out.append(answer)
+            notes.add(note)
+        return out, ("failed" if "failed" in notes else "off" if notes == {"off"} else "recorded")
+
+    return await run_in_threadpool(work)

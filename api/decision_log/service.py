@@ -1,0 +1,335 @@
+"""The decision log service: the one place that writes decisions and reviews, and reads them back."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, time as dtime, timedelta, timezone
+from typing import Any, Iterator
+
+from sqlalchemy import Engine, case, func, or_, select
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
+
+from api.decision_log.database import make_engine, migrate, session_factory
+from api.decision_log.models import DecisionRow, ReviewRow
+from api.decision_log.schemas import DecisionFilter, DecisionPage, DecisionRecord, ReviewInfo, ReviewRequest
+from engine.errors import TriageError
+from engine.models import Decision, Proposal
+
+log = logging.getLogger("iotsec_triage.decision_log")
+PRIORITY_FLAGS = ("JOINT_WORK", "OVERLAP_EXISTING_WORK")
+RETRY_AFTER_SECONDS = 5.0
+
+
+class LogUnavailable(TriageError):
+    """The decision log's database cannot be reached or migrated. The message is safe to show
+    (it names no URL or path); `detail` says which database and why, for the server's own log."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("decision log unavailable: decisions are answered but not recorded; retry shortly")
+        self.detail = detail
+
+
+class NotFound(TriageError, LookupError):
+    """No decision with that id."""
+
+
+def canonical_json(proposal: Proposal) -> str:
+    """The proposal as canonical JSON: every field (defaults too), keys sorted, no spaces."""
+    return json.dumps(proposal.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def proposal_hash(proposal: Proposal) -> str:
+    """sha256 of the canonical JSON: the same contribution, however it was sent, has one hash."""
+    return hashlib.sha256(canonical_json(proposal).encode("utf-8")).hexdigest()
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _review_info(row: ReviewRow, decision_id: str) -> ReviewInfo:
+    return ReviewInfo(review_id=row.id, decision_id=decision_id, action=row.action, home=row.home, lead=row.lead,  # type: ignore[arg-type]
+                      other_sg=row.other_sg, questions=list(row.questions), reason=row.reason, reviewer=row.reviewer,
+                      reviewed_at=_utc(row.created_at), inherited_from=row.inherited_from)
+
+
+def _record(row: DecisionRow) -> DecisionRecord:
+    return DecisionRecord(
+        decision_id=row.decision_id, reference=row.reference, proposal_hash=row.proposal_hash, title=row.title,
+        proposal=row.proposal, result=row.result, home=row.home, lead=row.lead, confidence=row.confidence,
+        flags=[c for c in row.flag_codes.split(",") if c], rule_revision=row.rule_revision, rule_version=row.rule_version,
+        actor=row.actor, created_at=_utc(row.created_at), status=row.status,  # type: ignore[arg-type]
+        final_home=row.final_home, reviews=[_review_info(r, row.decision_id) for r in row.reviews])
+
+
+@dataclass(frozen=True)
+class Logged:
+    """What recording one decision did: the id that stands, whether a row was added, any review."""
+
+    decision_id: str
+    created: bool
+    review: ReviewInfo | None
+
+
+# Reviews recorded by another process are seen by this one within this many seconds.
+REVIEW_INDEX_SECONDS = 2.0
+
+
+class DecisionLog:
+    """Decisions and reviews in one SQL database (SQLite file or PostgreSQL); every write is one transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        self._sessions = session_factory(self.engine)
+        self._ready = False
+        self._failed_at = 0.0
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+        # Which contributions have a review: (proposal hashes, references), and when it was read.
+        self._reviewed: tuple[set[str], set[str]] | None = None
+        self._reviewed_at = 0.0
+
+    def ensure_ready(self) -> None:
+        """Migrate once (upgrade head); after a failure, retry at most every few seconds."""
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            if self._failed_at and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
+                raise LogUnavailable(self.last_error or "")
+            try:
+                migrate(self.engine)
+            except Exception as exc:  # any driver or migration failure means "not available"
+                self._failed_at = time.monotonic()
+                self.last_error = f"{self.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}: {exc}".splitlines()[0]
+                raise LogUnavailable(self.last_error) from exc
+            self._ready = True
+            self._failed_at = 0.0
+            self.last_error = None
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session; a database that went away after start-up surfaces as LogUnavailable."""
+        self.ensure_ready()
+        try:
+            with self._sessions() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            self.last_error = f"{self.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}".splitlines()[0]
+            raise LogUnavailable(self.last_error) from exc
+
+    @property
+    def display_url(self) -> str:
+        """Where the log is, for the operator (the password hidden)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    def health(self) -> str | None:
+        """None when the log can be read now, else why not (naming no URL or path)."""
+        try:
+            self.ensure_ready()
+            with self.engine.connect() as conn:
+                conn.execute(select(DecisionRow.id).limit(1))
+        except Exception as exc:  # any failure means "not available"; triage answers without the log
+            return f"the database cannot be reached ({type(exc.__cause__ or exc).__name__})"
+        return None
+
+    # -- the review index: most triages have no review, and need not ask the database ----------
+
+    def reviewed_index_stale(self) -> bool:
+        """Whether may_have_review() would read the database (call it from a thread then)."""
+        return self._reviewed is None or time.monotonic() - self._reviewed_at > REVIEW_INDEX_SECONDS
+
+    def any_review(self) -> bool:
+        """Whether any review exists at all (as fresh as may_have_review; read it after that)."""
+        return self._reviewed is None or bool(self._reviewed[0] or self._reviewed[1])
+
+    def may_have_review(self, reference: str, digest: str | None) -> bool:
+        """False only when no review of this contribution exists (as of at most a few seconds ago,
+        for reviews recorded by other processes; at once for this process's own). A digest of
+        None asks whether any review exists."""
+        if self.reviewed_index_stale():
+            with self._session() as session:
+                rows = session.execute(select(ReviewRow.proposal_hash, ReviewRow.reference)).all()
+            self._reviewed = ({h for h, _ in rows}, {r for _, r in rows if r})
+            self._reviewed_at = time.monotonic()
+        assert self._reviewed is not None
+        hashes, references = self._reviewed
+        if digest is None:
+            return bool(hashes or references)
+        return digest in hashes or bool(reference and reference in references)
+
+    def _note_reviewed(self, reference: str, digest: str) -> None:
+        if self._reviewed is not None:
+            self._reviewed[0].add(digest)
+            if reference:
+                self._reviewed[1].add(reference)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True) -> Logged:
+        """Store one decision (once per proposal hash and rule revision) and find the review that stands.
+
+        With write=False nothing is stored, but a review of the same contribution is still found.
+        """
+        digest = proposal_hash(proposal)
+        try:
+            with self._session() as session, session.begin():
+                review = self._find_review(session, proposal.reference, digest)
+                if not write:
+                    return Logged(decision.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
+                existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
+                                                                    DecisionRow.rule_revision == decision.ruleset.revision))
+                if existing is not None:
+                    return Logged(existing.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
+                row = self._new_row(proposal, digest, decision, actor)
+                session.add(row)
+                session.flush()
+                if review is not None:
+                    carried = self._carry_review(row, review)
+                    session.add(carried)
+                    session.flush()
+                    review_out = _review_info(carried, row.decision_id)
+                else:
+                    review_out = None
+            return Logged(row.decision_id, True, review_out)
+        except IntegrityError:
+            # Another writer stored the same proposal under the same rules first: that row stands.
+            with self._session() as session:
+                existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
+                                                                    DecisionRow.rule_revision == decision.ruleset.revision))
+                if existing is None:
+                    raise
+                review = self._find_review(session, proposal.reference, digest)
+                return Logged(existing.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
+
+    @staticmethod
+    def _new_row(proposal: Proposal, digest: str, decision: Decision, actor: str) -> DecisionRow:
+        codes = decision.flag_codes()
+        return DecisionRow(
+            decision_id=decision.decision_id or uuid.uuid4().hex, reference=proposal.reference, proposal_hash=digest,
+            title=proposal.title[:300], proposal=proposal.model_dump(mode="json"),
+            result=Decision.model_validate(decision.model_dump()).model_dump(mode="json"),
+            home=decision.home, lead=decision.lead, confidence=decision.confidence,
+            flag_codes="," + ",".join(codes) + ("," if codes else ""), rule_revision=decision.ruleset.revision,
+            rule_version=decision.ruleset.version, actor=actor[:100], created_at=datetime.now(timezone.utc),
+            status="open", final_home=decision.home)
+
+    @staticmethod
+    def _carry_review(row: DecisionRow, review: ReviewRow) -> ReviewRow:
+        rules = (row.home, row.lead, row.result.get("other_sg"), list(row.result.get("questions", [])))
+        row.status = "confirmed" if (review.home, review.lead, review.other_sg, list(review.questions)) == rules else "overridden"
+        row.final_home = review.home
+        return ReviewRow(decision_pk=row.id, action=review.action, home=review.home, lead=review.lead,
+                         other_sg=review.other_sg, questions=list(review.questions), reason=review.reason,
+                         reviewer=review.reviewer, reference=row.reference, proposal_hash=row.proposal_hash,
+                         created_at=review.created_at, inherited_from=review.inherited_from or review.id)
+
+    def review(self, decision_id: str, request: ReviewRequest) -> DecisionRecord:
+        """Record a person's confirm or override of a decision; NotFound if there is no such decision."""
+        with self._session() as session, session.begin():
+            row = session.scalar(select(DecisionRow).where(DecisionRow.decision_id == decision_id)
+                                 .options(selectinload(DecisionRow.reviews)).with_for_update())
+            if row is None:
+                raise NotFound(f"no decision {decision_id!r}")
+            rules = (row.home, row.lead, row.result.get("other_sg"), list(row.result.get("questions", [])))
+            if request.action == "confirm":
+                # A confirmation confirms what stands: the last review's answer, else the rules'.
+                last = row.reviews[-1] if row.reviews else None
+                home, lead, other_sg, questions = (last.home, last.lead, last.other_sg, list(last.questions)) if last else rules
+            else:
+                assert request.home is not None  # ReviewRequest guarantees it
+                home, lead, other_sg = request.home, request.lead, request.other_sg
+                questions = list(request.questions) if request.questions is not None else []
+            row.reviews.append(ReviewRow(action=request.action, home=home, lead=lead, other_sg=other_sg, questions=questions,
+                                         reason=request.reason, reviewer=request.reviewer, reference=row.reference,
+                                         proposal_hash=row.proposal_hash, created_at=datetime.now(timezone.utc)))
+            row.status = "confirmed" if (home, lead, other_sg, questions) == rules else "overridden"
+            row.final_home = home
+            session.flush()
+            self._note_reviewed(row.reference, row.proposal_hash)
+            return _record(row)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _find_review(session: Session, reference: str, digest: str) -> ReviewRow | None:
+        same = ReviewRow.proposal_hash == digest
+        if reference:
+            same = or_(same, ReviewRow.reference == reference)
+        return session.scalar(select(ReviewRow).where(same).order_by(ReviewRow.created_at.desc(), ReviewRow.id.desc())
+                              .options(selectinload(ReviewRow.decision)).limit(1))
+
+    def find_override(self, reference: str, digest: str) -> ReviewInfo | None:
+        """The latest review of the same contribution (same reference, or same proposal hash), if any."""
+        with self._session() as session:
+            review = self._find_review(session, reference, digest)
+            return _review_info(review, review.decision.decision_id) if review else None
+
+    def get(self, decision_id: str) -> DecisionRecord | None:
+        """One decision with its reviews, or None."""
+        with self._session() as session:
+            row = session.scalar(select(DecisionRow).where(DecisionRow.decision_id == decision_id)
+                                 .options(selectinload(DecisionRow.reviews)))
+            return _record(row) if row else None
+
+    def list(self, flt: DecisionFilter) -> DecisionPage:
+        """Decisions matching every given filter; newest first, or joint-work and overlap items first."""
+        conditions: list[Any] = []
+        if flt.flag:
+            conditions.append(DecisionRow.flag_codes.contains(f",{flt.flag.strip().upper()},", autoescape=True))
+        if flt.home:
+            conditions.append(DecisionRow.final_home == flt.home)
+        if flt.status == "reviewed":
+            conditions.append(DecisionRow.status.in_(["confirmed", "overridden"]))
+        elif flt.status:
+            conditions.append(DecisionRow.status == flt.status)
+        if flt.text and flt.text.strip():
+            needle = flt.text.strip().lower()
+            conditions.append(or_(*(func.lower(col).contains(needle, autoescape=True)
+                                    for col in (DecisionRow.title, DecisionRow.reference, DecisionRow.decision_id))))
+        if flt.since:
+            conditions.append(DecisionRow.created_at >= datetime.combine(flt.since, dtime.min, timezone.utc))
+        if flt.until:
+            conditions.append(DecisionRow.created_at < datetime.combine(flt.until + timedelta(days=1), dtime.min, timezone.utc))
+        order: list[Any] = []
+        if flt.sort == "priority":
+            flagged = or_(*(DecisionRow.flag_codes.contains(f",{c},") for c in PRIORITY_FLAGS))
+            order.append(case((flagged, 0), else_=1))
+        order += [DecisionRow.created_at.desc(), DecisionRow.id.desc()]
+        with self._session() as session:
+            total = session.scalar(select(func.count()).select_from(DecisionRow).where(*conditions)) or 0
+            rows = session.scalars(select(DecisionRow).where(*conditions).order_by(*order).limit(flt.limit)
+                                   .offset(flt.offset).options(selectinload(DecisionRow.reviews))).all()
+            return DecisionPage(total=total, items=[_record(r) for r in rows])
+
+    def iter_all(self, flt: DecisionFilter, page: int = 500) -> Iterator[DecisionRecord]:
+        """Every matching decision, page by page (for the CSV export)."""
+        offset = 0
+        while True:
+            chunk = self.list(flt.model_copy(update={"limit": page, "offset": offset}))
+            yield from chunk.items
+            if len(chunk.items) < page:
+                return
+            offset += page
+
+    def count(self) -> int:
+        """How many decisions are stored."""
+        with self._session() as session:
+            return session.scalar(select(func.count()).select_from(DecisionRow)) or 0
+
+
+__all__ = ["DecisionLog", "Logged", "LogUnavailable", "NotFound", "SQLAlchemyError", "canonical_json", "proposal_hash"]

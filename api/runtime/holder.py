@@ -1,0 +1,110 @@
+"""The rule set in service: loaded once, swapped whole on reload, the old one kept on failure;
+optionally followed on disk by a watcher thread (several workers stay on one revision that way)."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.errors import RuleIssue, RuleLoadError
+from engine.ruleset import RuleSet, load_rules
+
+
+@dataclass
+class FailedLoad:
+    at: float
+    issues: list[RuleIssue]
+
+
+@dataclass
+class RuleHolder:
+    """Holds the serving RuleSet. Readers take `current` once per request and keep it to the end,
+    so a reload never changes the rules under a request in flight."""
+
+    directory: Path
+    known_owners: Callable[[], dict[str, str]] = field(default=dict)
+    _current: RuleSet | None = None
+    last_failure: FailedLoad | None = None
+    reloads: int = 0
+    failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop_watch: threading.Event | None = None
+
+    def load(self) -> RuleSet:
+        """First load; raises RuleLoadError (nothing to fall back on yet)."""
+        rs = load_rules(self.directory, self.known_owners())
+        self._current = rs
+        return rs
+
+    @property
+    def current(self) -> RuleSet:
+        if self._current is None:
+            return self.load()
+        return self._current
+
+    def reload(self, directory: Path | None = None) -> tuple[RuleSet | None, list[RuleIssue]]:
+        """Load a new rule set fully, then swap; on failure keep serving the old one."""
+        with self._lock:
+            target = directory or self.directory
+            try:
+                fresh = load_rules(target, self.known_owners())
+            except RuleLoadError as exc:
+                self.failures += 1
+                self.last_failure = FailedLoad(time.time(), exc.issues)
+                return None, exc.issues
+            self._current = fresh  # the old RuleSet is freed when its last request drops it
+            self.directory = Path(target)
+            self.reloads += 1
+            return fresh, []
+
+    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """Names, sizes and modification times of the rule files: cheap to read, changes on any edit."""
+        try:
+            return tuple(sorted((p.name, st.st_size, st.st_mtime_ns) for p in self.directory.glob("*.yaml")
+                                for st in [p.stat()]))
+        except OSError:
+            return ()
+
+    def watch(self, interval: float = 2.0) -> threading.Event:
+        """Reload whenever the rule files change (a daemon thread); set the returned event to stop.
+        With several workers, each watches: a reload sent to one worker reaches the others this way."""
+        stop = threading.Event()
+        seen = self.fingerprint()
+
+        def loop() -> None:
+            nonlocal seen
+            while not stop.wait(interval):
+                now = self.fingerprint()
+                if now and now != seen:
+                    seen = now
+                    self.reload()
+
+        threading.Thread(target=loop, name="rules-watch", daemon=True).start()
+        self._stop_watch = stop
+        return stop
+
+    def close(self) -> None:
+        """Stop the watcher, if any; the rule set is freed when its last reader drops it."""
+        if self._stop_watch is not None:
+            self._stop_watch.set()
+
+    def status(self) -> dict[str, Any]:
+        rs = self.current
+        failure = self.last_failure
+        return {
+            "version": rs.version,
+            "revision": rs.revision,
+            "directory": Path(rs.directory).name,
+            "loaded_at": rs.loaded_at,
+            "rules": len(rs.rules),
+            "concepts": len(rs.concepts),
+            "shards": len(rs.host.shards),
+            "files": [Path(f).name for f in rs.files],
+            "reloads": self.reloads,
+            "failed_reloads": self.failures,
+            "last_failure": None if failure is None else {
+                "at": failure.at, "errors": [i.as_dict() for i in failure.issues[:50]],
+            },
+        }

@@ -1,0 +1,74 @@
+"""The FastAPI application: the JSON API and the pages, thin doors onto the engine."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from api import __version__
+from api.decision_log import apply_review
+from api.runtime import bootstrap
+from api.runtime.settings import Settings, get_settings
+from api.web import errors, observability, pages, security
+from api.web.limits import BodyLimit
+from api.web.routes import decisions, intake, registry, rules, triage as triage_routes
+from engine import Proposal, triage
+
+log = logging.getLogger("iotsec_triage.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the rules are loaded here, so a broken rule set fails at start, not later."""
+    rt = bootstrap.build(settings or get_settings())
+    if rt.settings.watch_rules:
+        rt.holder.watch()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Migrate at start-up (alembic upgrade head); a database that is down is retried on first use.
+        try:
+            await run_in_threadpool(rt.decision_log().ensure_ready)
+        except Exception as exc:  # noqa: BLE001 - a bad URL or a database that is down must not stop the service
+            log.warning("%s; triage answers without the decision log until it is back", exc)
+        yield
+        rt.close()
+
+    app = FastAPI(title="iotsec-triage", version=__version__, lifespan=lifespan,
+                  description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.")
+    app.state.runtime = rt
+    errors.install(app)
+    for module in (triage_routes, rules, registry, decisions, intake, pages):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving")
+    def healthz() -> dict[str, Any]:
+        rs = rt.rules
+        return {"status": "ok", "rules": {"version": rs.version, "revision": rs.revision}, "decision_log": rt.log_health()}
+
+    if os.environ.get("IOTSEC_BENCH_ENDPOINTS") == "1":
+        @app.post("/_bench/validate", include_in_schema=False)
+        async def bench_validate(proposal: Proposal) -> Response:
+            # The baseline of bench/http_bench.py: the same model validated, nothing decided.
+            return Response(b'{"ok":true}', media_type="application/json")
+
+        decided: dict[str, Any] = {}
+
+        @app.post("/_bench/answer", include_in_schema=False)
+        async def bench_answer(proposal: Proposal) -> Response:
+            # bench/http_bench.py: the route's own cost. The model validated and the first request's
+            # decision answered again through the same response path, nothing decided after it.
+            if "answer" not in decided:
+                decided["answer"] = apply_review(triage(proposal, rt.rules), None)
+            return triage_routes.respond(decided["answer"], "off")
+
+    app.add_middleware(BodyLimit, default=rt.settings.max_body_bytes,
+                       per_path={"/v1/triage/batch": rt.settings.max_batch_body_bytes})
+    security.install(app)  # security headers, JSON-only gate, documented refusals
+    observability.install(app, rt.settings)  # outermost: counts and logs every request, refused ones too
+    return app

@@ -1,0 +1,69 @@
+"""Intake of an A.1 justification as plain text: parse it, say what was found, triage it."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from api.decision_log import ReviewedDecision, decide_async
+from api.web.deps import RuntimeDep
+from api.web.errors import http_error
+from api.web.observability import note_decisions
+from engine.intake.a1text import parse_a1
+
+router = APIRouter(prefix="/v1", tags=["triage"])
+MAX_TEXT = 200_000
+
+
+class TextIntake(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    text: str = Field(max_length=MAX_TEXT, description="The A.1 justification as pasted.")
+
+
+class TextTriage(BaseModel):
+    """The decision, the proposal read from the text, and which fields and A.1 labels were found."""
+
+    decision: ReviewedDecision
+    proposal: dict[str, Any]
+    found: list[str]
+    sections: list[str]
+    missing: list[str]
+
+
+async def _read_text(request: Request) -> str:
+    raw = await request.body()
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise http_error(400, f"request body is not valid UTF-8 (byte {exc.start})", "invalid_encoding", ["body"]) from None
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        try:
+            data = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise http_error(400, f"invalid JSON: {exc.msg}", "json_invalid", ["body", exc.lineno, exc.colno]) from None
+        try:
+            return TextIntake.model_validate(data).text
+        except Exception:
+            raise http_error(422, 'expected {"text": "..."} with the A.1 text', "invalid", ["body", "text"]) from None
+    if ctype not in ("text/plain", ""):
+        raise http_error(415, "send text/plain, or application/json with a 'text' field", "unsupported_media_type", ["header", "content-type"])
+    return body
+
+
+@router.post("/triage/text", response_model=TextTriage, summary="Triage the plain text of an A.1 justification",
+             openapi_extra={"requestBody": {"content": {
+                 "text/plain": {"schema": {"type": "string"}},
+                 "application/json": {"schema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
+             }, "required": True}})
+async def triage_text(request: Request, rt: RuntimeDep, use_registry: bool = Query(True, alias="registry")) -> Response:
+    text = await _read_text(request)
+    parsed = parse_a1(text)  # InputError -> 422 with where, by api.web.errors
+    log_, write = rt.log_for_request()
+    decision, note = await decide_async(log_, parsed.proposal, rt.rules, rt.registry if use_registry else None, "api", write)
+    out = TextTriage(decision=decision, proposal=parsed.proposal.model_dump(mode="json", exclude={"text"}), **parsed.as_dict())
+    note_decisions(decision)
+    return Response(out.model_dump_json(), media_type="application/json", headers={"X-Decision-Log": note})
