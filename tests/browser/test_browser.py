@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.api._db import missing
-from tests.engine.test_a1text import FULL
+from tests.engine.intake.test_a1text import FULL
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"

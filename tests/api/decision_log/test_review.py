@@ -15,7 +15,7 @@ from api.web.app import create_app
 from api.decision_log import DecisionLog
 from api.runtime.settings import Settings
 from tests.api._db import db_url  # noqa: F401  (fixture)
-from tests.engine.test_a1text import FULL
+from tests.engine.intake.test_a1text import FULL
 
 STAFF = "staff-token-for-review-0123456789"
 AUTH = {"Authorization": f"Bearer {STAFF}"}

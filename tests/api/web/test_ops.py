@@ -23,7 +23,7 @@ from api.web.app import create_app
 from api.runtime.settings import Settings
 from tests.api.conftest import ADMIN
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOOD = {"title": "Security requirements for smart irrigation gateways",
         "summary": "Threats to irrigation controllers on farms and the security requirements of the service platform."}
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

@@ -146,7 +146,7 @@ def test_explain_stdin_and_input_errors(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- diff
 
 def test_diff_text_lists_changes_and_summary(rules_copy: Path, fixture_file: Path, tmp_path: Path) -> None:
-    from tests.engine.test_diffing import move_platform_rule_to_joint
+    from tests.engine.maintainer.test_diff import move_platform_rule_to_joint
 
     base = tmp_path / "base"
     base.mkdir()
@@ -193,7 +193,7 @@ def test_diff_reads_the_decision_log(rules_copy: Path, fixture_file: Path, tmp_p
     from api.decision_log import DecisionLog
     from api.runtime.settings import Settings
     from engine import Proposal, load_rules, triage
-    from tests.engine.test_diffing import move_platform_rule_to_joint
+    from tests.engine.maintainer.test_diff import move_platform_rule_to_joint
 
     log = DecisionLog(Settings().resolved_database_url())
     proposal = Proposal(title="Zero-trust access control for IoT platforms", reference="Y.zt-logged")

@@ -25,7 +25,7 @@ from api.runtime.settings import Settings
 from engine import Proposal, RuleSet
 from tests.api._db import db_url  # noqa: F401  (fixture)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 IRRIGATION = Proposal(title="Security requirements for smart irrigation gateways", reference="Y.sec-irr",
                       summary="Threats to irrigation controllers on farms.")
 

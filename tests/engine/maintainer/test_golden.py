@@ -8,7 +8,7 @@ import pytest
 from engine import RuleSet, triage
 from engine.maintainer.goldens import Fixture, differences, fixture_files, load_fixtures
 
-PROPOSALS = Path(__file__).resolve().parents[2] / "fixtures" / "proposals"
+PROPOSALS = Path(__file__).resolve().parents[3] / "fixtures" / "proposals"
 
 
 def _all() -> list[Fixture]:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.web.app import create_app
 from api.decision_log import DecisionLog
 from api.runtime.settings import Settings
-from tests.engine.test_a1text import FULL
+from tests.engine.intake.test_a1text import FULL
 
 STAFF = "staff-token-for-pages-0123456789"
 

@@ -14,7 +14,7 @@ from engine.registry.landscape import Landscape, build_landscape
 from engine.registry.reports import FORMATS, heatmap_png, render
 from engine.registry import Registry, load_default_registry
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
