@@ -15,8 +15,9 @@ BIN := $(VENV)/bin
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP := $(BIN)/.installed-py$(PYVER)
 # durable-rules 2.0.28 (source only) calls PyEval_CallObject, which Python 3.13 removed;
-# PyObject_CallObject is the same call. Harmless on 3.11 and 3.12, where the old name still exists.
-DURABLE_CPPFLAGS := -DPyEval_CallObject=PyObject_CallObject
+# PyObject_CallObject is the same call. Only from 3.13 on: 3.11 and 3.12 still define the old
+# name (the define would only earn a "redefined" warning there).
+DURABLE_CPPFLAGS := $(if $(filter 3.11 3.12,$(PYVER)),,-DPyEval_CallObject=PyObject_CallObject)
 
 .PHONY: run test install bench lint-rules eval clean system-deps test-ci
 
@@ -26,8 +27,8 @@ $(STAMP): pyproject.toml
 	@if [ -x $(BIN)/python ] && [ ! -e $@ ]; then echo "recreating $(VENV) for Python $(PYVER)"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	@# durable-rules first, compiled here with the define: never a wheel from an index or from
-	@# pip's cache (one built without the define imports on 3.11/3.12 but not on 3.13).
+	@# durable-rules first, compiled here (with the define on 3.13): never a wheel from an index or
+	@# from pip's cache (one built without the define installs on 3.13 but does not import).
 	CPPFLAGS="$(DURABLE_CPPFLAGS) $$CPPFLAGS" $(BIN)/python -m pip install -q --no-cache-dir --no-binary durable-rules \
 		"$$($(BIN)/python -c 'import tomllib; print(next(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if d.startswith("durable-rules")))')"
 	$(BIN)/python -c 'import durable.lang'
