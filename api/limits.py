@@ -14,7 +14,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 # The service's own limit on how deeply a JSON body may nest arrays and objects (`[]` is 1 deep,
-# `{"a": [1]}` 2). A proposal needs 3, a batch 4. Checked here, before any parser runs, so that the
+# `{"a": [1]}` 2). A proposal needs 2, a batch 4. Checked here, before any parser runs, so that the
 # answer does not depend on the Python version's recursion limits (3.11 stops near 1,000 levels,
 # 3.13 parses far more and leaves it to validation).
 MAX_JSON_DEPTH = 64
