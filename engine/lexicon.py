@@ -99,6 +99,35 @@ def variants(phrase: str) -> set[str]:
     return forms
 
 
+# Words too common to mean anything on their own: a phrase or blocker matched in any case and made
+# only of them would match nearly every sentence of English (a blocker "the" is a span at every
+# "the"). The loader refuses them; abbreviations, matched by their capitals ("ITS"), are exempt.
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be been before being below between
+both but by can could did do does doing down during each either else for from further had has have having
+he her here hers him his how i if in into is it its itself just may me might more most must my neither no
+nor not of off on once only or other our ours out over own per same shall she should so some such than that
+the their theirs them then there these they this those through thus to too under until up upon us very via
+was we were what when where whether which while who whom whose why will with within without would yet you
+your yours
+""".split())
+MIN_PHRASE_CHARS = 3  # letters and digits of a phrase matched in any case, unless it has a digit ("5G")
+
+
+def weak_phrase(phrase: str) -> str | None:
+    """Why a lexicon phrase (or blocker) would match nearly everything, or None if it is specific."""
+    words = _lower(normalise(phrase).strip())
+    if not words:
+        return None  # matches nothing at all: lint reports that one
+    if is_abbreviation(phrase):
+        return None  # matched only with its capitals: "ITS" is not "its"
+    if all(w in STOP_WORDS for w in words.split()):
+        return "is made of common words only (" + ", ".join(repr(w) for w in words.split()[:5]) + ")"
+    if len(words.replace(" ", "")) < MIN_PHRASE_CHARS and not any(c.isdigit() for c in words):
+        return f"is shorter than {MIN_PHRASE_CHARS} letters (an abbreviation matched by its capitals may be 2)"
+    return None
+
+
 BLOCK = "!"  # prefix of a pseudo-concept: "!x" marks a span where concept x must not match
 
 

@@ -16,7 +16,7 @@ from engine import adapter
 from engine.citations import SeriesRange
 from engine.errors import RuleIssue, RuleLoadError
 from engine.facts import SYSTEM_PREFIXES, TOP
-from engine.lexicon import Matcher, compile_matcher, normalise
+from engine.lexicon import Matcher, compile_matcher, normalise, weak_phrase
 from engine.schema import (
     ADVISORY, KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES, STAGES,
     CatalogueFile, ConceptDef, LexiconFile, RuleDef, RulesFile,
@@ -24,6 +24,12 @@ from engine.schema import (
 from engine.yamlfile import YamlDoc, YamlFileError, did_you_mean, read_yaml, validate
 
 MAX_FILES = 100
+# Lexicon limits (each far above the bundled lexicon: 35 phrases and 4 blockers at most per
+# concept, 849 phrases in all): the matcher's work per character grows with how many phrases
+# can end at one place, so the lexicon cannot grow without bound.
+MAX_PHRASES_PER_CONCEPT = 100
+MAX_BLOCKERS_PER_CONCEPT = 10
+MAX_LEXICON_PHRASES = 5_000
 _PATTERN_SIGNS = re.compile(r"[*+?|\\^$\[\]{}]")
 STAGE_ORDER = {name: i for i, name in enumerate((*STAGES, ADVISORY))}
 
@@ -210,16 +216,36 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
                                         suggestion=did_you_mean(concept.category, categories), code="reference"))
             if concept.id in categories or concept.id.endswith(TOP):
                 issues.append(doc.issue(["concepts", i, "id"], f"concept {concept.id!r} clashes with a category signal", code="duplicate"))
-            for key in ("phrases", "not_within"):
-                for j, phrase in enumerate(getattr(concept, key)):
+            for key, limit in (("phrases", MAX_PHRASES_PER_CONCEPT), ("not_within", MAX_BLOCKERS_PER_CONCEPT)):
+                listed = getattr(concept, key)
+                if len(listed) > limit:
+                    issues.append(doc.issue(["concepts", i, key], f"concept {concept.id!r} has {len(listed)} {key}, more than "
+                                            f"{limit}: split it into narrower concepts", code="limit"))
+                for j, phrase in enumerate(listed):
                     words = normalise(phrase).strip()
                     # Phrases are words matched literally; "(a+)+$" would shrink to the letter "a" and match
                     # every "a". A phrase left with no words at all matches nothing: lint reports that one.
                     if words and (len(words) < 2 or _PATTERN_SIGNS.search(phrase)):
                         issues.append(doc.issue(["concepts", i, key, j], "a phrase is words (two letters or digits at "
                                                 "least), not a pattern: * + ? | \\ ^ $ [ ] { } are not allowed", value=phrase))
+                    elif (weak := weak_phrase(phrase)) is not None:
+                        what = "phrase" if key == "phrases" else "not_within phrase"
+                        issues.append(doc.issue(["concepts", i, key, j], f"{what} {phrase!r} {weak}: it would match nearly "
+                                                "every text; use words specific to the concept", value=phrase, code="lexicon"))
             concepts[concept.id] = concept
             concept_locations[concept.id] = (doc.file, doc.locate(["concepts", i])[0])
+
+    total = sum(len(c.phrases) + len(c.not_within) for c in concepts.values())
+    if total > MAX_LEXICON_PHRASES:
+        doc = parsed.lexicons[-1][0]
+        issues.append(doc.issue(["concepts"], f"the lexicon has {total} phrases and blockers, more than {MAX_LEXICON_PHRASES}",
+                                code="limit"))
+    if parsed.catalogue_doc is not None:
+        for j, cue in enumerate(cat.exclusion_cues):
+            weak = weak_phrase(cue)
+            if weak is not None:  # a cue "the" would drop every sentence as "not covered"
+                issues.append(parsed.catalogue_doc.issue(["exclusion_cues", j], f"exclusion cue {cue!r} {weak}: it would "
+                                                         "match nearly every sentence", value=cue, code="lexicon"))
 
     rules: dict[str, Rule] = {}
     order = 0
