@@ -21,7 +21,7 @@ from engine.schema import (
     ADVISORY, KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES, STAGES,
     CatalogueFile, ConceptDef, LexiconFile, RuleDef, RulesFile,
 )
-from engine.yamlfile import YamlDoc, YamlFileError, did_you_mean, read_yaml, validate
+from engine.yamlfile import YamlDoc, YamlFileError, did_you_mean, read_bounded, read_yaml, validate
 
 MAX_FILES = 100
 # Lexicon limits (each far above the bundled lexicon: 35 phrases and 4 blockers at most per
@@ -103,10 +103,15 @@ class RuleSet:
 
 
 def file_revision(paths: list[Path], root: Path) -> str:
+    """Content hash of the files; each read bounded (a file swapped for a huge one since it was parsed
+    raises RuleLoadError, never reads the huge one)."""
     digest = hashlib.sha256()
     for p in paths:
         digest.update(p.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(p.read_bytes() + b"\0")
+        try:
+            digest.update(read_bounded(p, _display(p)) + b"\0")
+        except YamlFileError as exc:
+            raise RuleLoadError(exc.issues) from None
     return digest.hexdigest()[:16]
 
 

@@ -77,3 +77,89 @@ def test_weak_exclusion_cues_are_refused(rules_copy: Path) -> None:
     issues = _refused(rules_copy)
     line = _line_of(catalogue, "exclusion_cues:") + 1
     assert [(i.code, i.line) for i in issues] == [("lexicon", line)] and issues[0].file.endswith("catalogue.yaml")
+
+
+# -- finding 3: deep and huge YAML ----------------------------------------------------------------
+
+DEEP = {
+    "flow sequences": "rules: " + "[" * 4000 + "]" * 4000 + "\n",
+    "flow mappings": "rules: " + "{a: " * 2000 + "1" + "}" * 2000 + "\n",
+    "flow over lines": "rules: [\n" + "  [\n" * 3000 + "  ]\n" * 3001,
+    "block sequences": "rules:\n" + "".join(" " * i + "-\n" for i in range(300)),
+    "compact sequences": "rules:\n" + "- " * 300 + "x\n",
+}
+
+
+class _NoParser:
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("the YAML parser ran on a file the nesting scan should have refused")
+
+
+@pytest.mark.parametrize("kind", ["flow sequences", "flow mappings", "flow over lines"])
+def test_deep_flow_nesting_is_refused_by_a_linear_scan_before_the_parser_runs(
+        rules_copy: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.yamlfile as yamlfile
+
+    path = rules_copy / "deep.yaml"
+    path.write_text("schema: iotsec-triage/rules@1\n" + DEEP[kind])
+    monkeypatch.setattr(yamlfile, "YAML", _NoParser)  # work count: zero parser events
+    with pytest.raises(yamlfile.YamlFileError) as caught:
+        yamlfile.read_yaml(path, "deep.yaml")
+    [issue] = caught.value.issues
+    assert issue.code == "limit" and "nested too deeply" in issue.message and issue.line >= 2, issue
+
+
+@pytest.mark.parametrize("kind", sorted(DEEP))
+def test_deep_nesting_is_refused_at_load_and_lint_where_it_starts(rules_copy: Path, kind: str) -> None:
+    (rules_copy / "deep.yaml").write_text("schema: iotsec-triage/rules@1\n" + DEEP[kind])
+    issues = _refused(rules_copy)
+    assert [(i.file.endswith("deep.yaml"), i.code) for i in issues] == [(True, "limit")], issues
+    assert "nested too deeply (more than 32 levels)" in issues[0].message and issues[0].line >= 2
+    findings = lint_directory(rules_copy).findings
+    assert [f.code for f in findings] == ["limit"]
+
+
+def test_nesting_hidden_from_the_scan_is_still_refused_by_the_parsers_depth_count(rules_copy: Path) -> None:
+    # A quote the scan takes for the start of a quoted scalar (YAML reads it as plain text)
+    # hides the brackets after it from the scan; the event stream's depth counter still stops it.
+    text = "schema: iotsec-triage/rules@1\na: foo, 'x\nrules: " + '["]", ' * 300 + "\n'\n"
+    from engine.yamlfile import nesting_scan
+    assert nesting_scan(text) is None
+    (rules_copy / "deep.yaml").write_text(text)
+    issues = _refused(rules_copy)
+    assert [(i.line, i.code) for i in issues] == [(3, "limit")] and "nested too deeply" in issues[0].message
+
+
+def test_quotes_and_comments_do_not_count_as_nesting() -> None:
+    from engine.yamlfile import nesting_scan
+    text = ("a: 'it''s " + "[" * 40 + "' # " + "{" * 40 + "\n"
+            'b: "x\\" ' + "[" * 40 + '"\nc: don\'t [1] {2}\nd: [' + "'[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['" + "]\n")
+    assert nesting_scan(text) is None
+
+
+def test_a_huge_sparse_rule_file_is_refused_from_its_size_without_being_read(rules_copy: Path) -> None:
+    import tracemalloc
+
+    huge = rules_copy / "huge.yaml"
+    with huge.open("wb") as f:  # 60 MB of holes: no disk used
+        f.truncate(60_000_000)
+    tracemalloc.start()
+    try:
+        issues = _refused(rules_copy)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(i.code, i.file.endswith("huge.yaml")) for i in issues] == [("limit", True)]
+    assert "60000000 bytes" in issues[0].message
+    assert peak < 20_000_000, f"{peak} bytes allocated: the file was read"
+
+
+def test_a_rule_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    import os
+
+    from engine.yamlfile import YamlFileError, read_yaml
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(YamlFileError) as caught:
+        read_yaml(fifo)  # opened without blocking, refused from fstat
+    assert [i.code for i in caught.value.issues] == ["io"] and "not a regular file" in caught.value.issues[0].message
