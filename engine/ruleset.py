@@ -14,7 +14,7 @@ from typing import Any
 
 from engine import adapter
 from engine.citations import SeriesRange
-from engine.errors import RuleIssue, RuleLoadError
+from engine.errors import EngineError, RuleIssue, RuleLoadError
 from engine.facts import SYSTEM_PREFIXES, TOP
 from engine.lexicon import Matcher, compile_matcher, normalise, weak_phrase
 from engine.schema import (
@@ -293,7 +293,17 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
         bases = [(name[: -len(TOP)] if name.endswith(TOP) else name, name) for name in rule.positive]
         rule.evidence_plan = tuple((base, True) if base in categories else (name, False) for base, name in bases)
     revision = file_revision(parsed.files, parsed.root)
-    host = adapter.build_host(conditions, cat.limits.shard_size, title_level, revision[:8])
+    try:
+        host = adapter.build_host(conditions, cat.limits.shard_size, title_level, revision[:8])
+    except EngineError as exc:
+        raise RuleLoadError([RuleIssue(parsed.root.as_posix(), 1, 1, f"the rule engine rejected the rules: {exc}", code="engine")]) from None
+    # Prove the rule set runs before anyone uses it: what the engine refuses is a load error here,
+    # located at its rule, not an engine_error on every proposal that reaches the rule later.
+    problems = adapter.prove(host, conditions, title_level)
+    if problems:
+        host.close()
+        raise RuleLoadError([RuleIssue(rules[rid].file, rules[rid].line, 1, f"rule {rid!r}: {message}", code="engine")
+                             for rid, message in problems])
     cues = cat.exclusion_cues
     return RuleSet(
         directory=str(parsed.root), version=cat.version, revision=revision, catalogue=cat,
@@ -377,6 +387,10 @@ def _check_rule(doc: YamlDoc, path: list[Any], rdef: RuleDef, signals: set[str],
             if name not in signals and name not in produced:
                 issues.append(doc.issue([*path, "when", key, name], f"unknown signal {name!r}",
                                         suggestion=did_you_mean(name, signals | produced), code="reference"))
+    reads = {*w.all, *w.any, *w.none, *w.in_title, *w.min, *w.max}
+    if len(reads) > adapter.MAX_RULE_SIGNALS:  # a fact must stay small enough for the engine (adapter.py)
+        issues.append(doc.issue([*path, "when"], f"rule {rdef.id!r} reads {len(reads)} signals, more than "
+                                f"{adapter.MAX_RULE_SIGNALS}: split it into several rules or use a category", code="limit"))
     if not (w.all or w.any or w.none or w.in_title or w.min or w.max):
         issues.append(doc.issue([*path, "when"], "a rule needs at least one condition", code="semantic"))
     t = rdef.then

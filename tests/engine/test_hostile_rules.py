@@ -163,3 +163,112 @@ def test_a_rule_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> No
     with pytest.raises(YamlFileError) as caught:
         read_yaml(fifo)  # opened without blocking, refused from fstat
     assert [i.code for i in caught.value.issues] == ["io"] and "not a regular file" in caught.value.issues[0].message
+
+
+# -- finding 4: a rule set that loads must run ----------------------------------------------------
+
+def _wide_rules(rules_copy: Path, reads: int) -> int:
+    """Rules deriving `reads` facts from access_control, and one rule reading them all; its line."""
+    facts = [f"fx_{i}" for i in range(reads)]
+    lines = ["schema: iotsec-triage/rules@1", "rules:"]
+    for i in range(0, reads, 5):
+        lines.append(f"  - {{id: gen.d{i:04d}, description: \"Derives {i}.\", source: \"test\", stage: advisory, "
+                     f"when: {{all: [access_control]}}, then: {{derive: [{', '.join(facts[i:i + 5])}]}}}}")
+    lines.append(f"  - {{id: gen.wide, description: \"Reads them all.\", source: \"test\", stage: advisory, "
+                 f"when: {{all: [access_control], max: {{{', '.join(f'{x}: 9' for x in facts)}}}}}, then: {{questions: [Q6/17]}}}}")
+    (rules_copy / "zz_wide.yaml").write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def test_a_rule_reading_too_many_signals_is_refused_at_load_and_lint(rules_copy: Path) -> None:
+    line = _wide_rules(rules_copy, 600)  # 600 signals in one fact: the engine refuses it (code 302)
+    issues = _refused(rules_copy)
+    assert [(i.file.endswith("zz_wide.yaml"), i.line, i.code) for i in issues] == [(True, line, "limit")], issues
+    assert "reads 601 signals, more than 32" in issues[0].message
+    assert [(f.line, f.code) for f in lint_directory(rules_copy).findings] == [(line, "limit")]
+
+
+def test_a_rule_at_the_signal_bound_loads_and_fires(rules_copy: Path) -> None:
+    from engine import Proposal, triage
+
+    _wide_rules(rules_copy, 31)  # 31 derived facts + access_control: 32 signals
+    rs = load_rules(rules_copy)
+    try:
+        decision = triage(Proposal(title="Access control for IoT devices"), rs)
+        assert "gen.wide" in {r.rule for r in decision.reasons} or "Q6/17" in decision.questions
+    finally:
+        rs.close()
+
+
+def test_loading_runs_every_part_and_every_rule_in_the_engine(rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import adapter
+
+    asserted: list[str] = []
+    real = adapter._dre.assert_fact
+
+    def counting(handle: int, fact: str) -> object:
+        asserted.append(fact)
+        return real(handle, fact)
+
+    monkeypatch.setattr(adapter._dre, "assert_fact", counting)
+    rs = load_rules(rules_copy)
+    try:
+        parts = [p for s in rs.host.shards for p in s.parts]
+        enabled = [r for r in rs.rules.values() if r.definition.enabled]
+        assert len(asserted) == len(parts) + len(enabled)  # the largest fact of each part, one fact per rule
+        assert rs.host.evaluations == 0 and all(s.sid is None for s in rs.host.shards)  # no session kept
+    finally:
+        rs.close()
+
+
+def test_a_fact_the_engine_refuses_is_a_load_error_at_its_rule(rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import adapter
+
+    real = adapter._dre.assert_fact
+
+    def refusing(handle: int, fact: str) -> object:
+        if '"smart_grid":' in fact:  # as durable_rules refuses a fact it cannot hold
+            raise Exception("Could not assert fact, error code: 302")
+        return real(handle, fact)
+
+    monkeypatch.setattr(adapter._dre, "assert_fact", refusing)
+    issues = _refused(rules_copy)
+    assert issues and all(i.code == "engine" and "error code: 302" in i.message for i in issues)
+    precedents = rules_copy / "precedents.yaml"
+    rule_line = _line_of(precedents, "id: precedent.smart-grid")
+    assert any(i.file.endswith("precedents.yaml") and i.line == rule_line for i in issues), issues
+    assert all(str(i).startswith(f"{i.file}:{i.line}:") and i.line > 1 for i in issues)
+
+
+def test_a_rule_the_engine_compiles_but_never_fires_is_a_load_error(rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import adapter
+
+    real = adapter._expression
+
+    def miscompiled(c: adapter.Condition, title_level: int) -> dict[str, object]:
+        expr = real(c, title_level)
+        if c.rule_id == "precedent.smart-grid":  # an expression the engine accepts but that never holds
+            expr["$and"].append({"k": "never"})
+        return expr
+
+    monkeypatch.setattr(adapter, "_expression", miscompiled)
+    issues = _refused(rules_copy)
+    line = _line_of(rules_copy / "precedents.yaml", "id: precedent.smart-grid")
+    assert [(i.line, i.code) for i in issues] == [(line, "engine")] and "did not fire" in issues[0].message
+
+
+def test_a_shard_whose_largest_fact_is_refused_is_a_load_error_at_its_widest_rule(
+        rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import adapter
+
+    real = adapter._dre.assert_fact
+
+    def small_facts_only(handle: int, fact: str) -> object:
+        if fact.count(":") > 30:  # as the engine refuses facts with too many properties
+            raise Exception("Could not assert fact, error code: 303")
+        return real(handle, fact)
+
+    monkeypatch.setattr(adapter._dre, "assert_fact", small_facts_only)
+    issues = _refused(rules_copy)
+    assert issues and all(i.code == "engine" and "largest fact" in i.message and "error code: 303" in i.message for i in issues)
+    assert all(i.line > 1 and not i.file.endswith(("lexicon.yaml", "catalogue.yaml")) for i in issues)
