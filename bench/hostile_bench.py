@@ -5,6 +5,9 @@ The repeated phrase is the worst case for blockers ("de-identification": every r
 no concept claims. The matcher is timed directly (spans on the raw text, no field limits), and
 whole triage through the bundled rules on the sizes a proposal may have (100 KB at most).
 
+Also: how long refusing deeply nested YAML takes (before the nesting scan, 8 KB of "[" took 23 s
+to lint). Cases slower than SKIP_AFTER are not tried at the next size.
+
 Run: .venv/bin/python bench/hostile_bench.py [--rounds 3]   (prints figures; asserts nothing)
 """
 from __future__ import annotations
@@ -84,6 +87,18 @@ def main() -> None:
             row.append(best(lambda: triage(p, rs), args.rounds))
         print(f"{name:<28}" + "".join(f"{t:>12.4f}" for t in row), flush=True)
     rs.close()
+    print()
+    print(f"refusing deeply nested YAML (parse_yaml), best of {args.rounds} (seconds)")
+    from engine.yamlfile import YamlFileError, parse_yaml
+    for label, size in (("8 KB", 8_000), ("40 KB", 40_000), ("1 MB", 1_000_000)):
+        text = "schema: iotsec-triage/rules@1\nrules: " + "[" * (size // 2) + "]" * (size // 2) + "\n"
+
+        def refuse() -> None:
+            try:
+                parse_yaml(text, "deep.yaml")
+            except YamlFileError:
+                pass
+        print(f"{'[' * 3 + '... ' + label:<28}{best(refuse, args.rounds):>12.4f}", flush=True)
 
 
 if __name__ == "__main__":
