@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (triage_routes, rules, registry, decisions, intake, pages):
         app.include_router(module.router)
+    app.include_router(registry.pages)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving")
     def healthz() -> dict[str, Any]:
