@@ -318,7 +318,9 @@ def build_landscape(registry: Registry, rs: "RuleSet") -> Landscape:
         # A precedent written from this item alone (its source names no other registry item) cannot confirm it.
         own = [c.rule for c in t.candidates
                if c.rule in sourced and it.id in sourced[c.rule] and not (sourced[c.rule] - {it.id})]
-        home, lead, other_sg, confidence = d.home, d.lead, d.other_sg, d.confidence
+        home: str = d.home
+        lead: str | None = d.lead
+        other_sg, confidence = d.other_sg, d.confidence
         chosen = d.deciding_rules[0] if d.deciding_rules else ""
         if own:
             outcome = decide([c for c in t.candidates if c.rule not in own], t.facts.signals, rs.catalogue)
