@@ -217,7 +217,14 @@ async def upload(request: Request) -> Response:
     form = await _form(request, session)
     if form is None:
         return _csrf_failed(request, session)
-    raw = (await request.form()).get("file")
+    multipart = await request.form()
+    try:
+        return await _upload(request, session, multipart.get("file"))
+    finally:
+        await multipart.close()  # the spooled upload file, at once
+
+
+async def _upload(request: Request, session: dict[str, Any], raw: Any) -> Response:
     context: dict[str, Any] = {"mode": "file", "values": {}, "a1_text": ""}
     if raw is None or isinstance(raw, str) or not raw.filename:
         return _render(request, session, "index.html", 422, errors=["choose a file to upload"], **context)

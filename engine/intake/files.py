@@ -33,8 +33,11 @@ def _a1_record(name: str, parse: "object") -> Record:
 
 def read_upload(data: bytes, name: str, fmt: str = "auto") -> Iterator[Record]:
     """Every record of one file's bytes; `fmt` as in read_records, or docx/xlsx/a1 (auto: by the name)."""
-    kind = fmt if fmt != "auto" else {".docx": "docx", ".xlsx": "xlsx", ".xlsm": "xlsx", ".txt": "a1"}.get(_suffix(name), "auto")
-    if fmt == "auto" and _suffix(name) in _REFUSED:
+    suffix = _suffix(name)
+    # A Word file or a workbook is read as one whatever the text format asked for (a folder holds both).
+    binary = {".docx": "docx", ".xlsx": "xlsx", ".xlsm": "xlsx"}.get(suffix)
+    kind = binary or (fmt if fmt != "auto" else {".txt": "a1"}.get(suffix, "auto"))
+    if suffix in _REFUSED:
         yield Record(name, error=_REFUSED[_suffix(name)])
         return
     if kind == "docx":
