@@ -236,11 +236,10 @@ async def _upload(request: Request, session: dict[str, Any], raw: Any) -> Respon
     rt = runtime_of(request)
     log_, write = rt.log_for_request()
     good = [r for r in records if r.proposal is not None]
-    if len(records) == 1 and good:
-        rec = good[0]
-        decision, note = await run_in_threadpool(decide, log_, rec.proposal, rt.rules, rt.registry, "web", write)
-        return _render(request, session, "index.html", parsed=rec.extra.get("a1"), proposal=rec.proposal, log_note=note,
-                       uploaded=raw.filename, **_answer_context(rt, decision, rec.proposal), **context)
+    if len(records) == 1 and good and (one := good[0].proposal) is not None:
+        decision, note = await run_in_threadpool(decide, log_, one, rt.rules, rt.registry, "web", write)
+        return _render(request, session, "index.html", parsed=good[0].extra.get("a1"), proposal=one, log_note=note,
+                       uploaded=raw.filename, **_answer_context(rt, decision, one), **context)
     rows: list[dict[str, Any]] = []
     for rec in records:
         if rec.proposal is None:
