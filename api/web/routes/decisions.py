@@ -12,12 +12,14 @@ from fastapi.responses import Response, StreamingResponse
 from api.decision_log import DecisionFilter, DecisionPage, DecisionRecord, NotFound, ReviewRequest
 from api.web.deps import LogDep, Staff
 from engine.intake.csvcells import safe_row
+from engine.labels import home_label
 from engine.vocabulary import Home
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"], dependencies=[Staff])
 
 CSV_COLUMNS = ["decision_id", "created_at", "actor", "reference", "title", "home", "lead", "questions", "confidence", "flags",
-               "status", "final_home", "final_lead", "final_questions", "reviewer", "reason", "rule_revision", "proposal_hash"]
+               "status", "final_home", "final_lead", "final_questions", "reviewer", "reason", "rule_revision", "proposal_hash",
+               "rules_label", "final_label"]
 
 
 def csv_row(rec: DecisionRecord) -> list[str]:
@@ -26,7 +28,9 @@ def csv_row(rec: DecisionRecord) -> list[str]:
     return safe_row([rec.decision_id, rec.created_at.isoformat(), rec.actor, rec.reference, rec.title, rec.home, rec.lead or "",
             " ".join(rec.result.get("questions", [])), f"{rec.confidence:.2f}", " ".join(rec.flags), rec.status, rec.final_home,
             (last.lead if last else rec.lead) or "", " ".join(last.questions if last else rec.result.get("questions", [])),
-            last.reviewer if last else "", last.reason if last else "", rec.rule_revision, rec.proposal_hash])
+            last.reviewer if last else "", last.reason if last else "", rec.rule_revision, rec.proposal_hash,
+                     home_label(rec.home, rec.lead, rec.result.get("other_sg")),
+                     home_label(last.home, last.lead, last.other_sg) if last else home_label(rec.home, rec.lead, rec.result.get("other_sg"))])
 
 
 def csv_lines(records: Iterator[DecisionRecord]) -> Iterator[str]:

@@ -73,3 +73,18 @@ def test_the_queue_csv_link_works_with_the_staff_session(client: TestClient) -> 
     assert export.status_code == 200 and export.text.startswith("decision_id,")
     assert "joint:" in queue.text or "SG" in queue.text
     assert ">None<" not in queue.text
+
+
+def test_make_run_makes_and_prints_both_tokens() -> None:
+    import shutil
+    import subprocess
+
+    import pytest
+
+    root = Path(__file__).resolve().parents[3]
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    # -n prints the recipe without running it (nor the install it depends on).
+    done = subprocess.run(["make", "-n", "-W", "pyproject.toml", "run"], cwd=root, capture_output=True, text=True, timeout=60)
+    recipe = done.stdout[done.stdout.find("staff="):]
+    assert "IOTSEC_ADMIN_TOKEN=" in recipe and "admin token" in recipe and "staff token" in recipe
