@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from api import __version__
-from api.cli.registry import landscape_cmd, related_eval_cmd
+from api.cli.registry import landscape_cmd, registry_group, related_eval_cmd
 from api.cli.rules import explain_cmd, rules_group
 from api.cli.serve import serve_cmd
 from api.cli.triage import eval_cmd, triage_cmd
@@ -22,5 +22,5 @@ def main() -> None:
     """Recommend the home of proposed IoT-security work items (SG17, SG20, joint, other SG)."""
 
 
-for command in (triage_cmd, eval_cmd, serve_cmd, batch_cmd, rules_group, explain_cmd, landscape_cmd, related_eval_cmd):
+for command in (triage_cmd, eval_cmd, serve_cmd, batch_cmd, rules_group, explain_cmd, landscape_cmd, related_eval_cmd, registry_group):
     main.add_command(command)

@@ -116,6 +116,7 @@ class Registry:
     _row_idf: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros(1))
     _concepts: dict[str, _ConceptIndex] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _curated: "Registry | None" = None
 
     def __post_init__(self) -> None:
         self.by_id = {it.id: it for it in self.items}
@@ -140,6 +141,14 @@ class Registry:
                     continue
             found.append(it)
         return found
+
+    def curated(self) -> "Registry":
+        """The items kept by hand (work_items.yaml: the IoT-security work the landscape maps),
+        without the imported Recommendations; the registry itself when it has no import."""
+        if self._curated is None:
+            kept = [it for it in self.items if not it.owner_from]
+            self._curated = self if len(kept) == len(self.items) else Registry(kept, file=self.file, revision=self.revision)
+        return self._curated
 
     def owners(self) -> dict[str, str]:
         """Recommendation id -> the Study Group that holds it (feeds cited-Recommendation ownership)."""
@@ -235,28 +244,30 @@ class Registry:
         return term_counts(bag)
 
     def scores(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> list[RelatedWork]:
-        """Every item related to the proposal (score >= the cut, or cited), best first."""
+        """Every item related to the proposal (score >= the cut, or cited), best first. Similar
+        items come from the hand-kept work (curated()); a cited item from the whole registry."""
+        cur = self.curated()
         category = rs.concept_category
         levels = {c: float(facts.signals.get(c, 0)) for c in facts.evidence if c in category and facts.signals.get(c, 0) > 0}
-        sims = self.similar_terms(self.query_terms(facts, rs), levels, rs)
+        sims = cur.similar_terms(cur.query_terms(facts, rs), levels, rs)
         cut = max(THRESHOLD, RELATIVE * float(sims.max(initial=0.0)))
-        picked: dict[int, float] = {int(i): float(sims[i]) for i in np.flatnonzero(sims >= cut)}
-        relation: dict[int, str] = {}
+        picked: dict[str, float] = {cur.items[int(i)].id: float(sims[i]) for i in np.flatnonzero(sims >= cut)}
+        relation: dict[str, str] = {}
         for c in facts.citations:
-            i = self.positions.get(c.rec)
-            if i is None:
+            if c.rec not in self.by_id:
                 continue
-            if c.revised or relation.get(i) != "revised":
-                relation[i] = "revised" if c.revised else relation.get(i, "cited")
-            picked[i] = max(float(sims[i]), CITED_SCORE)
-        ranked = sorted(picked.items(), key=lambda p: (-p[1], p[0]))
+            if c.revised or relation.get(c.rec) != "revised":
+                relation[c.rec] = "revised" if c.revised else relation.get(c.rec, "cited")
+            j = cur.positions.get(c.rec)
+            picked[c.rec] = max(float(sims[j]) if j is not None else 0.0, CITED_SCORE)
+        ranked = sorted(picked.items(), key=lambda p: (-p[1], self.positions[p[0]]))
         out: list[RelatedWork] = []
-        for i, s in ranked:
-            if len(out) >= MAX_RELATED and i not in relation:
+        for rid, s in ranked:
+            if len(out) >= MAX_RELATED and rid not in relation:
                 continue
-            it = self.items[i]
+            it = self.by_id[rid]
             out.append(RelatedWork(id=it.id, study_group=it.study_group, title=it.title, score=round(min(s, 1.0), 3),
-                                   question=it.question, relation=relation.get(i, "similar")))
+                                   question=it.question, relation=relation.get(rid, "similar")))
         return out
 
     def related(self, proposal: Proposal, facts: "Facts", home: str, lead: str | None,

@@ -49,7 +49,7 @@ def landscape(rules: RulesDep, registry: RegistryDep,
     key = (rules.revision, reg.revision, format)
     body = _cache.get(key)
     if body is None:
-        land = build_landscape(reg, rules)
+        land = build_landscape(reg.curated(), rules)  # the hand-kept IoT-security work, not every imported Recommendation
         body = to_dict(land) if format == "json" else render(land, format)
         with _cache_lock:
             if len(_cache) >= _CACHE_SIZE:
