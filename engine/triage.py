@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine import flags as flag_texts
+from engine import precedent as _precedent
 from engine.facts import Ev, Facts, extract
 from engine.labels import home_label
 from engine.models import Decision, Flag, Proposal, RelatedWork
@@ -105,7 +106,7 @@ def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Propo
     return picked
 
 
-def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate]) -> list[Flag]:
+def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate], facts: Facts | None = None) -> list[Flag]:
     texts = rs.catalogue.flags
     fill = flag_texts.fill
     flags: dict[str, Flag] = {}
@@ -138,27 +139,48 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
                 add(f.code, f.text)
     if outcome.home == "other":
         add("OUT_OF_SCOPE", fill(texts, "OUT_OF_SCOPE", "Consider {other_sg}.", other_sg=outcome.other_sg or ""))
+    why: list[str] = []
     if outcome.home == "undetermined" or outcome.confidence < rs.catalogue.review_below:
-        detail = "; ".join(outcome.steps[-1:])
-        add("NEEDS_REVIEW", fill(texts, "NEEDS_REVIEW", "Needs review ({detail}).", detail=detail))
+        why += outcome.steps[-1:]
+    cfg = rs.catalogue.review
+    home_sgs = _sgs_of(outcome.home, outcome.lead, outcome.other_sg)
+    if cfg.contested and outcome.stage in ("principle", "default") and outcome.home != "joint":
+        sides = {c.home for c in candidates if c.stage == outcome.stage}
+        if {"SG17", "SG20"} <= sides:
+            why.append(f"both SG17 and SG20 have strong signals and the {outcome.stage} stage decides")
+    if facts is not None:
+        why += _precedent.review_reasons(facts.signals, home_sgs, outcome.stage, cfg, facts.evidence)
+    if why:
+        add("NEEDS_REVIEW", fill(texts, "NEEDS_REVIEW", "Needs review ({detail}).", detail="; ".join(why)))
     return list(flags.values())
 
 
-def run_rules(rs: RuleSet, proposal: Proposal) -> tuple[Facts, list[str]]:
+def run_rules(rs: RuleSet, proposal: Proposal, precedent: _precedent.Precedent = _precedent.NO_PRECEDENT) -> tuple[Facts, list[str]]:
     facts = extract(proposal, rs)
+    _precedent.apply(facts, precedent, rs)
     return facts, rs.host.evaluate(facts.signals)
 
 
+def _source(registry: RelatedWorkFinder | None, precedent: "_precedent.PrecedentSource | None") -> "_precedent.PrecedentSource | None":
+    """Precedent from the caller's source, else from the registry when it is one too."""
+    if precedent is not None:
+        return precedent
+    return registry if isinstance(registry, _precedent.PrecedentSource) else None
+
+
 def triage(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
-           decision_id: str | None = None) -> Decision:
-    """The recommended home of one proposal, with its reasons. Pure apart from the id."""
-    return trace(proposal, rs, registry, decision_id=decision_id).decision
+           decision_id: str | None = None, precedent: "_precedent.PrecedentSource | None" = None) -> Decision:
+    """The recommended home of one proposal, with its reasons. Pure apart from the id.
+    Precedent signals come from `precedent`, else from the registry; without either they are 0."""
+    return trace(proposal, rs, registry, decision_id=decision_id, precedent=precedent).decision
 
 
 def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
-          decision_id: str | None = None) -> Trace:
+          decision_id: str | None = None, precedent: "_precedent.PrecedentSource | None" = None) -> Trace:
     """triage(), keeping every intermediate step for explanation."""
-    facts, fired_ids = run_rules(rs, proposal)
+    source = _source(registry, precedent)
+    found = source.precedent(proposal, rs) if source is not None else _precedent.NO_PRECEDENT
+    facts, fired_ids = run_rules(rs, proposal, found)
     fired = sorted((rs.rules[i] for i in fired_ids), key=lambda r: (r.stage_rank, r.order))
     candidates: list[Candidate] = []
     by_rule: dict[str, Candidate] = {}
@@ -173,7 +195,7 @@ def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = 
     extra_flags: list[Flag] = []
     if registry is not None:
         related, extra_flags = registry.related(proposal, facts, outcome.home, outcome.lead, rs)
-    flags = _flags(rs, fired, outcome, candidates)
+    flags = _flags(rs, fired, outcome, candidates, facts)
     known = {f.code for f in flags}
     for f in extra_flags:
         if f.code not in known:

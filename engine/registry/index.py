@@ -32,6 +32,7 @@ undetermined) raises COORDINATE_Q6_17_Q6_20 naming that item.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from collections import Counter
@@ -45,6 +46,8 @@ import numpy as np
 from engine.lexicon import SEPARATOR
 from engine.models import Flag, Proposal, RelatedWork
 from engine.registry.items import WorkItem, default_registry_file, read_items
+from engine.precedent import NO_PRECEDENT, Precedent
+from engine.registry.precedent import PrecedentIndex, PrecedentItem
 from engine.registry.related import flags_for
 from engine.registry.text import fold_words, term_counts, tokens, weighted_terms
 from engine.vocabulary import FIELDS
@@ -117,6 +120,7 @@ class Registry:
     _concepts: dict[str, _ConceptIndex] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _curated: "Registry | None" = None
+    precedent_index: "PrecedentIndex | None" = None  # set by enable_precedent(); None: no precedent signals
 
     def __post_init__(self) -> None:
         self.by_id = {it.id: it for it in self.items}
@@ -149,6 +153,18 @@ class Registry:
             kept = [it for it in self.items if not it.owner_from]
             self._curated = self if len(kept) == len(self.items) else Registry(kept, file=self.file, revision=self.revision)
         return self._curated
+
+    def enable_precedent(self) -> "Registry":
+        """Fit the precedent index (k-NN and classifier) on every item, once per registry revision."""
+        if self.precedent_index is None:
+            self.precedent_index = precedent_index_for(self)
+        return self
+
+    def precedent(self, proposal: Proposal, rs: "RuleSet") -> Precedent:
+        """Precedent signals for a proposal (engine/precedent.py); none before enable_precedent()."""
+        if self.precedent_index is None:
+            return NO_PRECEDENT
+        return self.precedent_index.precedent(proposal, rs)
 
     def owners(self) -> dict[str, str]:
         """Recommendation id -> the Study Group that holds it (feeds cited-Recommendation ownership)."""
@@ -275,6 +291,23 @@ class Registry:
         """The related work of a decided proposal, and the flags it raises."""
         related = self.scores(proposal, facts, rs)
         return related, flags_for(related, home, rs.catalogue.flags)
+
+
+_PRECEDENT_CACHE: dict[str, PrecedentIndex] = {}
+_PRECEDENT_LOCK = threading.Lock()
+
+
+def precedent_index_for(registry: Registry) -> PrecedentIndex:
+    """The precedent index of a registry's items, fitted once per content (the last few kept)."""
+    key = registry.revision or hashlib.sha256("\n".join(f"{it.id}\t{it.study_group}\t{it.title}" for it in registry.items).encode()).hexdigest()
+    with _PRECEDENT_LOCK:
+        found = _PRECEDENT_CACHE.get(key)
+        if found is None:
+            found = PrecedentIndex.build([PrecedentItem(it.id, it.title, it.study_group, it.description) for it in registry.items])
+            if len(_PRECEDENT_CACHE) >= 4:
+                _PRECEDENT_CACHE.pop(next(iter(_PRECEDENT_CACHE)))
+            _PRECEDENT_CACHE[key] = found
+        return found
 
 
 def load_registry(path: Path | str) -> Registry:
