@@ -50,9 +50,10 @@ class Precedent:
 
 @runtime_checkable
 class PrecedentSource(Protocol):
-    """Anything that can say what existing work suggests for a proposal."""
+    """Anything that can say what existing work suggests for a proposal (its facts carry the
+    prepared text, so a source need not normalise the proposal again)."""
 
-    def precedent(self, proposal: "Proposal", rs: "RuleSet") -> Precedent: ...
+    def precedent(self, proposal: "Proposal", facts: Facts, rs: "RuleSet") -> Precedent: ...
 
 
 NO_PRECEDENT = Precedent({}, {})
@@ -64,7 +65,7 @@ class StaticPrecedent:
 
     signals: dict[str, int]
 
-    def precedent(self, proposal: "Proposal", rs: "RuleSet") -> Precedent:
+    def precedent(self, proposal: "Proposal", facts: Facts, rs: "RuleSet") -> Precedent:
         return Precedent(dict(self.signals), {n: [Ev("registry", f"{n} = {v}", "precedent")] for n, v in self.signals.items()})
 
 

@@ -74,6 +74,9 @@ class ReviewDef(_Strict):
     thin_lead: int = Field(default=0, ge=0, le=100)    # the first SG by precedent leads the second by less than this
     proposed: bool = False                             # the submitter's Question or series letter points elsewhere
     contested: bool = False                            # both SG17 and SG20 had candidates and a principle or default decided
+    # confidence = (1 - w) x the rules' confidence + w x how strongly existing work points to the home (prec_, 0..1);
+    # only when there are precedent signals (with a registry). 0 keeps the rules' confidence.
+    precedent_weight: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 class LimitsDef(_Strict):

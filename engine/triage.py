@@ -155,9 +155,20 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
     return list(flags.values())
 
 
-def run_rules(rs: RuleSet, proposal: Proposal, precedent: _precedent.Precedent = _precedent.NO_PRECEDENT) -> tuple[Facts, list[str]]:
+def _calibrated(outcome: Outcome, signals: dict[str, int], rs: RuleSet) -> float:
+    """The rules' confidence blended with how strongly existing work points to the decided home
+    (catalogue review.precedent_weight); unchanged without precedent signals or when undetermined."""
+    w = rs.catalogue.review.precedent_weight
+    if not w or outcome.home == "undetermined" or not any(signals.get(n) for n in rs.precedent_signals):
+        return outcome.confidence
+    agree = max((signals.get("prec_" + sg.lower(), 0) for sg in _sgs_of(outcome.home, outcome.lead, outcome.other_sg)), default=0)
+    return round((1 - w) * outcome.confidence + w * agree / 100, 3)
+
+
+def run_rules(rs: RuleSet, proposal: Proposal, precedent: "_precedent.PrecedentSource | None" = None) -> tuple[Facts, list[str]]:
     facts = extract(proposal, rs)
-    _precedent.apply(facts, precedent, rs)
+    if precedent is not None:
+        _precedent.apply(facts, precedent.precedent(proposal, facts, rs), rs)
     return facts, rs.host.evaluate(facts.signals)
 
 
@@ -178,9 +189,7 @@ def triage(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None =
 def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
           decision_id: str | None = None, precedent: "_precedent.PrecedentSource | None" = None) -> Trace:
     """triage(), keeping every intermediate step for explanation."""
-    source = _source(registry, precedent)
-    found = source.precedent(proposal, rs) if source is not None else _precedent.NO_PRECEDENT
-    facts, fired_ids = run_rules(rs, proposal, found)
+    facts, fired_ids = run_rules(rs, proposal, _source(registry, precedent))
     fired = sorted((rs.rules[i] for i in fired_ids), key=lambda r: (r.stage_rank, r.order))
     candidates: list[Candidate] = []
     by_rule: dict[str, Candidate] = {}
@@ -191,6 +200,7 @@ def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = 
             candidates.append(c)
             by_rule[r.id] = c
     outcome = decide(candidates, facts.signals, rs.catalogue)
+    outcome.confidence = _calibrated(outcome, facts.signals, rs)
     related: list[RelatedWork] = []
     extra_flags: list[Flag] = []
     if registry is not None:

@@ -199,6 +199,26 @@ def renamed_label(label: str) -> str:
     return f"{head}:{RENAMED.get(sg, sg)}" if sg else RENAMED.get(label, label)
 
 
+def registry_titles(registry: Registry) -> list[Labelled]:
+    """Every registry item as a labelled proposal: its title alone (own number stripped)."""
+    out = []
+    for it in registry.items:
+        title = strip_own_number(it.title, it.id).strip() or it.title
+        out.append(Labelled(it.id, Proposal(title=title[:300]), accepted_for(it.study_group), owner=it.study_group))
+    return out
+
+
+def default_floor_file() -> Path:
+    """The leave-one-out accuracy floor kept beside the registry (raise it as the rules improve)."""
+    return default_registry_file().parent / "loo_floor.txt"
+
+
+def read_floor(path: Path | None = None) -> float:
+    """The floor: the first number in the file (comments after '#')."""
+    text = (path or default_floor_file()).read_text(encoding="utf-8")
+    return float(next(line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()))
+
+
 def read_labelled(text: str, name: str, *, strip: bool = False) -> Iterator[Labelled | str]:
     """Every item of an evaluation file (JSON Lines), or for a bad line a message saying where and why."""
     for number, line in enumerate(text.splitlines(), 1):

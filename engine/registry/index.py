@@ -160,11 +160,11 @@ class Registry:
             self.precedent_index = precedent_index_for(self)
         return self
 
-    def precedent(self, proposal: Proposal, rs: "RuleSet") -> Precedent:
+    def precedent(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> Precedent:
         """Precedent signals for a proposal (engine/precedent.py); none before enable_precedent()."""
         if self.precedent_index is None:
             return NO_PRECEDENT
-        return self.precedent_index.precedent(proposal, rs)
+        return self.precedent_index.precedent(proposal, facts, rs)
 
     def owners(self) -> dict[str, str]:
         """Recommendation id -> the Study Group that holds it (feeds cited-Recommendation ownership)."""

@@ -7,7 +7,7 @@ twice) and own-words description:
   pairs of neighbouring words; weight = (1 + ln tf) x idf, idf = ln((1 + N) / (1 + df)) + 1,
   each vector of unit length (the TF-IDF of scikit-learn, built here by hand so that a query
   costs a few dictionary look-ups and one sparse product, not a vectorizer call);
-- k-NN: cosine of the proposal with every item through posting lists; among the K closest, each
+- k-NN: cosine of the proposal with every item (one sparse matrix-vector product); among the K closest, each
   SG's share of the summed squared similarities (`near_<sg>`); the best similarity (`near_top`);
 - a classifier: multinomial logistic regression (scikit-learn, lbfgs) on the same vectors; its
   probabilities are `model_<sg>`; the terms that pushed the chosen SG most are its evidence;
@@ -30,9 +30,12 @@ import numpy as np
 
 from engine.facts import Ev
 from engine.precedent import MODEL, NEAR, PREC, Precedent
-from engine.registry.text import tokens
+from engine.lexicon import SEPARATOR
+from engine.registry.text import prepared_tokens, tokens
+from engine.vocabulary import FIELDS
 
 if TYPE_CHECKING:
+    from engine.facts import Facts
     from engine.models import Proposal
     from engine.ruleset import RuleSet
 
@@ -42,6 +45,7 @@ TITLE_REPEAT = 2
 MAX_TEXT = 4000
 SHOWN_PRECEDENTS = 3
 SHOWN_TERMS = 5
+SHOWN_SGS = 3
 ALPHA = 1e-5                  # regularisation of the classifier
 FOLDS = 10                    # leave-one-out: classifiers fitted without each tenth of the items
 
@@ -67,7 +71,7 @@ def item_text(it: PrecedentItem) -> str:
 
 
 def proposal_text(p: "Proposal") -> str:
-    return " \n".join([p.title] * TITLE_REPEAT + [" ; ".join(p.keywords), p.scope, p.summary, p.text[:MAX_TEXT]])
+    return " \n".join([p.title] * TITLE_REPEAT + [" ; ".join(p.keywords), p.scope[:MAX_TEXT], p.summary[:MAX_TEXT], p.text[:MAX_TEXT]])
 
 
 @dataclass
@@ -94,11 +98,10 @@ class PrecedentIndex:
     items: list[PrecedentItem]
     vocab: dict[str, int] = field(default_factory=dict)
     idf: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros(0))
-    postings: list[tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]] = field(default_factory=list)
     owners: list[str] = field(default_factory=list)
     model: _Model | None = None
     folds: dict[int, _Model] = field(default_factory=dict)
-    _rows: Any = None                  # items x vocabulary, CSR (fitting only)
+    _rows: Any = None                  # items x vocabulary, unit rows, CSR
 
     @classmethod
     def build(cls, items: Sequence[PrecedentItem], *, classifier: bool = True) -> "PrecedentIndex":
@@ -126,9 +129,6 @@ class PrecedentIndex:
                 cols.append(j)
                 vals.append(x / norm)
         self._rows = csr_matrix((vals, (rows, cols)), shape=(n, len(self.vocab)))
-        by_col = self._rows.tocsc()
-        self.postings = [(by_col.indices[by_col.indptr[j]:by_col.indptr[j + 1]], by_col.data[by_col.indptr[j]:by_col.indptr[j + 1]])
-                         for j in range(len(self.vocab))]
         self.owners = [it.study_group for it in self.items]
 
     def _fit(self, mask: "np.ndarray[Any, Any]") -> _Model | None:
@@ -154,39 +154,62 @@ class PrecedentIndex:
     # ------------------------------------------------------------------ querying
     def query(self, text: str) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
         """(columns, unit weights) of a text's known terms."""
-        cols, vals = [], []
-        for t, f in terms(text).items():
-            j = self.vocab.get(t)
-            if j is not None:
-                cols.append(j)
-                vals.append((1 + math.log(f)) * self.idf[j])
-        v = np.array(vals)
-        norm = math.sqrt(float(v @ v)) if len(v) else 1.0
-        return np.array(cols, dtype=np.intp), v / (norm or 1.0)
+        return self.query_words([tokens(text)])
 
-    def precedent(self, proposal: "Proposal", rs: "RuleSet") -> Precedent:
-        return self.from_text(proposal_text(proposal), rs.catalogue.study_groups)
+    def query_facts(self, facts: "Facts") -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+        """query() of a proposal from the text its facts were drawn from (already normalised):
+        the title counted TITLE_REPEAT times, each field's first MAX_TEXT characters."""
+        fields: list[list[str]] = []
+        for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
+            if len(segment) > MAX_TEXT:
+                segment = segment[:segment.rfind(" ", 0, MAX_TEXT) + 1]
+            words = prepared_tokens(segment)
+            fields += [words] * (TITLE_REPEAT if fname == "title" else 1)
+        return self.query_words(fields)
+
+    def query_words(self, fields: list[list[str]]) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+        """(columns, unit weights) of the known words and word pairs of each field's words. A
+        pair is looked up only when both its words are known (no item has any other pair)."""
+        vocab = self.vocab
+        found: list[int] = []
+        for words in fields:
+            ids = [vocab.get(w, -1) for w in words]
+            found += [i for i in ids if i >= 0]
+            found += [j for j in (vocab.get(f"{words[k]} {words[k + 1]}", -1)
+                                  for k in range(len(ids) - 1) if ids[k] >= 0 and ids[k + 1] >= 0) if j >= 0]
+        if not found:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        cols, tf = np.unique(np.array(found, dtype=np.intp), return_counts=True)
+        v = (1 + np.log(tf)) * self.idf[cols]
+        return cols, v / (math.sqrt(float(v @ v)) or 1.0)
+
+    def precedent(self, proposal: "Proposal", facts: "Facts", rs: "RuleSet") -> Precedent:
+        return self.signals(self.query_facts(facts), rs.catalogue.study_groups)
 
     def from_text(self, text: str, study_groups: Iterable[str], *, leave_out: Iterable[int] = (),
                   fold: int | None = None) -> Precedent:
-        """Signals for a text; `leave_out` (item positions) are not neighbours, and `fold` picks
+        """Signals for a plain text (see signals())."""
+        return self.signals(self.query(text), study_groups, leave_out=leave_out, fold=fold)
+
+    def signals(self, query: tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"], study_groups: Iterable[str], *,
+                leave_out: Iterable[int] = (), fold: int | None = None) -> Precedent:
+        """Signals for a query; `leave_out` (item positions) are not neighbours, and `fold` picks
         the classifier fitted without that fold."""
         known = set(study_groups)
-        cols, vals = self.query(text)
+        cols, vals = query
         signals: dict[str, int] = {}
         evidence: dict[str, list[Ev]] = {}
         if not len(cols):
             return Precedent(signals, evidence)
         n = len(self.items)
-        if len(cols):
-            idx = np.concatenate([self.postings[j][0] for j in cols])
-            w = np.concatenate([self.postings[j][1] * v for j, v in zip(cols, vals)])
-            sims = np.bincount(idx, weights=w, minlength=n)
-        else:
-            sims = np.zeros(n)
+        # One sparse matrix-vector product over the items' rows (titles are short: few non-zeros).
+        q = np.zeros(len(self.vocab))
+        q[cols] = vals
+        sims = np.asarray(self._rows @ q)
         for i in leave_out:
             sims[i] = 0.0
-        top = np.argsort(-sims, kind="stable")[:K]
+        part = np.argpartition(-sims, K)[:K] if len(sims) > K else np.arange(len(sims))
+        top = part[np.argsort(-sims[part], kind="stable")]
         top = top[sims[top] > 0]
         near: dict[str, float] = {}
         if len(top):
@@ -207,16 +230,15 @@ class PrecedentIndex:
         prec = {sg: (near.get(sg, 0.0) + probs.get(sg, near.get(sg, 0.0))) / 2 for sg in {*near, *probs}}
         for sg in known:
             s = sg.lower()
-            if near.get(sg):
-                signals[NEAR + s] = round(100 * near[sg])
-            if probs.get(sg):
-                signals[MODEL + s] = round(100 * probs[sg])
-            if prec.get(sg):
-                signals[PREC + s] = round(100 * prec[sg])
+            for prefix, values in ((NEAR, near), (MODEL, probs), (PREC, prec)):
+                v = round(100 * values.get(sg, 0.0))
+                if v:
+                    signals[prefix + s] = v
         ranked = sorted((round(100 * v) for sg, v in prec.items() if sg in known), reverse=True)
         if ranked:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
-        for sg in known:
+        # Evidence for the few Study Groups existing work points to most (the ones a rule may read high).
+        for sg in sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]:
             picked = [int(i) for i in top if self.owners[i] == sg][:SHOWN_PRECEDENTS]
             evs = [self._shown(i, float(sims[i])) for i in picked]
             if model is not None and sg in model.classes:
@@ -258,5 +280,5 @@ class LeaveOut:
     positions: list[int]
     fold: int
 
-    def precedent(self, proposal: "Proposal", rs: "RuleSet") -> Precedent:
-        return self.index.from_text(proposal_text(proposal), rs.catalogue.study_groups, leave_out=self.positions, fold=self.fold)
+    def precedent(self, proposal: "Proposal", facts: "Facts", rs: "RuleSet") -> Precedent:
+        return self.index.signals(self.index.query_facts(facts), rs.catalogue.study_groups, leave_out=self.positions, fold=self.fold)
