@@ -116,7 +116,16 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
             flags[code] = Flag(code=code, text=text)
 
     if outcome.home == "joint":
-        add("JOINT_WORK", fill(texts, "JOINT_WORK", "Joint work led by {lead}.", lead=outcome.lead or ""))
+        add("JOINT_WORK", fill(texts, "JOINT_WORK", "Joint work led by {lead}{detail}.", lead=outcome.lead or ""))
+    else:
+        # A joint trigger fired but an earlier stage (precedent, continuity, another SG) decided:
+        # joint work is still called for, and the home stays where that stage puts it.
+        triggers = [c for c in candidates if c.stage == "joint"]
+        if triggers:
+            where = home_label(outcome.home, outcome.lead, outcome.other_sg)
+            detail = (f"; the home stays {where}, where the {outcome.stage} stage puts it ({', '.join(outcome.winners)}), "
+                      f"and the joint trigger is {', '.join(c.rule for c in triggers)}")
+            add("JOINT_WORK", fill(texts, "JOINT_WORK", "Joint work led by {lead}{detail}.", lead=triggers[0].lead or "", detail=detail))
     stakes: dict[str, list[str]] = {}
     for c in candidates:
         # A stake is a candidate that counted: one in the deciding stage, or any joint trigger.
