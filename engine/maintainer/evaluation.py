@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Callable, Iterable, Iterator, Literal
+from typing import Annotated, Any, Callable, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -168,16 +168,17 @@ def accepted_for(owner: str) -> list[str]:
     return [owner, f"joint:{owner}"] if owner in ("SG17", "SG20") else [f"other:{owner}"]
 
 
-def labelled_from(rec: dict[str, object], where: str, *, strip: bool = False) -> Labelled:
+def labelled_from(rec: dict[str, Any], where: str, *, strip: bool = False) -> Labelled:
     """One line of an evaluation file: {"accept": [...], "proposal": {...}} (a dev file), or a
     Recommendation {"id", "title", "study_group", "abstract"?} (title + abstract as the proposal).
     `strip`: the item's own number is removed from its text. ValueError when it is neither."""
     rid = str(rec.get("id") or where)
     if isinstance(rec.get("proposal"), dict):
-        accept = [renamed_label(str(a)) for a in rec.get("accept") or []]  # type: ignore[union-attr]
+        raw = rec.get("accept")
+        accept = [renamed_label(str(a)) for a in raw] if isinstance(raw, list) else []
         if not accept:
             raise ValueError("expected an 'accept' list")
-        pdict = dict(rec["proposal"])  # type: ignore[call-overload]
+        pdict = dict(rec["proposal"])
         if strip:
             for k in ("title", "summary", "scope", "text"):
                 if isinstance(pdict.get(k), str):
