@@ -9,8 +9,11 @@ from typing import Iterable, Mapping
 _REC = re.compile(r"(?<![A-Za-z0-9.])([A-Z])\.(\d{1,4}(?:\.\d{1,3})?)(?![0-9])")
 _PROVISIONAL = re.compile(r"^\s*([A-Z])\.([A-Za-z][\w.-]*)")
 # A revision cue counts when at most a few words ("of Recommendation ITU-T") stand between it and the id.
+# Only the words that name the Recommendation may stand between: "revision of Recommendation ITU-T",
+# "extends the existing"; a cue about something else ("replacing passwords as in X.1254") is no revision.
 _CUE_BEFORE_ID = re.compile(r"(?:^|\W)(?:revis\w*|amend\w*|corrigend\w*|new (?:edition|version)|updat\w* (?:of|to)|"
-                            r"extension (?:of|to)|extends?|supersed\w*|replac\w*|rev|amd)\W+(?:[\w-]+\W+){0,4}$",
+                            r"extension (?:of|to)|extends?|supersed\w*|replac\w*|rev|amd)\W+"
+                            r"(?:(?:of|to|the|existing|current|published|recommendations?|rec|itu-t|itu|no|\d+|\[)\W*){0,5}$",
                             re.IGNORECASE)
 _REVISION_CUE = re.compile(
     r"(revis\w*|amend\w*|corrigend\w*|new (?:edition|version)|updat\w* (?:of|to)|extension (?:of|to)|"

@@ -137,13 +137,20 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
             citations += find_citations(fname, text, rs.series, rs.known_owners)
     for rel in proposal.relations:
         citations += find_citations("relations", rel, rs.series, rs.known_owners, relation_field=True)
+    counted: set[tuple[str, str]] = set()
     for c in citations:
+        # A Recommendation counts once per signal however often it is cited (an A.1 paste lists
+        # its relations twice: in the Relations section and again in the text).
         sg = (c.sg or "").lower()
-        _bump(signals, f"cites_{sg}")
-        if c.revised:
+        if ("cites", c.rec) not in counted:
+            counted.add(("cites", c.rec))
+            _bump(signals, f"cites_{sg}")
+        if c.revised and ("revises", c.rec) not in counted:
+            counted.add(("revises", c.rec))
             _bump(signals, f"revises_{sg}")
             _keep(evidence, f"revises_{sg}", Ev(field=c.field, words=c.rec, concept="revision"))
-        if c.subject:
+        if c.subject and ("names", c.rec) not in counted:
+            counted.add(("names", c.rec))
             _bump(signals, f"names_{sg}")
             _keep(evidence, f"names_{sg}", Ev(field=c.field, words=c.rec, concept="named"))
         ev = evidence.setdefault(f"cites_{sg}", [])

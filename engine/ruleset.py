@@ -20,7 +20,7 @@ from engine.schema import (
     KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES,
     CatalogueFile, ConceptDef, LexiconFile, RuleDef, RulesFile,
 )
-from engine.vocabulary import ADVISORY, STAGES, SYSTEM_PREFIXES, TOP
+from engine.vocabulary import ADVISORY, PRECEDENT_PREFIXES, PRECEDENT_TOP, STAGES, SYSTEM_PREFIXES, TOP
 from engine.yamlfile import YamlDoc, did_you_mean, read_bounded, read_yaml, validate
 
 MAX_FILES = 100
@@ -88,6 +88,7 @@ class RuleSet:
     produced: set[str] = field(default_factory=set)
     # Category signals start at 0 so that `max` conditions hold when nothing matched.
     zero_signals: dict[str, int] = field(default_factory=dict)
+    precedent_signals: frozenset[str] = frozenset()  # what a precedent source may set (engine/precedent.py)
     category_concepts: dict[str, list[str]] = field(default_factory=dict)
     producers: dict[str, list[str]] = field(default_factory=dict)
     concept_locations: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -258,7 +259,8 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
     for doc, rf in parsed.rule_files:
         for i, rdef in enumerate(rf.rules):
             produced.update(rdef.then.derive)
-    system = {f"{p}{sg.lower()}" for p in SYSTEM_PREFIXES for sg in cat.study_groups}
+    precedent = frozenset({f"{p}{sg.lower()}" for p in PRECEDENT_PREFIXES for sg in cat.study_groups} | set(PRECEDENT_TOP))
+    system = {f"{p}{sg.lower()}" for p in SYSTEM_PREFIXES for sg in cat.study_groups} | precedent
     signals = set(concepts) | set(categories) | {c + TOP for c in categories} | system
     for clash in sorted(produced & signals):
         issues.append(RuleIssue(parsed.root.as_posix(), 1, 1, f"derived fact {clash!r} has the name of a concept or category", code="duplicate"))
@@ -314,6 +316,7 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
         exclusion=compile_matcher({"exclusion": list(cues)}), files=[_display(p) for p in parsed.files],
         known_owners=dict(known_owners or {}), produced=produced,
         zero_signals={name: 0 for c in categories for name in (c, c + TOP)},
+        precedent_signals=precedent,
         category_concepts={c: [k for k, v in concepts.items() if v.category == c] for c in categories},
         concept_order={k: i for i, k in enumerate(concepts)},
         producers={d: [r.id for r in rules.values() if d in r.definition.then.derive] for d in produced}, concept_locations=concept_locations,

@@ -67,6 +67,18 @@ class RepeatDef(_Strict):
     level: int = Field(default=2, ge=1, le=9)
 
 
+class ReviewDef(_Strict):
+    """When a decision also carries NEEDS_REVIEW, beyond review_below (rules/README.md, "Review")."""
+
+    disagree: int = Field(default=101, ge=0, le=101)   # existing work points to another home at least this much (prec_, 0..100)
+    thin_lead: int = Field(default=0, ge=0, le=100)    # the first SG by precedent leads the second by less than this
+    proposed: bool = False                             # the submitter's Question or series letter points elsewhere
+    contested: bool = False                            # both SG17 and SG20 had candidates and a principle or default decided
+    # confidence = (1 - w) x the rules' confidence + w x how strongly existing work points to the home (prec_, 0..1);
+    # only when there are precedent signals (with a registry). 0 keeps the rules' confidence.
+    precedent_weight: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
 class LimitsDef(_Strict):
     shard_size: int = Field(default=64, ge=8, le=500)
 
@@ -83,6 +95,7 @@ class CatalogueFile(_Strict):
     stages: dict[Literal["continuity", "other_sg", "precedent", "joint", "principle", "default"], StageDef]
     joint: JointDef
     review_below: float = Field(ge=0.0, le=1.0)
+    review: ReviewDef = Field(default_factory=ReviewDef)
     repeat: RepeatDef = Field(default_factory=RepeatDef)
     flags: dict[FlagCode, Sentence]
     limits: LimitsDef = Field(default_factory=LimitsDef)

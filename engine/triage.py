@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine import flags as flag_texts
+from engine import precedent as _precedent
 from engine.facts import Ev, Facts, extract
 from engine.labels import home_label
 from engine.models import Decision, Flag, Proposal, RelatedWork
@@ -105,7 +106,7 @@ def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Propo
     return picked
 
 
-def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate]) -> list[Flag]:
+def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate], facts: Facts | None = None) -> list[Flag]:
     texts = rs.catalogue.flags
     fill = flag_texts.fill
     flags: dict[str, Flag] = {}
@@ -115,7 +116,16 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
             flags[code] = Flag(code=code, text=text)
 
     if outcome.home == "joint":
-        add("JOINT_WORK", fill(texts, "JOINT_WORK", "Joint work led by {lead}.", lead=outcome.lead or ""))
+        add("JOINT_WORK", fill(texts, "JOINT_WORK", "Joint work led by {lead}{detail}.", lead=outcome.lead or ""))
+    else:
+        # A joint trigger fired but an earlier stage (precedent, continuity, another SG) decided:
+        # joint work is still called for, and the home stays where that stage puts it.
+        triggers = [c for c in candidates if c.stage == "joint"]
+        if triggers:
+            where = home_label(outcome.home, outcome.lead, outcome.other_sg)
+            detail = (f"; the home stays {where}, where the {outcome.stage} stage puts it ({', '.join(outcome.winners)}), "
+                      f"and the joint trigger is {', '.join(c.rule for c in triggers)}")
+            add("JOINT_WORK", fill(texts, "JOINT_WORK", "Joint work led by {lead}{detail}.", lead=triggers[0].lead or "", detail=detail))
     stakes: dict[str, list[str]] = {}
     for c in candidates:
         # A stake is a candidate that counted: one in the deciding stage, or any joint trigger.
@@ -138,27 +148,57 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
                 add(f.code, f.text)
     if outcome.home == "other":
         add("OUT_OF_SCOPE", fill(texts, "OUT_OF_SCOPE", "Consider {other_sg}.", other_sg=outcome.other_sg or ""))
+    why: list[str] = []
     if outcome.home == "undetermined" or outcome.confidence < rs.catalogue.review_below:
-        detail = "; ".join(outcome.steps[-1:])
-        add("NEEDS_REVIEW", fill(texts, "NEEDS_REVIEW", "Needs review ({detail}).", detail=detail))
+        why += outcome.steps[-1:]
+    cfg = rs.catalogue.review
+    home_sgs = _sgs_of(outcome.home, outcome.lead, outcome.other_sg)
+    if cfg.contested and outcome.stage in ("principle", "default") and outcome.home != "joint":
+        sides = {c.home for c in candidates if c.stage == outcome.stage}
+        if {"SG17", "SG20"} <= sides:
+            why.append(f"both SG17 and SG20 have strong signals and the {outcome.stage} stage decides")
+    if facts is not None:
+        why += _precedent.review_reasons(facts.signals, home_sgs, outcome.stage, cfg, facts.evidence)
+    if why:
+        add("NEEDS_REVIEW", fill(texts, "NEEDS_REVIEW", "Needs review ({detail}).", detail="; ".join(why)))
     return list(flags.values())
 
 
-def run_rules(rs: RuleSet, proposal: Proposal) -> tuple[Facts, list[str]]:
+def _calibrated(outcome: Outcome, signals: dict[str, int], rs: RuleSet) -> float:
+    """The rules' confidence blended with how strongly existing work points to the decided home
+    (catalogue review.precedent_weight); unchanged without precedent signals or when undetermined."""
+    w = rs.catalogue.review.precedent_weight
+    if not w or outcome.home == "undetermined" or not any(signals.get(n) for n in rs.precedent_signals):
+        return outcome.confidence
+    agree = max((signals.get("prec_" + sg.lower(), 0) for sg in _sgs_of(outcome.home, outcome.lead, outcome.other_sg)), default=0)
+    return round((1 - w) * outcome.confidence + w * agree / 100, 3)
+
+
+def run_rules(rs: RuleSet, proposal: Proposal, precedent: "_precedent.PrecedentSource | None" = None) -> tuple[Facts, list[str]]:
     facts = extract(proposal, rs)
+    if precedent is not None:
+        _precedent.apply(facts, precedent.precedent(proposal, facts, rs), rs)
     return facts, rs.host.evaluate(facts.signals)
 
 
+def _source(registry: RelatedWorkFinder | None, precedent: "_precedent.PrecedentSource | None") -> "_precedent.PrecedentSource | None":
+    """Precedent from the caller's source, else from the registry when it is one too."""
+    if precedent is not None:
+        return precedent
+    return registry if isinstance(registry, _precedent.PrecedentSource) else None
+
+
 def triage(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
-           decision_id: str | None = None) -> Decision:
-    """The recommended home of one proposal, with its reasons. Pure apart from the id."""
-    return trace(proposal, rs, registry, decision_id=decision_id).decision
+           decision_id: str | None = None, precedent: "_precedent.PrecedentSource | None" = None) -> Decision:
+    """The recommended home of one proposal, with its reasons. Pure apart from the id.
+    Precedent signals come from `precedent`, else from the registry; without either they are 0."""
+    return trace(proposal, rs, registry, decision_id=decision_id, precedent=precedent).decision
 
 
 def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
-          decision_id: str | None = None) -> Trace:
+          decision_id: str | None = None, precedent: "_precedent.PrecedentSource | None" = None) -> Trace:
     """triage(), keeping every intermediate step for explanation."""
-    facts, fired_ids = run_rules(rs, proposal)
+    facts, fired_ids = run_rules(rs, proposal, _source(registry, precedent))
     fired = sorted((rs.rules[i] for i in fired_ids), key=lambda r: (r.stage_rank, r.order))
     candidates: list[Candidate] = []
     by_rule: dict[str, Candidate] = {}
@@ -169,11 +209,12 @@ def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = 
             candidates.append(c)
             by_rule[r.id] = c
     outcome = decide(candidates, facts.signals, rs.catalogue)
+    outcome.confidence = _calibrated(outcome, facts.signals, rs)
     related: list[RelatedWork] = []
     extra_flags: list[Flag] = []
     if registry is not None:
         related, extra_flags = registry.related(proposal, facts, outcome.home, outcome.lead, rs)
-    flags = _flags(rs, fired, outcome, candidates)
+    flags = _flags(rs, fired, outcome, candidates, facts)
     known = {f.code for f in flags}
     for f in extra_flags:
         if f.code not in known:

@@ -30,3 +30,6 @@ Outcome = Literal["chosen", "outranked", "advisory", "derived"]
 # Signal names: <category>_top, and the system signals built from citations, Questions, etc.
 TOP = "_top"
 SYSTEM_PREFIXES = ("cites_", "revises_", "names_", "proposes_", "reference_", "liaises_")
+# Precedent signals (engine/precedent.py): near_<sg>, model_<sg>, prec_<sg>, and two without an SG.
+PRECEDENT_PREFIXES = ("near_", "model_", "prec_")
+PRECEDENT_TOP = ("near_top", "prec_lead")

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "explain": ("api.cli.rules", "explain_cmd", "Explain the decision on one proposal: facts, rules, precedence."),
     "landscape": ("api.cli.registry", "landscape_cmd", "The landscape of existing work for the JCG."),
     "related-eval": ("api.cli.registry", "related_eval_cmd", "Precision and recall of related-work detection."),
+    "registry": ("api.cli.registry", "registry_group", "Keep the registry of existing work (import from public records)."),
 }
 
 

@@ -1,4 +1,4 @@
-"""Commands over the registry of existing work: `landscape` and `related-eval`."""
+"""Commands over the registry of existing work: `landscape`, `related-eval` and `registry import`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,9 @@ import click
 
 from api.cli.common import EXIT_FINDINGS, fail, fail_load, registry_option, rules_option, runtime
 from engine.errors import RegistryLoadError
+from engine.registry.importer import dump_jsonl, import_records
+from engine.registry.items import RegistryFile, default_registry_file, read_imported
+from engine.yamlfile import read_model
 from engine.maintainer.evaluation import default_pairs_file, evaluate_pairs, load_pairs
 from engine.registry import Registry, load_registry
 from engine.registry.index import RELATIVE, THRESHOLD
@@ -68,18 +71,18 @@ def landscape_cmd(fmt: str, out: Path | None, since: str | None, until: str | No
         if since:
             if until and date_key(until) < date_key(since):
                 raise fail("--until is before --since")
-            changes = changes_since(registry.items, rs, since, until or "", name)
+            changes = changes_since(registry.curated().items, rs, since, until or "", name)
         else:
             assert compare is not None
             try:
                 old = load_registry(compare)
             except RegistryLoadError as exc:
                 fail_load(exc)
-            changes = diff_items(old.items, registry.items, rs, old_name=compare.name, new_name=name)
+            changes = diff_items(old.curated().items, registry.curated().items, rs, old_name=compare.name, new_name=name)
         text = render_changes(changes, fmt)
         count = f"{len(changes.changes)} changes"
     else:
-        land = filter_landscape(build_landscape(registry, rs), sg=sg, question=question, status=status, aspect=aspect, sector=sector)
+        land = filter_landscape(build_landscape(registry.curated(), rs), sg=sg, question=question, status=status, aspect=aspect, sector=sector)
         text = render(land, fmt)
         count = f"{len(land.items)} items"
     if out is None:
@@ -124,3 +127,48 @@ def related_eval_cmd(file: Path | None, rules_dir: Path | None, registry_file: P
             click.echo(f"  {r.id}: {'; '.join(parts)}")
     if report.precision < MIN_SCORE or report.recall < MIN_SCORE:
         raise click.exceptions.Exit(EXIT_FINDINGS)
+
+
+@click.group("registry")
+def registry_group() -> None:
+    """Maintain the registry of existing work."""
+
+
+@registry_group.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@registry_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The imported file to refresh (default: the one the registry file names under `imported`).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+def registry_import_cmd(files: tuple[Path, ...], registry_file: Path | None, out: Path | None, dry_run: bool) -> None:
+    """Refresh the imported Recommendations from FILES: JSON Lines (id, title, study_group,
+    owner_from, published, status, source) or relaton-data-itu YAML records (files or directories).
+    Facts only are kept (never an abstract), merged with the hand-kept fields of items already imported."""
+    reg_file = registry_file or default_registry_file()
+    doc, model, issues = read_model(reg_file, RegistryFile, "a registry file")
+    if model is None:
+        fail_load(RegistryLoadError(issues))
+    target = out or (reg_file.parent / model.imported if model.imported else None)
+    if target is None:
+        raise fail(f"{reg_file} names no `imported` file: give --out")
+    try:
+        existing = read_imported(target) if target.exists() else []
+        report = import_records(list(files), existing)
+    except RegistryLoadError as exc:
+        fail_load(exc)
+    for line in report.lines():
+        click.echo(line)
+    hand = {it.id: it for it in model.items}
+    for it in report.items:
+        mine = hand.get(it.id)
+        if mine is not None and mine.study_group != it.study_group:
+            click.echo(f"note: {it.id} is {mine.study_group} in {reg_file.name} (kept by hand, it wins) but {it.study_group} on record")
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(dump_jsonl(report.items), encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {target}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {target} ({len(report.items)} items)")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from api.cli.common import EXIT_USAGE, fail, no_registry_option, read_text, records_from, rules_option, runtime
+from api.cli.common import EXIT_FINDINGS, EXIT_USAGE, fail, no_registry_option, read_text, records_from, rules_option, runtime
 from api.decision_log import decide
 from engine import Decision
 from engine.intake.a1text import parse_a1
 from engine.errors import InputError
 from engine.labels import label_of
-from engine.maintainer.evaluation import Labelled, evaluate
+from engine.maintainer.evaluation import EvalReport, Labelled, evaluate, leave_one_out, read_labelled
 from engine.models import Proposal
 
 
@@ -83,35 +83,66 @@ def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, a
 
 
 @click.command("eval")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @rules_option
 @no_registry_option
-def eval_cmd(file: Path, rules_dir: Path | None, no_registry: bool) -> None:
-    """Accuracy on FILE: JSON Lines with an `accept` list and a `proposal` object per line."""
+@click.option("--leave-one-out", "loo", is_flag=True,
+              help="Judge each item as a new proposal: its own number stripped from its text, itself (and its editions) "
+                   "removed from the precedent, the classifier fitted without its fold.")
+@click.option("--misses", "max_misses", type=int, default=50, show_default=True, help="How many misses to list (0: none).")
+@click.option("--floor", type=float, default=None, help="Exit 1 when the accuracy is below this.")
+def eval_cmd(files: tuple[Path, ...], rules_dir: Path | None, no_registry: bool, loo: bool, max_misses: int,
+             floor: float | None) -> None:
+    """Accuracy on FILES (JSON Lines): dev items ({"accept": [...], "proposal": {...}}, optional "joint": true)
+    or Recommendations ({"id", "title", "study_group", "abstract"}: title + abstract as the proposal).
+    Prints accuracy, recall per SG, the confusion table, joint recall, review recall and load,
+    accuracy per confidence band, and each miss with its deciding rules."""
     rt = runtime(rules_dir, registry=not no_registry)
-    items: list[Labelled] = []
-    for rec in records_from(str(file), "json"):
-        if rec.proposal is None:
-            raise fail(f"{rec.label}: {rec.error or rec.warning}")
-        accept = rec.extra.get("accept")
-        if not isinstance(accept, list) or not accept:
-            raise fail(f"{rec.label}: expected an object with an 'accept' list and a 'proposal'")
-        items.append(Labelled(rec.id or rec.where, rec.proposal, [str(a) for a in accept]))
-    if not items:
-        raise fail(f"{file}: no items")
-    report = evaluate(items, rt.rules, rt.registry)
-    click.echo(f"accuracy: {report.good}/{report.total} = {report.accuracy:.1%}")
+    below = False
+    for file in files:
+        text, name = read_text(str(file))
+        items: list[Labelled] = []
+        for got in read_labelled(text, name, strip=loo):
+            if isinstance(got, str):
+                raise fail(got)
+            items.append(got)
+        if not items:
+            raise fail(f"{file}: no items")
+        index = rt.registry.precedent_index if rt.registry is not None else None
+        report = evaluate(items, rt.rules, rt.registry,
+                          precedent_for=leave_one_out(index) if loo and index is not None else None)
+        _print_report(name + (" (leave-one-out)" if loo else ""), report, max_misses)
+        below = below or (floor is not None and report.accuracy < floor)
+    if below:
+        click.echo(f"accuracy below the floor {floor}", err=True)
+        raise click.exceptions.Exit(EXIT_FINDINGS)
+
+
+def _print_report(name: str, report: EvalReport, max_misses: int) -> None:
+    click.echo(f"== {name}: {report.total} items")
+    click.echo(f"accuracy        {report.good}/{report.total} = {report.accuracy:.3f}")
+    click.echo("recall per SG   " + "  ".join(f"{sg} {g / n:.2f} ({g}/{n})" for sg, (g, n) in report.recall_by_sg().items()))
+    joint, marked = report.joint_recall()
+    if marked:
+        click.echo(f"joint recall    {joint}/{marked} = {joint / marked:.3f} (items marked \"joint\": true)")
+    wrong = report.total - report.good
+    flagged = sum(r.review for r in report.rows if not r.good)
+    click.echo(f"review recall   {flagged}/{wrong} = {report.review_recall:.3f} (wrong answers carrying NEEDS_REVIEW)")
+    click.echo(f"review load     {sum(r.review for r in report.rows)}/{report.total} = {report.review_load:.3f} (answers carrying it)")
+    click.echo("by confidence   " + "  ".join(f"{b}: {g / n:.2f} ({g}/{n})" for b, g, n in report.bands()))
     rows = sorted({e for e, _ in report.confusion})
     cols = sorted({g for _, g in report.confusion})
     width = max([len(c) for c in cols] + [8])
-    click.echo("\nconfusion (rows: expected, columns: decided)")
+    click.echo("confusion (rows: expected, columns: decided)")
     click.echo(" " * 14 + " ".join(f"{c:>{width}}" for c in cols))
     for r in rows:
         click.echo(f"{r:<14}" + " ".join(f"{report.confusion[(r, c)] or '.':>{width}}" for c in cols))
-    if report.misses:
-        click.echo(f"\nmisses ({len(report.misses)}):")
-        for m in report.misses:
-            fired = ", ".join(r.rule for r in m.decision.reasons)
-            click.echo(f"  MISS {m.item.id}: expected {'|'.join(m.item.accept)}, got {label_of(m.decision)} "
-                       f"(confidence {m.decision.confidence})\n       title: {m.item.proposal.title[:100]}\n"
-                       f"       rules: {fired or '(none fired)'}")
+    if report.misses and max_misses:
+        click.echo(f"misses ({len(report.misses)}, first {min(max_misses, len(report.misses))}):")
+        for m in report.misses[:max_misses]:
+            d = m.decision
+            review = " [NEEDS_REVIEW]" if any(f.code == "NEEDS_REVIEW" for f in d.flags) else ""
+            click.echo(f"  MISS {m.item.id}: expected {'|'.join(m.item.accept)}, got {label_of(d)} "
+                       f"(confidence {d.confidence}){review}\n       title: {m.item.proposal.title[:100]}\n"
+                       f"       deciding: {', '.join(d.deciding_rules) or '(none)'}")
+    click.echo("")

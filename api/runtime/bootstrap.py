@@ -101,4 +101,6 @@ def build(settings: Settings | None = None, *, rules_dir: Path | None = None, re
     # work: --no-registry (registry=false) turns off related work, not what is known of owners.
     holder = RuleHolder(rules_dir or settings.resolved_rules_dir(), known_owners=reg.owners, parse=cache.parse_rules)
     holder.load()
-    return Runtime(settings, holder, reg if registry else None, database_url or settings.resolved_database_url())
+    # Precedent (the nearest existing items and a classifier fitted on them) rides on the registry:
+    # every door that triages with the registry gets its signals; without it they are 0.
+    return Runtime(settings, holder, reg.enable_precedent() if registry else None, database_url or settings.resolved_database_url())

@@ -95,9 +95,11 @@ class ParseCache:
     def registry_items(self, path: Path) -> tuple[list[WorkItem], str]:
         """read_items(), from the cache when the same file was read before."""
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
+            # The file and every data file beside it: a registry file may name one to import.
+            beside = sorted(p for p in path.parent.iterdir() if p.is_file() and p.suffix in (".yaml", ".jsonl", ".json"))
+            if any(p.stat().st_size > MAX_FILE_BYTES for p in [path, *beside]):
                 return read_items(path)  # refused there, before anything is read whole
-            parts = [path.read_bytes()]
+            parts = [path.read_bytes()] + [p.name.encode() + b"\0" + p.read_bytes() for p in beside]
         except OSError:
             return read_items(path)  # says what is wrong, located
         return self.get_or_make("registry", parts, lambda: read_items(path), lambda _: True)

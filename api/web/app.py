@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # bench/http_bench.py: the route's own cost. The model validated and the first request's
             # decision answered again through the same response path, nothing decided after it.
             if "answer" not in decided:
-                decided["answer"] = apply_review(triage(proposal, rt.rules), None)
+                decided["answer"] = apply_review(triage(proposal, rt.rules, rt.registry), None)
             return triage_routes.respond(decided["answer"], "off")
 
     app.add_middleware(BodyLimit, default=rt.settings.max_body_bytes,

@@ -47,6 +47,8 @@ class Fixture(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,79}$")
     note: str = ""
     proposal: Proposal
+    # Precedent signals as a registry would give them (engine/precedent.py), e.g. {prec_sg13: 70, prec_lead: 50}.
+    precedent: dict[str, int] = Field(default_factory=dict)
     expect: Expect
 
 

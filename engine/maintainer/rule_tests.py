@@ -5,6 +5,8 @@ module only runs them and keeps the coverage.
 """
 from __future__ import annotations
 
+from engine.precedent import for_fixture
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +72,7 @@ def run_fixtures(rs: RuleSet, paths: list[Path]) -> TestReport:
             report.issues += issues
             continue
         for fx in fixtures:
-            decision = triage(fx.proposal, rs, registry=None)
+            decision = triage(fx.proposal, rs, registry=None, precedent=for_fixture(fx.precedent))
             fired = [r.rule for r in decision.reasons]
             diffs = differences(fx.expect, decision)
             unknown = [r for r in (*fx.expect.rules, *fx.expect.not_rules) if r not in rs.rules]

@@ -32,6 +32,7 @@ undetermined) raises COORDINATE_Q6_17_Q6_20 naming that item.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from collections import Counter
@@ -45,6 +46,8 @@ import numpy as np
 from engine.lexicon import SEPARATOR
 from engine.models import Flag, Proposal, RelatedWork
 from engine.registry.items import WorkItem, default_registry_file, read_items
+from engine.precedent import NO_PRECEDENT, Precedent
+from engine.registry.precedent import PrecedentIndex, PrecedentItem
 from engine.registry.related import flags_for
 from engine.registry.text import fold_words, term_counts, tokens, weighted_terms
 from engine.vocabulary import FIELDS
@@ -116,6 +119,8 @@ class Registry:
     _row_idf: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros(1))
     _concepts: dict[str, _ConceptIndex] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _curated: "Registry | None" = None
+    precedent_index: "PrecedentIndex | None" = None  # set by enable_precedent(); None: no precedent signals
 
     def __post_init__(self) -> None:
         self.by_id = {it.id: it for it in self.items}
@@ -140,6 +145,26 @@ class Registry:
                     continue
             found.append(it)
         return found
+
+    def curated(self) -> "Registry":
+        """The items kept by hand (work_items.yaml: the IoT-security work the landscape maps),
+        without the imported Recommendations; the registry itself when it has no import."""
+        if self._curated is None:
+            kept = [it for it in self.items if not it.owner_from]
+            self._curated = self if len(kept) == len(self.items) else Registry(kept, file=self.file, revision=self.revision)
+        return self._curated
+
+    def enable_precedent(self) -> "Registry":
+        """Fit the precedent index (k-NN and classifier) on every item, once per registry revision."""
+        if self.precedent_index is None:
+            self.precedent_index = precedent_index_for(self)
+        return self
+
+    def precedent(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> Precedent:
+        """Precedent signals for a proposal (engine/precedent.py); none before enable_precedent()."""
+        if self.precedent_index is None:
+            return NO_PRECEDENT
+        return self.precedent_index.precedent(proposal, facts, rs)
 
     def owners(self) -> dict[str, str]:
         """Recommendation id -> the Study Group that holds it (feeds cited-Recommendation ownership)."""
@@ -235,28 +260,30 @@ class Registry:
         return term_counts(bag)
 
     def scores(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> list[RelatedWork]:
-        """Every item related to the proposal (score >= the cut, or cited), best first."""
+        """Every item related to the proposal (score >= the cut, or cited), best first. Similar
+        items come from the hand-kept work (curated()); a cited item from the whole registry."""
+        cur = self.curated()
         category = rs.concept_category
         levels = {c: float(facts.signals.get(c, 0)) for c in facts.evidence if c in category and facts.signals.get(c, 0) > 0}
-        sims = self.similar_terms(self.query_terms(facts, rs), levels, rs)
+        sims = cur.similar_terms(cur.query_terms(facts, rs), levels, rs)
         cut = max(THRESHOLD, RELATIVE * float(sims.max(initial=0.0)))
-        picked: dict[int, float] = {int(i): float(sims[i]) for i in np.flatnonzero(sims >= cut)}
-        relation: dict[int, str] = {}
+        picked: dict[str, float] = {cur.items[int(i)].id: float(sims[i]) for i in np.flatnonzero(sims >= cut)}
+        relation: dict[str, str] = {}
         for c in facts.citations:
-            i = self.positions.get(c.rec)
-            if i is None:
+            if c.rec not in self.by_id:
                 continue
-            if c.revised or relation.get(i) != "revised":
-                relation[i] = "revised" if c.revised else relation.get(i, "cited")
-            picked[i] = max(float(sims[i]), CITED_SCORE)
-        ranked = sorted(picked.items(), key=lambda p: (-p[1], p[0]))
+            if c.revised or relation.get(c.rec) != "revised":
+                relation[c.rec] = "revised" if c.revised else relation.get(c.rec, "cited")
+            j = cur.positions.get(c.rec)
+            picked[c.rec] = max(float(sims[j]) if j is not None else 0.0, CITED_SCORE)
+        ranked = sorted(picked.items(), key=lambda p: (-p[1], self.positions[p[0]]))
         out: list[RelatedWork] = []
-        for i, s in ranked:
-            if len(out) >= MAX_RELATED and i not in relation:
+        for rid, s in ranked:
+            if len(out) >= MAX_RELATED and rid not in relation:
                 continue
-            it = self.items[i]
+            it = self.by_id[rid]
             out.append(RelatedWork(id=it.id, study_group=it.study_group, title=it.title, score=round(min(s, 1.0), 3),
-                                   question=it.question, relation=relation.get(i, "similar")))
+                                   question=it.question, relation=relation.get(rid, "similar")))
         return out
 
     def related(self, proposal: Proposal, facts: "Facts", home: str, lead: str | None,
@@ -264,6 +291,23 @@ class Registry:
         """The related work of a decided proposal, and the flags it raises."""
         related = self.scores(proposal, facts, rs)
         return related, flags_for(related, home, rs.catalogue.flags)
+
+
+_PRECEDENT_CACHE: dict[str, PrecedentIndex] = {}
+_PRECEDENT_LOCK = threading.Lock()
+
+
+def precedent_index_for(registry: Registry) -> PrecedentIndex:
+    """The precedent index of a registry's items, fitted once per content (the last few kept)."""
+    key = registry.revision or hashlib.sha256("\n".join(f"{it.id}\t{it.study_group}\t{it.title}" for it in registry.items).encode()).hexdigest()
+    with _PRECEDENT_LOCK:
+        found = _PRECEDENT_CACHE.get(key)
+        if found is None:
+            found = PrecedentIndex.build([PrecedentItem(it.id, it.title, it.study_group, it.description) for it in registry.items])
+            if len(_PRECEDENT_CACHE) >= 4:
+                _PRECEDENT_CACHE.pop(next(iter(_PRECEDENT_CACHE)))
+            _PRECEDENT_CACHE[key] = found
+        return found
 
 
 def load_registry(path: Path | str) -> Registry:

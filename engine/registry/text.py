@@ -97,6 +97,12 @@ def tokens(text: str) -> list[str]:
     return [t for t in terms if t]
 
 
+def prepared_tokens(low: str) -> list[str]:
+    """tokens() of text already prepared by the lexicon (lower case, single spaces, padded)."""
+    terms = [_term(word) for word in fold_words(low)]
+    return [t for t in terms if t]
+
+
 def weighted_terms(texts: list[tuple[str, int]]) -> dict[str, int]:
     """Term counts of several texts, each word counted `weight` times."""
     bag: list[str] = []

@@ -44,7 +44,7 @@ def test_eval_reports_accuracy_confusion_and_misses(tmp_path: Path) -> None:
     ]))
     r = CliRunner().invoke(main, ["eval", "--no-registry", str(f)])
     assert r.exit_code == 0, r.output
-    assert "accuracy: 1/2 = 50.0%" in r.output
+    assert "accuracy        1/2 = 0.500" in r.output and "review load" in r.output
     assert "MISS b: expected other:SG11, got SG17" in r.output and "precedent.its-vehicle" in r.output
 
 

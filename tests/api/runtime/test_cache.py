@@ -90,3 +90,14 @@ def test_the_bundled_rules_load_through_the_cache(tmp_path: Path) -> None:
     shutil.copytree(bundled_rules_dir(), target, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     cache = ParseCache(tmp_path / "c")
     assert load_rules(target, parsed=cache.parse_rules(target)).rules
+
+
+def test_a_change_to_the_imported_file_beside_the_registry_is_a_new_entry(tmp_path: Path, counted: dict[str, int]) -> None:
+    folder = tmp_path / "registry"
+    shutil.copytree(default_registry_file().parent, folder)
+    cache = ParseCache(tmp_path / "c")
+    cache.registry_items(folder / "work_items.yaml")
+    for extra in folder.glob("*.jsonl"):
+        extra.write_text(extra.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    cache.registry_items(folder / "work_items.yaml")
+    assert counted["registry"] == (2 if list(folder.glob("*.jsonl")) else 1)

@@ -46,7 +46,7 @@ def test_work_items_unfiltered_and_paged(client: TestClient) -> None:
 ])
 def test_work_items_filters(client: TestClient, params: dict[str, str], check: object) -> None:
     body = client.get("/v1/work-items", params=params).json()
-    assert body["total"] >= 1 and body["total"] == len(body["items"])
+    assert body["total"] >= 1 and len(body["items"]) == min(body["total"], body["limit"])
     assert all(check(it) for it in body["items"])  # type: ignore[operator]
 
 

@@ -1,6 +1,8 @@
 """Every golden fixture: the home, lead, Question, flags, and the rules that must (not) fire."""
 from __future__ import annotations
 
+from engine.precedent import for_fixture
+
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ def test_there_are_enough_fixtures() -> None:
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f.name for f in FIXTURES])
 def test_golden(fixture: Fixture, ruleset: RuleSet) -> None:
-    decision = triage(fixture.proposal, ruleset, registry=None)
+    decision = triage(fixture.proposal, ruleset, registry=None, precedent=for_fixture(fixture.precedent))
     assert differences(fixture.expect, decision) == []
     # The reasons are the rules' own words, each with its evidence: the proposal's words behind
     # every rule that reads something other than derived facts (which have no words of their own).
@@ -44,7 +46,7 @@ def test_every_rule_and_flag_is_covered(ruleset: RuleSet) -> None:
     fired: set[str] = set()
     flags: set[str] = set()
     for f in FIXTURES:
-        d = triage(f.proposal, ruleset, registry=None)
+        d = triage(f.proposal, ruleset, registry=None, precedent=for_fixture(f.precedent))
         fired |= {r.rule for r in d.reasons}
         flags |= set(d.flag_codes())
     never = sorted(set(ruleset.rules) - fired)

@@ -1,0 +1,284 @@
+"""Precedent from the registry: the nearest existing items and a linear classifier fitted on them.
+
+Fitted once when the registry loads (PrecedentIndex.build), on each item's title (counted
+twice) and own-words description:
+
+- terms: lower-cased words (stop words dropped, plurals folded as for related work) and the
+  pairs of neighbouring words; weight = (1 + ln tf) x idf, idf = ln((1 + N) / (1 + df)) + 1,
+  each vector of unit length (the TF-IDF of scikit-learn, built here by hand so that a query
+  costs a few dictionary look-ups and one sparse product, not a vectorizer call);
+- k-NN: cosine of the proposal with every item (one sparse matrix-vector product); among the K closest, each
+  SG's share of the summed squared similarities (`near_<sg>`); the best similarity (`near_top`);
+- a classifier: multinomial logistic regression (scikit-learn, lbfgs) on the same vectors; its
+  probabilities are `model_<sg>`; the terms that pushed the chosen SG most are its evidence;
+- `prec_<sg>` = (near + model) / 2 and `prec_lead` = first minus second (engine/precedent.py).
+
+The proposal is its title (counted TITLE_REPEAT times), keywords, scope, summary and the first
+MAX_TEXT characters of its text. `leave_out` gives the same signals with some items removed
+(k-NN) and the classifier of a fold that never saw them: the leave-one-out evaluation.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+from engine.facts import Ev
+from engine.precedent import MODEL, NEAR, PREC, Precedent
+from engine.lexicon import SEPARATOR
+from engine.registry.text import prepared_tokens, tokens
+from engine.vocabulary import FIELDS
+
+if TYPE_CHECKING:
+    from engine.facts import Facts
+    from engine.models import Proposal
+    from engine.ruleset import RuleSet
+
+K = 10
+POWER = 2.0
+TITLE_REPEAT = 2
+MAX_TEXT = 4000
+SHOWN_PRECEDENTS = 3
+SHOWN_TERMS = 5
+SHOWN_SGS = 3
+ALPHA = 1e-5                  # regularisation of the classifier
+FOLDS = 10                    # leave-one-out: classifiers fitted without each tenth of the items
+
+
+@dataclass(frozen=True)
+class PrecedentItem:
+    id: str
+    title: str
+    study_group: str
+    description: str = ""
+
+
+def terms(text: str) -> Counter[str]:
+    """Words and neighbouring word pairs of a text (lower case, stop words out, plurals folded)."""
+    words = tokens(text)
+    out = Counter(words)
+    out.update(f"{a} {b}" for a, b in zip(words, words[1:]))
+    return out
+
+
+def item_text(it: PrecedentItem) -> str:
+    return f"{it.title} \n{it.title} \n{it.description}"
+
+
+def proposal_text(p: "Proposal") -> str:
+    return " \n".join([p.title] * TITLE_REPEAT + [" ; ".join(p.keywords), p.scope[:MAX_TEXT], p.summary[:MAX_TEXT], p.text[:MAX_TEXT]])
+
+
+@dataclass
+class _Model:
+    classes: list[str]
+    coef: "np.ndarray[Any, Any]"       # classes x vocabulary
+    intercept: "np.ndarray[Any, Any]"
+
+
+def base_number(rec_id: str) -> str:
+    """The Recommendation an id is an edition or part of: 'X.1352 (2022)' -> 'X.1352', 'H.248.1 (V2)' -> 'H.248.1'."""
+    return re.sub(r"\s*\((?:\d{4}|V\d+)\)\s*$", "", rec_id).strip()
+
+
+def fold_of(rec_id: str, k: int = FOLDS) -> int:
+    """A stable fold for an id, the same for every edition (independent of order and hash seed)."""
+    return int(hashlib.sha256(base_number(rec_id).encode()).hexdigest(), 16) % k
+
+
+@dataclass
+class PrecedentIndex:
+    """k-NN shares and classifier probabilities over a fixed list of items."""
+
+    items: list[PrecedentItem]
+    vocab: dict[str, int] = field(default_factory=dict)
+    idf: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros(0))
+    owners: list[str] = field(default_factory=list)
+    model: _Model | None = None
+    folds: dict[int, _Model] = field(default_factory=dict)
+    _rows: Any = None                  # items x vocabulary, unit rows, CSR
+
+    @classmethod
+    def build(cls, items: Sequence[PrecedentItem], *, classifier: bool = True) -> "PrecedentIndex":
+        idx = cls(list(items))
+        idx._fit_vectors()
+        if classifier:
+            idx.model = idx._fit(np.ones(len(idx.items), dtype=bool))
+        return idx
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_vectors(self) -> None:
+        from scipy.sparse import csr_matrix
+
+        counts = [terms(item_text(it)) for it in self.items]
+        df: Counter[str] = Counter(t for c in counts for t in c)
+        self.vocab = {t: i for i, t in enumerate(sorted(df))}
+        n = len(self.items)
+        self.idf = np.array([math.log((1 + n) / (1 + df[t])) + 1 for t in sorted(df)])
+        rows, cols, vals = [], [], []
+        for r, c in enumerate(counts):
+            v = {self.vocab[t]: (1 + math.log(f)) * self.idf[self.vocab[t]] for t, f in c.items()}
+            norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+            for j, x in v.items():
+                rows.append(r)
+                cols.append(j)
+                vals.append(x / norm)
+        self._rows = csr_matrix((vals, (rows, cols)), shape=(n, len(self.vocab)))
+        self.owners = [it.study_group for it in self.items]
+
+    def _fit(self, mask: "np.ndarray[Any, Any]") -> _Model | None:
+        from sklearn.linear_model import SGDClassifier
+
+        y = np.array(self.owners)[mask]
+        if len(set(y)) < 2:
+            return None
+        # Logistic loss fitted by SGD (one-vs-rest): a second at most on a few thousand titles,
+        # where lbfgs takes several. Seeded: the same registry gives the same model.
+        lr = SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=50, tol=1e-4, random_state=0).fit(self._rows[mask], y)
+        return _Model([str(c) for c in lr.classes_], np.asarray(lr.coef_), np.asarray(lr.intercept_))
+
+    def fold_model(self, fold: int) -> _Model | None:
+        """The classifier fitted without the items of `fold` (fitted on first use)."""
+        if fold not in self.folds:
+            mask = np.array([fold_of(it.id) != fold for it in self.items])
+            model = self._fit(mask)
+            if model is not None:
+                self.folds[fold] = model
+        return self.folds.get(fold)
+
+    # ------------------------------------------------------------------ querying
+    def query(self, text: str) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+        """(columns, unit weights) of a text's known terms."""
+        return self.query_words([tokens(text)])
+
+    def query_facts(self, facts: "Facts") -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+        """query() of a proposal from the text its facts were drawn from (already normalised):
+        the title counted TITLE_REPEAT times, each field's first MAX_TEXT characters."""
+        fields: list[list[str]] = []
+        for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
+            if len(segment) > MAX_TEXT:
+                segment = segment[:segment.rfind(" ", 0, MAX_TEXT) + 1]
+            words = prepared_tokens(segment)
+            fields += [words] * (TITLE_REPEAT if fname == "title" else 1)
+        return self.query_words(fields)
+
+    def query_words(self, fields: list[list[str]]) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+        """(columns, unit weights) of the known words and word pairs of each field's words. A
+        pair is looked up only when both its words are known (no item has any other pair)."""
+        vocab = self.vocab
+        found: list[int] = []
+        for words in fields:
+            ids = [vocab.get(w, -1) for w in words]
+            found += [i for i in ids if i >= 0]
+            found += [j for j in (vocab.get(f"{words[k]} {words[k + 1]}", -1)
+                                  for k in range(len(ids) - 1) if ids[k] >= 0 and ids[k + 1] >= 0) if j >= 0]
+        if not found:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        cols, tf = np.unique(np.array(found, dtype=np.intp), return_counts=True)
+        v = (1 + np.log(tf)) * self.idf[cols]
+        return cols, v / (math.sqrt(float(v @ v)) or 1.0)
+
+    def precedent(self, proposal: "Proposal", facts: "Facts", rs: "RuleSet") -> Precedent:
+        return self.signals(self.query_facts(facts), rs.catalogue.study_groups)
+
+    def from_text(self, text: str, study_groups: Iterable[str], *, leave_out: Iterable[int] = (),
+                  fold: int | None = None) -> Precedent:
+        """Signals for a plain text (see signals())."""
+        return self.signals(self.query(text), study_groups, leave_out=leave_out, fold=fold)
+
+    def signals(self, query: tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"], study_groups: Iterable[str], *,
+                leave_out: Iterable[int] = (), fold: int | None = None) -> Precedent:
+        """Signals for a query; `leave_out` (item positions) are not neighbours, and `fold` picks
+        the classifier fitted without that fold."""
+        known = set(study_groups)
+        cols, vals = query
+        signals: dict[str, int] = {}
+        evidence: dict[str, list[Ev]] = {}
+        if not len(cols):
+            return Precedent(signals, evidence)
+        n = len(self.items)
+        # One sparse matrix-vector product over the items' rows (titles are short: few non-zeros).
+        q = np.zeros(len(self.vocab))
+        q[cols] = vals
+        sims = np.asarray(self._rows @ q)
+        for i in leave_out:
+            sims[i] = 0.0
+        part = np.argpartition(-sims, K)[:K] if len(sims) > K else np.arange(len(sims))
+        top = part[np.argsort(-sims[part], kind="stable")]
+        top = top[sims[top] > 0]
+        near: dict[str, float] = {}
+        if len(top):
+            wt = sims[top] ** POWER
+            total = float(wt.sum()) or 1.0
+            for i, wi in zip(top, wt):
+                near[self.owners[i]] = near.get(self.owners[i], 0.0) + float(wi) / total
+            signals["near_top"] = round(100 * float(sims[top[0]]))
+            i0 = int(top[0])
+            evidence["near_top"] = [self._shown(i0, float(sims[i0]))]
+        model = self.fold_model(fold) if fold is not None else self.model
+        probs: dict[str, float] = {}
+        if model is not None:
+            z = model.coef[:, cols] @ vals + model.intercept
+            p = 1.0 / (1.0 + np.exp(-z))  # one-vs-rest, normalised as scikit-learn's predict_proba
+            p = p / (p.sum() or 1.0)
+            probs = {sg: float(pr) for sg, pr in zip(model.classes, p)}
+        prec = {sg: (near.get(sg, 0.0) + probs.get(sg, near.get(sg, 0.0))) / 2 for sg in {*near, *probs}}
+        for sg in known:
+            s = sg.lower()
+            for prefix, values in ((NEAR, near), (MODEL, probs), (PREC, prec)):
+                v = round(100 * values.get(sg, 0.0))
+                if v:
+                    signals[prefix + s] = v
+        ranked = sorted((round(100 * v) for sg, v in prec.items() if sg in known), reverse=True)
+        if ranked:
+            signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
+        # Evidence for the few Study Groups existing work points to most (the ones a rule may read high).
+        for sg in sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]:
+            picked = [int(i) for i in top if self.owners[i] == sg][:SHOWN_PRECEDENTS]
+            evs = [self._shown(i, float(sims[i])) for i in picked]
+            if model is not None and sg in model.classes:
+                ci = model.classes.index(sg)
+                contrib = model.coef[ci, cols] * vals
+                order = np.argsort(-contrib)[:SHOWN_TERMS]
+                names = self._terms()
+                words = [names[cols[j]] for j in order if contrib[j] > 0]
+                if words:
+                    evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
+            if evs:
+                for prefix in (NEAR, MODEL, PREC):
+                    evidence[prefix + sg.lower()] = evs
+        return Precedent(signals, evidence)
+
+    def _shown(self, i: int, sim: float) -> Ev:
+        it = self.items[i]
+        return Ev("registry", f"{it.id} {it.title} ({it.study_group}, {sim:.2f})", "precedent")
+
+    _names: list[str] | None = None
+
+    def _terms(self) -> list[str]:
+        if self._names is None:
+            self._names = sorted(self.vocab, key=self.vocab.__getitem__)
+        return self._names
+
+
+def leave_out(index: PrecedentIndex, rec_id: str) -> "LeaveOut":
+    """The index as if `rec_id` and its other editions did not exist."""
+    base = base_number(rec_id)
+    return LeaveOut(index, [i for i, it in enumerate(index.items) if base_number(it.id) == base], fold_of(rec_id))
+
+
+@dataclass
+class LeaveOut:
+    """A precedent source that judges one proposal as if some registry items did not exist."""
+
+    index: PrecedentIndex
+    positions: list[int]
+    fold: int
+
+    def precedent(self, proposal: "Proposal", facts: "Facts", rs: "RuleSet") -> Precedent:
+        return self.index.signals(self.index.query_facts(facts), rs.catalogue.study_groups, leave_out=self.positions, fold=self.fold)
