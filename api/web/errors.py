@@ -38,14 +38,24 @@ def issue_detail(issues: list[RuleIssue]) -> list[dict[str, Any]]:
     return [dict(i.as_dict(), loc=[i.file, i.line, i.column], msg=str(i), type="rule_load_error") for i in issues]
 
 
+def shown(text: str) -> str:
+    """Text safe to put in an answer: a lone surrogate (no Unicode character, so no UTF-8) as its escape."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def clean_errors(errors: Any) -> list[dict[str, Any]]:
     """Validation errors without echoing large inputs back, and with JSON-safe values."""
     out = []
     for e in errors:
-        item: dict[str, Any] = {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        loc = [part if isinstance(part, int) else shown(str(part)) for part in e.get("loc", ())]
+        item: dict[str, Any] = {"loc": loc, "msg": shown(str(e.get("msg", ""))), "type": str(e.get("type", ""))}
         if "input" in e and isinstance(e["input"], (str, int, float, bool)) and e.get("type") != "missing":
-            text = str(e["input"])
-            item["input"] = text if len(text) <= MAX_SHOWN_INPUT else text[:MAX_SHOWN_INPUT] + "..."
+            text = str(e["input"]) if not isinstance(e["input"], int) or abs(e["input"]) < 10 ** 200 else "(a very long number)"
+            item["input"] = shown(text if len(text) <= MAX_SHOWN_INPUT else text[:MAX_SHOWN_INPUT] + "...")
         out.append(item)
     return out
 

@@ -11,8 +11,9 @@ from typing import Any, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-import api.web.routes.triage
+import api.decision_log.flow
 from api.web.app import create_app
+from api.web.limits import MAX_JSON_DEPTH, TOO_DEEP_MSG
 from api.runtime.settings import Settings
 from engine import RuleLoadError, load_rules
 from tests.api.conftest import ADMIN
@@ -67,7 +68,28 @@ def test_deeply_nested_json_is_a_400_that_says_so(quiet: TestClient, path: str) 
     body = b'{"items": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
     r = quiet.post(path, content=body, headers=JSON)
     assert r.status_code == 400
-    assert _detail(r) == {"loc": ["body"], "msg": "request body is nested too deeply", "type": "too_deep"}
+    assert _detail(r) == {"loc": ["body"], "msg": TOO_DEEP_MSG, "type": "too_deep"}
+    assert "more than 64 levels" in TOO_DEEP_MSG
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", None])
+def test_the_nesting_limit_is_the_services_own_not_the_pythons(quiet: TestClient, content_type: str | None) -> None:
+    # MAX_JSON_DEPTH levels are read and validated (the proposal's scope is a string: 422); one more is
+    # a 400 before parsing, on every Python version (3.13's parser alone would take thousands).
+    def body(depth: int) -> bytes:  # the object is the first level
+        return ('{"title": "t", "scope": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}").encode()
+
+    headers = {"content-type": content_type} if content_type else {}
+    at_limit = quiet.post("/v1/decisions/x/review", content=body(MAX_JSON_DEPTH), headers=headers)
+    assert at_limit.status_code != 400, at_limit.text
+    if content_type:
+        assert quiet.post("/v1/triage", content=body(MAX_JSON_DEPTH), headers=headers).status_code == 422
+    for depth in (MAX_JSON_DEPTH + 1, 5_000):
+        r = quiet.post("/v1/decisions/x/review", content=body(depth), headers=headers)
+        assert r.status_code == 400 and _detail(r)["type"] == "too_deep", r.text
+    # brackets inside strings are text, not nesting
+    text = '{"title": "t", "scope": "' + "[{\\\"" * 2_000 + '"}'
+    assert quiet.post("/v1/triage", content=text.encode(), headers=JSON).status_code == 200
 
 
 @pytest.mark.parametrize(("field", "value", "limit"), [
@@ -139,14 +161,14 @@ def test_a_number_too_long_to_read_is_a_clear_400(quiet: TestClient) -> None:
 def test_a_100000_item_batch_is_refused_with_413_before_any_item_is_triaged(quiet: TestClient,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
-    real = api.web.routes.triage.triage
+    real = api.decision_log.flow.triage
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api.web.routes.triage, "triage", counting)
+    monkeypatch.setattr(api.decision_log.flow, "triage", counting)
     r = quiet.post("/v1/triage/batch", json={"items": [{"title": "x"}] * 100_000})
     assert r.status_code == 413
     d = _detail(r)
