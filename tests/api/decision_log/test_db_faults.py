@@ -47,7 +47,7 @@ def test_sqlite_going_away_and_coming_back(tmp_path: Path) -> None:
         health = c.get("/healthz")
         assert health.status_code == 200 and health.json()["status"] == "degraded"  # triage answers, unlogged
         log = health.json()["decision_log"]
-        assert log["status"] == "unavailable" and "cannot be reached" in log["reason"]
+        assert log["status"] == "unavailable" and "deleted or moved" in log["reason"]
         assert str(tmp_path) not in health.text
 
         # Back: no restart, no reload; the next requests log again.
