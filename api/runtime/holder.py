@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from engine.errors import RuleIssue, RuleLoadError
 from engine.ruleset import RuleSet, load_rules
+
+
+def public_issues(issues: list[RuleIssue], base: Path | None) -> list[RuleIssue]:
+    """The issues as a client may see them: file names relative to the rule directory (or the bare
+    name outside it), and no server path in any message."""
+    out = []
+    root = Path(base).resolve() if base is not None else None
+    for issue in issues:
+        path = Path(issue.file)
+        shown = path.name
+        if root is not None:
+            for candidate in (path, path.resolve()):
+                try:
+                    shown = str(candidate.relative_to(root))
+                    break
+                except ValueError:
+                    continue
+        text = issue.message
+        for prefix in {str(path.parent), str(root) if root else ""} - {"", "."}:
+            text = text.replace(prefix + "/", "").replace(prefix, "")
+        out.append(replace(issue, file=path.name if shown in ("", ".") else shown, message=text))
+    return out
 
 
 @dataclass
@@ -105,6 +127,6 @@ class RuleHolder:
             "reloads": self.reloads,
             "failed_reloads": self.failures,
             "last_failure": None if failure is None else {
-                "at": failure.at, "errors": [i.as_dict() for i in failure.issues[:50]],
+                "at": failure.at, "errors": [i.as_dict() for i in public_issues(failure.issues[:50], self.directory)],
             },
         }

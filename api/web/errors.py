@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.decision_log import LogUnavailable, NotFound
+from api.runtime.holder import public_issues
 from engine.errors import EngineError, InputError, LoadError, RuleIssue
 
 log = logging.getLogger("iotsec_triage.api")
@@ -34,7 +35,7 @@ def http_error(status: int, msg: str, type_: str, loc: list[Any] | None = None,
 
 
 def issue_detail(issues: list[RuleIssue]) -> list[dict[str, Any]]:
-    """Located file problems in the error shape (file names only: no server path)."""
+    """Located file problems in the error shape (pass them through public_issues: no server path)."""
     return [dict(i.as_dict(), loc=[i.file, i.line, i.column], msg=str(i), type="rule_load_error") for i in issues]
 
 
@@ -85,7 +86,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LoadError)
     async def _load(_: Request, exc: LoadError) -> JSONResponse:
-        return JSONResponse({"detail": issue_detail(exc.issues)}, status_code=422)
+        return JSONResponse({"detail": issue_detail(public_issues(exc.issues, None))}, status_code=422)
 
     @app.exception_handler(LogUnavailable)
     async def _log_unavailable(_: Request, exc: LogUnavailable) -> JSONResponse:

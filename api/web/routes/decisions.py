@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
 from api.decision_log import DecisionFilter, DecisionPage, DecisionRecord, NotFound, ReviewRequest
+from api.decision_log.schemas import MAX_OFFSET
+from engine.intake.csvsafe import csv_cell
 from api.web.deps import LogDep, Staff
 from engine.vocabulary import Home
 
@@ -20,12 +22,12 @@ CSV_COLUMNS = ["decision_id", "created_at", "actor", "reference", "title", "home
 
 
 def csv_row(rec: DecisionRecord) -> list[str]:
-    """One CSV line of the export: the rules' answer, then what stands after review."""
+    """One CSV line of the export: the rules' answer, then what stands after review (formula-safe cells)."""
     last = rec.reviews[-1] if rec.reviews else None
-    return [rec.decision_id, rec.created_at.isoformat(), rec.actor, rec.reference, rec.title, rec.home, rec.lead or "",
+    return [csv_cell(cell) for cell in [rec.decision_id, rec.created_at.isoformat(), rec.actor, rec.reference, rec.title, rec.home, rec.lead or "",
             " ".join(rec.result.get("questions", [])), f"{rec.confidence:.2f}", " ".join(rec.flags), rec.status, rec.final_home,
             (last.lead if last else rec.lead) or "", " ".join(last.questions if last else rec.result.get("questions", [])),
-            last.reviewer if last else "", last.reason if last else "", rec.rule_revision, rec.proposal_hash]
+            last.reviewer if last else "", last.reason if last else "", rec.rule_revision, rec.proposal_hash]]
 
 
 def _csv_lines(records: Iterator[DecisionRecord]) -> Iterator[str]:
@@ -51,7 +53,7 @@ def list_decisions(log_: LogDep,
                    since: date | None = Query(None, description="Decided on or after this day (UTC)."),
                    until: date | None = Query(None, description="Decided on or before this day (UTC)."),
                    sort: Literal["newest", "priority"] = Query("newest", description="priority: joint work and overlaps first."),
-                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                    format: Literal["json", "csv"] = "json") -> Any:
     flt = DecisionFilter(flag=flag, home=home, status=status, text=text, since=since, until=until, sort=sort, limit=limit, offset=offset)
     if format == "csv":
