@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.")
     app.state.runtime = rt
     app.state.lanes = Lanes(rt.settings.decide_threads, rt.settings.batch_threads)
+    app.state.token_throttle = security.Throttle()  # refused tokens, at the login page and on the API
     errors.install(app)
     for module in (triage_routes, rules, registry, decisions, intake, pages):
         app.include_router(module.router)
