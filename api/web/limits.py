@@ -136,6 +136,7 @@ class BodyLimit:
         started = False
         deadline = anyio.current_time() + self.timeout
         body_done = False
+        cut = False  # the body was cut short: the rest of it is still on the connection
 
         async def counted() -> dict[str, Any]:
             nonlocal seen, body_done
@@ -145,11 +146,13 @@ class BodyLimit:
                 with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
                     message = await receive()
             except TimeoutError:
+                cut = True
                 raise _TimedOut(self.timeout) from None
             body_done = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    cut = True
                     raise _TooLarge(limit)
             return message
 
@@ -157,6 +160,8 @@ class BodyLimit:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if cut:  # however the app answered the refusal, the connection cannot be reused
+                    message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
             await send(message)
 
         try:
