@@ -139,7 +139,7 @@ class BodyLimit:
         cut = False  # the body was cut short: the rest of it is still on the connection
 
         async def counted() -> dict[str, Any]:
-            nonlocal seen, body_done
+            nonlocal seen, body_done, cut
             if body_done:  # after the body, receive() waits for a disconnect: no deadline on that
                 return await receive()
             try:

@@ -259,7 +259,7 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408_and_the_connection_closes(
     raw = _raw_request(server.port, head, b'{"title": "half a bo', wait=10)
     assert raw.startswith(b"HTTP/1.1 408"), raw[:200]
     assert b"body_timeout" in raw and b"within 1 seconds" in raw
-    assert b"connection: close" in raw.lower()
+    assert b"connection: close" in raw.lower(), raw.decode()
     assert httpx.get(f"{server.base}/healthz", timeout=5).status_code == 200
     assert server.stop() == 0
 
