@@ -1,7 +1,3 @@
 """iotsec-triage's doors (HTTP service, pages, command line) and what assembles the core for them."""
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("iotsec-triage")
-except PackageNotFoundError:  # run from a checkout that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.2.0"  # the one version: pyproject.toml reads it from here (tool.setuptools.dynamic)

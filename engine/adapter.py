@@ -31,7 +31,15 @@ How each measured hazard is kept away from users:
   of its rules can fire (each rule's required signals are checked against their thresholds).
 - facts with 255+ properties are rejected, and (measured here) a fact of about 64 properties that
   the rules read aborts the process in free(): a shard may read at most 48 signals, and its fact
-  carries at most those (plus three markers).
+  carries at most those (plus three markers). A rule may read at most MAX_RULE_SIGNALS (32), so
+  that it always fits in a shard; build_host refuses a part over MAX_SHARD_SIGNALS before any
+  fact is asserted.
+- whatever else the engine refuses or fails on (a number it cannot hold, a definition it
+  compiles but cannot run) would otherwise surface on the first proposal that reaches the rule:
+  `prove` runs every loaded rule set before it is used. Each part is asserted with its largest
+  fact (every signal it reads present), and each rule with a fact that satisfies its conditions,
+  through the same path evaluations take; the rule must fire and must not be skipped by the index.
+  What fails is reported per rule (the loader locates it as file:line).
 """
 from __future__ import annotations
 
@@ -50,6 +58,7 @@ from engine.errors import EngineError
 ENGINE_LOCK = threading.RLock()
 MAX_SHARD_RULES = 500
 MAX_SHARD_SIGNALS = 48
+MAX_RULE_SIGNALS = 32  # distinct signals one rule reads; well under MAX_SHARD_SIGNALS
 CATCH_ALL = "__catch_all__"
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 _names = itertools.count(1)
@@ -366,6 +375,9 @@ def build_host(conditions: list[Condition], shard_size: int, title_level: int, l
     odd = sorted(n for n in _signals(conditions) | {d for c in conditions for d in c.derive} if not _PLAIN_NAME.match(n))
     if odd:  # facts are written as JSON by hand (Part.fact): names must need no escaping
         raise EngineError(f"signal names must be plain words: {', '.join(map(repr, odd[:5]))}")
+    wide = [c.rule_id for c in conditions if len(c.signals()) > MAX_RULE_SIGNALS]
+    if wide:  # the loader reports these located; this is the adapter's own guard
+        raise EngineError(f"rules reading more than {MAX_RULE_SIGNALS} signals: {', '.join(wide[:5])}")
     shards: list[Shard] = []
     derive = {c.rule_id: c.derive for c in conditions if c.derive}
     by_layer: dict[int, tuple[dict[str, list[tuple[int, int, tuple[tuple[str, int], ...]]]], set[int]]] = {}
@@ -377,6 +389,8 @@ def build_host(conditions: list[Condition], shard_size: int, title_level: int, l
                 handle = _dre.create_ruleset(name, json.dumps(_definition([c for g in groups for c in g], title_level)))
             parts: list[Part] = []
             for group in groups:
+                if len(_signals(group)) > MAX_SHARD_SIGNALS:  # pack() never makes one; never assert one
+                    raise EngineError(f"a shard part reads {len(_signals(group))} signals, more than {MAX_SHARD_SIGNALS}")
                 zeros = tuple(sorted({n for c in group for n in (*c.none, *(m for m, _ in c.max), *(m for m, k in c.min if k <= 0))}))
                 part = Part(next(numbers), group[0].layer, tuple(c.rule_id for c in group), frozenset(_signals(group)), zeros)
                 by_signal, always = by_layer.setdefault(part.layer, ({}, set()))
@@ -398,3 +412,66 @@ def build_host(conditions: list[Condition], shard_size: int, title_level: int, l
             entries.sort(key=lambda e: e[1])
     index = {layer: (by_signal, frozenset(always)) for layer, (by_signal, always) in by_layer.items()}
     return RuleHost(shards, derive, index)
+
+
+def example(c: Condition, title_level: int) -> tuple[dict[str, int], bool]:
+    """Signals that satisfy a condition with the smallest values, and whether they do (False when
+    its tests contradict each other: then they are only its positive signals)."""
+    signals: dict[str, int] = {}
+
+    def need(name: str, value: int) -> None:
+        if value > signals.get(name, 0):
+            signals[name] = value
+
+    for name in c.all:
+        need(name, 1)
+    for name in c.in_title:
+        need(name, title_level)
+    for name, n in c.min:
+        need(name, n)
+    if c.any and not any(signals.get(name, 0) > 0 for name in c.any):
+        ceilings = dict(c.max)
+        free = [n for n in c.any if n not in c.none and ceilings.get(n, 1) >= 1]
+        need(free[0] if free else c.any[0], 1)
+    satisfiable = (all(signals.get(n, 0) == 0 for n in c.none)
+                   and all(signals.get(n, 0) <= high for n, high in c.max))
+    return signals, satisfiable
+
+
+def prove(host: RuleHost, conditions: list[Condition], title_level: int) -> list[tuple[str, str]]:
+    """Run every part and every rule of a freshly built host once (see the module docstring):
+    [(rule id, what went wrong)], empty when the rule set runs. The sessions it opened are deleted
+    again: a rule set loaded only to be checked (lint) holds none."""
+    by_id = {c.rule_id: c for c in conditions}
+    problems: list[tuple[str, str]] = []
+    with ENGINE_LOCK:
+        for shard in host.shards:
+            for part in shard.parts:
+                found = len(problems)
+                for rule_id in part.rule_ids:
+                    signals, satisfiable = example(by_id[rule_id], title_level)
+                    fired, failure = _exercise(host, shard, part, signals)
+                    if failure is not None:
+                        problems.append((rule_id, f"the rule engine failed on a fact for this rule: {failure}"))
+                    elif satisfiable and rule_id not in fired:
+                        problems.append((rule_id, "the rule engine did not fire this rule on a fact that satisfies its conditions"))
+                    elif satisfiable and part.number not in host._relevant(part.layer, signals):
+                        problems.append((rule_id, "evaluations would skip this rule on a fact that satisfies its conditions"))
+                _, failure = _exercise(host, shard, part, dict.fromkeys(part.signals, 1))
+                if failure is not None and len(problems) == found:  # no one rule to blame: the widest
+                    widest = max(part.rule_ids, key=lambda r: (len(by_id[r].signals()), r))
+                    problems.append((widest, f"the rule engine refused the largest fact of this rule's shard "
+                                             f"({len(part.signals)} signals, read by {len(part.rule_ids)} rules): {failure}"))
+            _discard(shard)
+    return problems
+
+
+def _exercise(host: RuleHost, shard: Shard, part: Part, signals: dict[str, int]) -> tuple[list[str], str | None]:
+    """Assert one part's fact for `signals` as an evaluation would: (rules fired, failure or None)."""
+    written = [(n, f'"{n}":{v}') for n, v in signals.items() if v]
+    fired: list[str] = []
+    try:
+        host._run_shard(shard, lambda p: written if p is part else None, signals, fired, set())
+    except EngineError as exc:
+        return fired, str(exc)
+    return fired, None

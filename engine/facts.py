@@ -142,10 +142,10 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
         _bump(signals, f"cites_{sg}")
         if c.revised:
             _bump(signals, f"revises_{sg}")
-            evidence.setdefault(f"revises_{sg}", []).append(Ev(field=c.field, words=c.rec, concept="revision"))
+            _keep(evidence, f"revises_{sg}", Ev(field=c.field, words=c.rec, concept="revision"))
         if c.subject:
             _bump(signals, f"names_{sg}")
-            evidence.setdefault(f"names_{sg}", []).append(Ev(field=c.field, words=c.rec, concept="named"))
+            _keep(evidence, f"names_{sg}", Ev(field=c.field, words=c.rec, concept="named"))
         ev = evidence.setdefault(f"cites_{sg}", [])
         if len(ev) < MAX_EVIDENCE and not any(e.words == c.rec for e in ev):
             ev.append(Ev(field=c.field, words=c.rec, concept="citation"))
@@ -164,6 +164,14 @@ def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
             _bump(signals, f"liaises_{sg}")
             evidence.setdefault(f"liaises_{sg}", []).append(Ev(field="liaisons", words=m.group(0), concept="liaison"))
     return Facts(signals, evidence, citations, low)
+
+
+def _keep(evidence: dict[str, list[Ev]], name: str, one: Ev) -> None:
+    """Evidence of a citation signal: the first MAX_EVIDENCE, so that a text citing the same
+    Recommendation thousands of times keeps a few words, not thousands (cost O(1) per citation)."""
+    ev = evidence.setdefault(name, [])
+    if len(ev) < MAX_EVIDENCE:
+        ev.append(one)
 
 
 def _bump(signals: dict[str, int], name: str) -> None:

@@ -4,6 +4,14 @@ Phrases are matched case-insensitively, in one pass, except abbreviations (a phr
 and no space, such as PKI, V2X or IdM), which must appear with their capitals so that "ITS"
 never matches the pronoun "its". Every phrase also matches its plural. Punctuation and runs of
 spaces are equivalent ("end-to-end" = "end to end").
+
+Cost bound (hostile text included): matching is one Aho-Corasick pass, O(n + m) for a prepared
+text of n characters and m matches, and m <= K * n where K is the most lexicon keys that can end
+at one place (fixed by the lexicon, and bounded by the loader's limits on phrases per concept,
+engine/ruleset.py). Every per-match step after it is O(1): `not_within` blocker spans are
+collected in the same pass and applied by one backward sweep over hits and blocker spans (both
+come in end order), never by checking a hit against every span; callers cap the evidence kept per
+concept (MAX_EVIDENCE). So a text that repeats one phrase costs time linear in its length.
 """
 from __future__ import annotations
 
@@ -91,6 +99,35 @@ def variants(phrase: str) -> set[str]:
     return forms
 
 
+# Words too common to mean anything on their own: a phrase or blocker matched in any case and made
+# only of them would match nearly every sentence of English (a blocker "the" is a span at every
+# "the"). The loader refuses them; abbreviations, matched by their capitals ("ITS"), are exempt.
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be been before being below between
+both but by can could did do does doing down during each either else for from further had has have having
+he her here hers him his how i if in into is it its itself just may me might more most must my neither no
+nor not of off on once only or other our ours out over own per same shall she should so some such than that
+the their theirs them then there these they this those through thus to too under until up upon us very via
+was we were what when where whether which while who whom whose why will with within without would yet you
+your yours
+""".split())
+MIN_PHRASE_CHARS = 3  # letters and digits of a phrase matched in any case, unless it has a digit ("5G")
+
+
+def weak_phrase(phrase: str) -> str | None:
+    """Why a lexicon phrase (or blocker) would match nearly everything, or None if it is specific."""
+    words = _lower(normalise(phrase).strip())
+    if not words:
+        return None  # matches nothing at all: lint reports that one
+    if is_abbreviation(phrase):
+        return None  # matched only with its capitals: "ITS" is not "its"
+    if all(w in STOP_WORDS for w in words.split()):
+        return "is made of common words only (" + ", ".join(repr(w) for w in words.split()[:5]) + ")"
+    if len(words.replace(" ", "")) < MIN_PHRASE_CHARS and not any(c.isdigit() for c in words):
+        return f"is shorter than {MIN_PHRASE_CHARS} letters (an abbreviation matched by its capitals may be 2)"
+    return None
+
+
 BLOCK = "!"  # prefix of a pseudo-concept: "!x" marks a span where concept x must not match
 
 
@@ -128,27 +165,50 @@ class Matcher:
         return any(folded for _, (_, folded, _, _) in self.automaton.iter(low))
 
     def spans_prepared(self, norm: str, low: str) -> list[tuple[str, str, int, int]]:
-        """spans() on text already passed through prepare()."""
+        """spans() on text already passed through prepare(). O(n + matches): see the module docstring."""
         if not len(self.automaton):
             return []
         hits: list[tuple[str, str, int, int]] = []
-        blocked = False
+        blocks: list[tuple[str, int, int]] = []  # (concept blocked, start, end), in end order like hits
         append = hits.append
         # Keys carry a space at each end, so every match is on word boundaries.
-        for end, (length, folded, exact, has_block) in self.automaton.iter(low):
+        for end, (length, folded, exact, blocking) in self.automaton.iter(low):
             start = end - length + 2
             words = norm[start:end]
             for concept in folded:
                 append((concept, words, start, end - 1))
+            if blocking:
+                for concept in blocking:
+                    blocks.append((concept, start, end - 1))
             if exact:
-                for concept in exact.get(words, ()):
-                    append((concept, words, start, end - 1))
-            blocked = blocked or has_block
-        if blocked:
-            blocks = [h for h in hits if h[0][0] == BLOCK]
-            hits = [h for h in hits if h[0][0] != BLOCK and not any(
-                b[0] == BLOCK + h[0] and b[2] <= h[2] and h[3] <= b[3] for b in blocks)]
-        return hits
+                found = exact.get(words)
+                if found:
+                    for concept in found[0]:
+                        append((concept, words, start, end - 1))
+                    for concept in found[1]:
+                        blocks.append((concept, start, end - 1))
+        return _unblocked(hits, blocks) if blocks else hits
+
+
+def _unblocked(hits: list[tuple[str, str, int, int]], blocks: list[tuple[str, int, int]]) -> list[tuple[str, str, int, int]]:
+    """The hits not inside a blocker span of their concept, in one backward sweep: hits and spans
+    both come in end order, so walking back from the end, the spans seen so far are exactly those
+    ending at or after the current hit, and the lowest start among them per concept says whether
+    one contains it. O(hits + spans)."""
+    never = 1 << 62
+    lowest: dict[str, int] = {}  # concept -> lowest start of its spans ending at or after the hit
+    keep = [True] * len(hits)
+    j = len(blocks) - 1
+    for i in range(len(hits) - 1, -1, -1):
+        concept, _, start, end = hits[i]
+        while j >= 0 and blocks[j][2] >= end:
+            blocked, b_start, _ = blocks[j]
+            if b_start < lowest.get(blocked, never):
+                lowest[blocked] = b_start
+            j -= 1
+        if lowest.get(concept, never) <= start:
+            keep[i] = False
+    return [h for h, k in zip(hits, keep) if k]
 
 
 def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[str]] | None = None) -> Matcher:
@@ -175,9 +235,18 @@ def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[st
     automaton = ahocorasick.Automaton()
     for key, (folded, exact) in table.items():
         spaced = f" {key} "  # prepared text is padded with spaces: a match is a whole-word match
-        automaton.add_word(spaced, (len(spaced), folded, exact or None, any(c[0] == BLOCK for c in folded)))
+        # (length, concepts, {exact form: (concepts, concepts blocked)} or None, concepts blocked):
+        # blocker pseudo-concepts are kept apart, so the hot path never tests a concept's name.
+        automaton.add_word(spaced, (len(spaced), tuple(c for c in folded if c[0] != BLOCK),
+                                    {form: _split(cs) for form, cs in exact.items()} or None,
+                                    tuple(c[1:] for c in folded if c[0] == BLOCK)))
     if len(automaton):
         automaton.make_automaton()
     # Which concepts claim each surface form (blocker pseudo-concepts left out): lint reads this.
     owners = {form: [c for c in claim if not c.startswith(BLOCK)] for form, claim in claims.items()}
     return Matcher(automaton, len(owners), {f: c for f, c in owners.items() if c})
+
+
+def _split(concepts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(concepts, concepts blocked) of one exact (abbreviation) form."""
+    return tuple(c for c in concepts if c[0] != BLOCK), tuple(c[1:] for c in concepts if c[0] == BLOCK)

@@ -14,16 +14,22 @@ from typing import Any
 
 from engine import adapter
 from engine.citations import SeriesRange
-from engine.errors import RuleIssue, RuleLoadError, YamlFileError
-from engine.lexicon import Matcher, compile_matcher, normalise
+from engine.errors import EngineError, RuleIssue, RuleLoadError, YamlFileError
+from engine.lexicon import Matcher, compile_matcher, normalise, weak_phrase
 from engine.schema import (
     KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES,
     CatalogueFile, ConceptDef, LexiconFile, RuleDef, RulesFile,
 )
 from engine.vocabulary import ADVISORY, STAGES, SYSTEM_PREFIXES, TOP
-from engine.yamlfile import YamlDoc, did_you_mean, read_yaml, validate
+from engine.yamlfile import YamlDoc, did_you_mean, read_bounded, read_yaml, validate
 
 MAX_FILES = 100
+# Lexicon limits (each far above the bundled lexicon: 35 phrases and 4 blockers at most per
+# concept, 849 phrases in all): the matcher's work per character grows with how many phrases
+# can end at one place, so the lexicon cannot grow without bound.
+MAX_PHRASES_PER_CONCEPT = 100
+MAX_BLOCKERS_PER_CONCEPT = 10
+MAX_LEXICON_PHRASES = 5_000
 _PATTERN_SIGNS = re.compile(r"[*+?|\\^$\[\]{}]")
 STAGE_ORDER = {name: i for i, name in enumerate((*STAGES, ADVISORY))}
 
@@ -97,10 +103,15 @@ class RuleSet:
 
 
 def file_revision(paths: list[Path], root: Path) -> str:
+    """Content hash of the files; each read bounded (a file swapped for a huge one since it was parsed
+    raises RuleLoadError, never reads the huge one)."""
     digest = hashlib.sha256()
     for p in paths:
         digest.update(p.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(p.read_bytes() + b"\0")
+        try:
+            digest.update(read_bounded(p, _display(p)) + b"\0")
+        except YamlFileError as exc:
+            raise RuleLoadError(exc.issues) from None
     return digest.hexdigest()[:16]
 
 
@@ -210,16 +221,36 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
                                         suggestion=did_you_mean(concept.category, categories), code="reference"))
             if concept.id in categories or concept.id.endswith(TOP):
                 issues.append(doc.issue(["concepts", i, "id"], f"concept {concept.id!r} clashes with a category signal", code="duplicate"))
-            for key in ("phrases", "not_within"):
-                for j, phrase in enumerate(getattr(concept, key)):
+            for key, limit in (("phrases", MAX_PHRASES_PER_CONCEPT), ("not_within", MAX_BLOCKERS_PER_CONCEPT)):
+                listed = getattr(concept, key)
+                if len(listed) > limit:
+                    issues.append(doc.issue(["concepts", i, key], f"concept {concept.id!r} has {len(listed)} {key}, more than "
+                                            f"{limit}: split it into narrower concepts", code="limit"))
+                for j, phrase in enumerate(listed):
                     words = normalise(phrase).strip()
                     # Phrases are words matched literally; "(a+)+$" would shrink to the letter "a" and match
                     # every "a". A phrase left with no words at all matches nothing: lint reports that one.
                     if words and (len(words) < 2 or _PATTERN_SIGNS.search(phrase)):
                         issues.append(doc.issue(["concepts", i, key, j], "a phrase is words (two letters or digits at "
                                                 "least), not a pattern: * + ? | \\ ^ $ [ ] { } are not allowed", value=phrase))
+                    elif (weak := weak_phrase(phrase)) is not None:
+                        what = "phrase" if key == "phrases" else "not_within phrase"
+                        issues.append(doc.issue(["concepts", i, key, j], f"{what} {phrase!r} {weak}: it would match nearly "
+                                                "every text; use words specific to the concept", value=phrase, code="lexicon"))
             concepts[concept.id] = concept
             concept_locations[concept.id] = (doc.file, doc.locate(["concepts", i])[0])
+
+    total = sum(len(c.phrases) + len(c.not_within) for c in concepts.values())
+    if total > MAX_LEXICON_PHRASES:
+        doc = parsed.lexicons[-1][0]
+        issues.append(doc.issue(["concepts"], f"the lexicon has {total} phrases and blockers, more than {MAX_LEXICON_PHRASES}",
+                                code="limit"))
+    if parsed.catalogue_doc is not None:
+        for j, cue in enumerate(cat.exclusion_cues):
+            weak = weak_phrase(cue)
+            if weak is not None:  # a cue "the" would drop every sentence as "not covered"
+                issues.append(parsed.catalogue_doc.issue(["exclusion_cues", j], f"exclusion cue {cue!r} {weak}: it would "
+                                                         "match nearly every sentence", value=cue, code="lexicon"))
 
     rules: dict[str, Rule] = {}
     order = 0
@@ -262,7 +293,17 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
         bases = [(name[: -len(TOP)] if name.endswith(TOP) else name, name) for name in rule.positive]
         rule.evidence_plan = tuple((base, True) if base in categories else (name, False) for base, name in bases)
     revision = file_revision(parsed.files, parsed.root)
-    host = adapter.build_host(conditions, cat.limits.shard_size, title_level, revision[:8])
+    try:
+        host = adapter.build_host(conditions, cat.limits.shard_size, title_level, revision[:8])
+    except EngineError as exc:
+        raise RuleLoadError([RuleIssue(parsed.root.as_posix(), 1, 1, f"the rule engine rejected the rules: {exc}", code="engine")]) from None
+    # Prove the rule set runs before anyone uses it: what the engine refuses is a load error here,
+    # located at its rule, not an engine_error on every proposal that reaches the rule later.
+    problems = adapter.prove(host, conditions, title_level)
+    if problems:
+        host.close()
+        raise RuleLoadError([RuleIssue(rules[rid].file, rules[rid].line, 1, f"rule {rid!r}: {message}", code="engine")
+                             for rid, message in problems])
     cues = cat.exclusion_cues
     return RuleSet(
         directory=str(parsed.root), version=cat.version, revision=revision, catalogue=cat,
@@ -346,6 +387,10 @@ def _check_rule(doc: YamlDoc, path: list[Any], rdef: RuleDef, signals: set[str],
             if name not in signals and name not in produced:
                 issues.append(doc.issue([*path, "when", key, name], f"unknown signal {name!r}",
                                         suggestion=did_you_mean(name, signals | produced), code="reference"))
+    reads = {*w.all, *w.any, *w.none, *w.in_title, *w.min, *w.max}
+    if len(reads) > adapter.MAX_RULE_SIGNALS:  # a fact must stay small enough for the engine (adapter.py)
+        issues.append(doc.issue([*path, "when"], f"rule {rdef.id!r} reads {len(reads)} signals, more than "
+                                f"{adapter.MAX_RULE_SIGNALS}: split it into several rules or use a category", code="limit"))
     if not (w.all or w.any or w.none or w.in_title or w.min or w.max):
         issues.append(doc.issue([*path, "when"], "a rule needs at least one condition", code="semantic"))
     t = rdef.then

@@ -13,6 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' own cache of parsed files (api/runtime/cache.py), never the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IOTSEC_CACHE_DIR", str(tmp_path_factory.mktemp("parse-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def ruleset() -> Iterator[RuleSet]:
     rs = load_rules(bundled_rules_dir())

@@ -25,7 +25,7 @@ ROOMS: dict[str, set[str]] = {
     "api.web": {"api", "api.runtime", "api.decision_log", "engine.maintainer", "engine.registry", "engine.intake", "engine"},
     "api.cli": {"api", "api.runtime", "api.decision_log", "api.web", "engine.maintainer", "engine.registry", "engine.intake",
                 "engine"},
-    "api.runtime": {"api.decision_log", "engine.registry", "engine"},
+    "api.runtime": {"api", "api.decision_log", "engine.registry", "engine"},
     "api.decision_log": {"engine"},
     "api": {"engine"},  # api/__init__.py: the version only
     "engine.maintainer": {"engine.registry", "engine.intake", "engine", "rules", "fixtures"},

@@ -1,26 +1,51 @@
 """The `iotsec-triage` command line: a thin door onto the engine, like the HTTP service.
 
 This module only builds the group; each command lives in the module of its family and never
-imports the group (api.cli.common holds what they share). Exit codes: 0 ok, 1 findings,
+imports the group (api.cli.common holds what they share). Commands are imported when they run,
+not before: `--help` and each command pay only for what they use. Exit codes: 0 ok, 1 findings,
 2 usage or input errors.
 """
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from api import __version__
-from api.cli.registry import landscape_cmd, related_eval_cmd
-from api.cli.rules import explain_cmd, rules_group
-from api.cli.serve import serve_cmd
-from api.cli.triage import eval_cmd, triage_cmd
-from api.cli.workflow import batch_cmd
+
+# name -> (module, attribute, the one-line help `--help` shows without importing the module)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "triage": ("api.cli.triage", "triage_cmd", "Triage proposals from a file: one decision per line."),
+    "eval": ("api.cli.triage", "eval_cmd", "Accuracy of the rules on labelled items."),
+    "batch": ("api.cli.workflow", "batch_cmd", "Triage every item of a file into the decision log."),
+    "serve": ("api.cli.serve", "serve_cmd", "Run the HTTP service (JSON API, pages, OpenAPI at /docs)."),
+    "rules": ("api.cli.rules", "rules_group", "Check, test and compare rule sets (for rule maintainers)."),
+    "explain": ("api.cli.rules", "explain_cmd", "Explain the decision on one proposal: facts, rules, precedence."),
+    "landscape": ("api.cli.registry", "landscape_cmd", "The landscape of existing work for the JCG."),
+    "related-eval": ("api.cli.registry", "related_eval_cmd", "Precision and recall of related-work detection."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        command = getattr(importlib.import_module(spec[0]), spec[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][2]) for name in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="iotsec-triage")
 def main() -> None:
     """Recommend the home of proposed IoT-security work items (SG17, SG20, joint, other SG)."""
-
-
-for command in (triage_cmd, eval_cmd, serve_cmd, batch_cmd, rules_group, explain_cmd, landscape_cmd, related_eval_cmd):
-    main.add_command(command)

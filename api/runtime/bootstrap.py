@@ -8,19 +8,25 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from api.decision_log import DecisionLog
 from api.runtime.holder import RuleHolder
 from api.runtime.settings import Settings, get_settings
 from engine import RuleSet
-from engine.registry import Registry, load_default_registry, load_registry
+from api.runtime.cache import ParseCache
+from engine.registry import Registry, default_registry_file
+
+if TYPE_CHECKING:
+    from api.decision_log import DecisionLog
 
 log = logging.getLogger("iotsec_triage.runtime")
 
 
-def open_registry(settings: Settings) -> Registry:
+def open_registry(settings: Settings, cache: ParseCache | None = None) -> Registry:
     """The registry of existing work: IOTSEC_REGISTRY_FILE, else the bundled one."""
-    return load_registry(settings.registry_file) if settings.registry_file else load_default_registry()
+    path = Path(settings.registry_file) if settings.registry_file else default_registry_file()
+    items, revision = (cache or ParseCache(None)).registry_items(path)
+    return Registry(items, file=str(path), revision=revision)
 
 
 @dataclass(eq=False)  # compared and hashed by identity: one per app or command
@@ -44,6 +50,8 @@ class Runtime:
         """The decision log, created on first use (it connects and migrates lazily)."""
         log_ = self._log
         if log_ is None:
+            from api.decision_log import DecisionLog  # SQLAlchemy only for the doors that log
+
             with self._lock:
                 if self._log is None:
                     self._log = DecisionLog(self.database_url)
@@ -87,9 +95,10 @@ def build(settings: Settings | None = None, *, rules_dir: Path | None = None, re
     doors' own overrides (--rules, --no-registry, --database-url). Raises RuleLoadError or
     RegistryLoadError with every located problem: a broken file fails here, not later."""
     settings = settings or get_settings()
-    reg = open_registry(settings)
+    cache = ParseCache(settings.resolved_cache_dir())
+    reg = open_registry(settings, cache)
     # Cited Recommendations the registry holds take their owner from it, with or without related
     # work: --no-registry (registry=false) turns off related work, not what is known of owners.
-    holder = RuleHolder(rules_dir or settings.resolved_rules_dir(), known_owners=reg.owners)
+    holder = RuleHolder(rules_dir or settings.resolved_rules_dir(), known_owners=reg.owners, parse=cache.parse_rules)
     holder.load()
     return Runtime(settings, holder, reg if registry else None, database_url or settings.resolved_database_url())

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.errors import RuleIssue, RuleLoadError
-from engine.ruleset import RuleSet, load_rules
+from engine.ruleset import Parsed, RuleSet, load_rules, parse_directory
 
 
 def public_issues(issues: list[RuleIssue], base: Path | None) -> list[RuleIssue]:
@@ -47,6 +47,7 @@ class RuleHolder:
 
     directory: Path
     known_owners: Callable[[], dict[str, str]] = field(default=dict)
+    parse: Callable[[Path], Parsed] = parse_directory  # or a cache of parses (api.runtime.cache)
     _current: RuleSet | None = None
     last_failure: FailedLoad | None = None
     reloads: int = 0
@@ -56,7 +57,7 @@ class RuleHolder:
 
     def load(self) -> RuleSet:
         """First load; raises RuleLoadError (nothing to fall back on yet)."""
-        rs = load_rules(self.directory, self.known_owners())
+        rs = load_rules(self.directory, self.known_owners(), parsed=self.parse(Path(self.directory)))
         self._current = rs
         return rs
 
@@ -71,7 +72,7 @@ class RuleHolder:
         with self._lock:
             target = directory or self.directory
             try:
-                fresh = load_rules(target, self.known_owners())
+                fresh = load_rules(target, self.known_owners(), parsed=self.parse(Path(target)))
             except RuleLoadError as exc:
                 self.failures += 1
                 self.last_failure = FailedLoad(time.time(), exc.issues)

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where the SQLite decision log lives.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     registry_file: Path | None = Field(default=None, description="Registry of existing work; default: the bundled one.")
+    cache_dir: str | None = Field(default=None, description="Cache of parsed rule and registry files (api/runtime/cache.py); "
+                                  "default ~/.cache/iotsec-triage; 'off' turns it off.")
     admin_token: SecretStr | None = None
     staff_token: SecretStr | None = None
     max_body_bytes: int = Field(default=1_000_000, ge=1_000)
@@ -44,6 +46,13 @@ class Settings(BaseSettings):
         from engine import bundled_rules_dir
 
         return self.rules_dir or bundled_rules_dir()
+
+    def resolved_cache_dir(self) -> Path | None:
+        from api.runtime.cache import default_cache_dir
+
+        if self.cache_dir is None or self.cache_dir == "":
+            return default_cache_dir()
+        return None if self.cache_dir.lower() in ("off", "none", "0", "false") else Path(self.cache_dir)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 import api.decision_log.flow
+from api.runtime.settings import Settings
 from api.web.app import create_app
 from api.web.limits import MAX_JSON_DEPTH, TOO_DEEP_MSG
-from api.runtime.settings import Settings
 from engine import RuleLoadError, load_rules
 from tests.api.conftest import ADMIN, STAFF
 

@@ -1,0 +1,92 @@
+"""The parse cache: used when the bytes are the same, never stale, never caches a broken file,
+and never in the way (unwritable or damaged: the files are read as if it were not there)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from api.runtime import cache as cache_module
+from api.runtime.cache import ParseCache
+from engine import RuleLoadError, bundled_rules_dir, load_rules
+from engine.registry.items import default_registry_file
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    calls = {"rules": 0, "registry": 0}
+    real_parse, real_read = cache_module.parse_directory, cache_module.read_items
+
+    def parse(directory: Path):  # type: ignore[no-untyped-def]
+        calls["rules"] += 1
+        return real_parse(directory)
+
+    def read(path: Path):  # type: ignore[no-untyped-def]
+        calls["registry"] += 1
+        return real_read(path)
+
+    monkeypatch.setattr(cache_module, "parse_directory", parse)
+    monkeypatch.setattr(cache_module, "read_items", read)
+    return calls
+
+
+def test_the_same_files_are_parsed_once(tmp_path: Path, rules_copy: Path, counted: dict[str, int]) -> None:
+    cache = ParseCache(tmp_path / "c")
+    first = cache.parse_rules(rules_copy)
+    again = ParseCache(tmp_path / "c").parse_rules(rules_copy)
+    assert counted["rules"] == 1
+    assert load_rules(rules_copy, parsed=again).revision == load_rules(rules_copy, parsed=first).revision
+    items, rev = cache.registry_items(default_registry_file())
+    assert cache.registry_items(default_registry_file()) == (items, rev) and counted["registry"] == 1
+
+
+def test_an_edit_is_a_new_entry_never_a_stale_one(tmp_path: Path, rules_copy: Path, counted: dict[str, int]) -> None:
+    cache = ParseCache(tmp_path / "c")
+    before = load_rules(rules_copy, parsed=cache.parse_rules(rules_copy))
+    path = rules_copy / "precedents.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("SG17 precedent", "SG17's precedent", 1), encoding="utf-8")
+    after = load_rules(rules_copy, parsed=cache.parse_rules(rules_copy))
+    assert counted["rules"] == 2 and after.revision != before.revision
+
+
+def test_a_broken_rule_set_is_not_cached_and_still_reported(tmp_path: Path, rules_copy: Path, counted: dict[str, int]) -> None:
+    (rules_copy / "zz_broken.yaml").write_text("schema: iotsec-triage/rules@1\nrules:\n  - id: x.y\n    whn: {}\n", encoding="utf-8")
+    cache = ParseCache(tmp_path / "c")
+    for _ in range(2):
+        with pytest.raises(RuleLoadError) as info:
+            load_rules(rules_copy, parsed=cache.parse_rules(rules_copy))
+        assert any("zz_broken.yaml" in i.file for i in info.value.issues)
+    assert counted["rules"] == 2 and not list((tmp_path / "c").glob("rules-*"))
+
+
+def test_an_unusable_cache_is_skipped(tmp_path: Path, rules_copy: Path, counted: dict[str, int]) -> None:
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")
+    assert ParseCache(blocked).parse_rules(rules_copy).catalogue is not None  # cannot write: parsed anyway
+    good = ParseCache(tmp_path / "c")
+    good.parse_rules(rules_copy)
+    (entry,) = (tmp_path / "c").glob("rules-*.pickle")
+    entry.write_bytes(b"not a pickle")
+    assert good.parse_rules(rules_copy).catalogue is not None and counted["rules"] == 3
+
+
+def test_off_reads_the_files_every_time(rules_copy: Path, counted: dict[str, int]) -> None:
+    off = ParseCache(None)
+    off.parse_rules(rules_copy)
+    off.parse_rules(rules_copy)
+    assert counted["rules"] == 2
+
+
+def test_settings_turn_it_off_or_move_it(tmp_path: Path) -> None:
+    from api.runtime.settings import Settings
+
+    assert Settings(cache_dir="off").resolved_cache_dir() is None
+    assert Settings(cache_dir=str(tmp_path)).resolved_cache_dir() == tmp_path
+
+
+def test_the_bundled_rules_load_through_the_cache(tmp_path: Path) -> None:
+    target = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), target, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    cache = ParseCache(tmp_path / "c")
+    assert load_rules(target, parsed=cache.parse_rules(target)).rules
