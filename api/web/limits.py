@@ -1,8 +1,8 @@
 """Request body limits, enforced before a body is parsed, as a plain ASGI middleware (cheap):
 the size (413), the time the client takes to send it (408, at most `timeout` seconds for the whole
 body), and for JSON bodies the nesting depth (400, at most MAX_JSON_DEPTH) and lone UTF-16
-surrogate escapes (400: "\\ud800" alone is no Unicode character, and no part of the service can
-store or answer it)."""
+surrogate escapes (422 naming where: "\\ud800" alone is no Unicode character, and no part of the
+service could store or answer it; every endpoint, before any model or the decision log sees it)."""
 from __future__ import annotations
 
 import json
@@ -44,34 +44,34 @@ def nested_too_deeply(body: bytes) -> bool:
 
 
 _SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")
-_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+_LONE = re.compile("[\ud800-\udfff]")
 
 
-def lone_surrogate(body: bytes) -> int | None:
-    """The character offset of the first \\uD800-\\uDFFF escape in a JSON string of `body` that is
-    not half of a high-low pair, else None. One regex search when the body has no such escape."""
+def lone_surrogate(body: bytes) -> tuple[list[str | int], int, int] | None:
+    """Where `body` has a lone UTF-16 surrogate escape ("\\ud800" that is not half of a pair):
+    (the path of the key or string in it, the code point, its offset in the string), else None.
+    One regex search when the body has no such escape; parsed only when it has one."""
     if _SURROGATE_HINT.search(body) is None:
         return None
     try:
-        text = body.decode(json.detect_encoding(body), "surrogatepass")
-    except (UnicodeDecodeError, LookupError):
-        return None
-    for string in _STRING.finditer(text):
-        high_at = high_end = -1
-        # Escapes in order, each consumed whole: in "\\\\ud800" the backslash is escaped, not the u.
-        for escape in _ESCAPE.finditer(string.group()):
-            code = int(escape.group(1), 16) if escape.group(1) else -1
-            if high_at >= 0:
-                if escape.start() == high_end and 0xDC00 <= code <= 0xDFFF:
-                    high_at = -1
-                    continue
-                return string.start() + high_at
-            if 0xD800 <= code <= 0xDBFF:
-                high_at, high_end = escape.start(), escape.end()
-            elif 0xDC00 <= code <= 0xDFFF:
-                return string.start() + escape.start()
-        if high_at >= 0:
-            return string.start() + high_at
+        data = json.loads(body)  # nesting was checked first; a pair becomes one character here
+    except ValueError:
+        return None  # the parser will say what is wrong
+    stack: list[tuple[list[str | int], Any]] = [([], data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            found = _LONE.search(value)
+            if found:
+                return path, ord(found.group()), found.start()
+        elif isinstance(value, dict):
+            for key in value:
+                found = _LONE.search(key)
+                if found:
+                    return [*path, key], ord(found.group()), found.start()
+            stack.extend(([*path, k], v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend(([*path, i], v) for i, v in reversed(list(enumerate(value))))
     return None
 
 
@@ -200,10 +200,12 @@ class BodyLimit:
         if nested_too_deeply(body):
             await _reject(send, 400, TOO_DEEP_MSG, "too_deep")
             return
-        where = lone_surrogate(body)
-        if where is not None:
-            await _reject(send, 400, f"request body has a lone UTF-16 surrogate escape at character {where}: "
-                                     "a \\uD800-\\uDFFF escape must be half of a pair", "invalid_encoding")
+        lone = lone_surrogate(body)
+        if lone is not None:
+            path, code, offset = lone
+            loc = ["body", *(p if isinstance(p, int) else p.encode("utf-8", "backslashreplace").decode() for p in path)]
+            await _reject(send, 422, f"lone surrogate U+{code:04X} at offset {offset} is not valid Unicode text "
+                                     "(a \\uD800-\\uDFFF escape must be half of a pair)", "invalid_unicode", loc)
             return
         await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send)
 
@@ -218,8 +220,8 @@ def _replay(first: dict[str, Any], receive: Receive) -> Receive:
     return replayed
 
 
-async def _reject(send: Send, status: int, msg: str, type_: str) -> None:
-    body = json.dumps({"detail": [{"loc": ["body"], "msg": msg, "type": type_}]}).encode()
+async def _reject(send: Send, status: int, msg: str, type_: str, loc: list[Any] | None = None) -> None:
+    body = json.dumps({"detail": [{"loc": loc or ["body"], "msg": msg, "type": type_}]}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})

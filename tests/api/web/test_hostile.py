@@ -324,20 +324,21 @@ def test_current_memory_returns_after_hostile_requests(quiet: TestClient) -> Non
 LONE = b'{"title": "Smart meter \\ud800 security"}'
 
 
-@pytest.mark.parametrize(("path", "body"), [
-    ("/v1/triage", LONE),
-    ("/v1/triage", b'{"title": "Smart meter security", "\\udfff": 1}'),
-    ("/v1/triage/batch", b'{"items": [{"title": "Smart meter security"}, ' + LONE + b"]}"),
-    ("/v1/triage/text", b'{"text": "Title: IoT \\udc00 security"}'),
-    ("/v1/decisions/x/review", b'{"action": "confirm", "reviewer": "\\ud83d"}'),
+@pytest.mark.parametrize(("path", "body", "loc"), [
+    ("/v1/triage", LONE, ["body", "title"]),
+    ("/v1/triage", b'{"title": "Smart meter security", "\\udfff": 1}', ["body", "\\udfff"]),
+    ("/v1/triage/batch", b'{"items": [{"title": "Smart meter security"}, ' + LONE + b"]}", ["body", "items", 1, "title"]),
+    ("/v1/triage/text", b'{"text": "Title: IoT \\udc00 security"}', ["body", "text"]),
+    ("/v1/decisions/x/review", b'{"action": "confirm", "reviewer": "\\ud83d"}', ["body", "reviewer"]),
 ])
-def test_a_lone_surrogate_escape_is_a_400_before_anything_is_decided_or_logged(tmp_path: Path, path: str, body: bytes) -> None:
+def test_a_lone_surrogate_escape_is_a_422_before_anything_is_decided_or_logged(tmp_path: Path, path: str, body: bytes,
+                                                                               loc: list[Any]) -> None:
     settings = Settings(data_dir=tmp_path / "data", admin_token=ADMIN)  # type: ignore[arg-type]
     with TestClient(create_app(settings)) as c:
         r = c.post(path, content=body, headers={**JSON, "Authorization": f"Bearer {ADMIN}"})
-        assert r.status_code == 400, r.text
+        assert r.status_code == 422, r.text
         d = _detail(r)
-        assert d["type"] == "invalid_encoding" and "surrogate" in d["msg"]
+        assert d["type"] == "invalid_unicode" and "lone surrogate" in d["msg"] and d["loc"] == loc
         assert c.app.state.runtime.decision_log().count() == 0  # type: ignore[attr-defined]
         # A pair is one character (an emoji), and an escaped backslash before "u" is plain text.
         pair = c.post("/v1/triage", content=b'{"title": "Smart meter security \\ud83d\\ude00 \\\\ud800"}', headers=JSON)
