@@ -18,6 +18,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DRAIN_SECONDS = 1.0
 GRACEFUL_SECONDS = 30  # the longest request (a full batch) fits in it; then uvicorn cancels what is left
+SWITCH_INTERVAL = 0.001  # seconds; see api/web/main.py
 
 
 class DrainingHttpTools(HttpToolsProtocol):

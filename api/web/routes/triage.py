@@ -25,7 +25,7 @@ class BatchResult(BaseModel):
     ok: bool
     decision: ReviewedDecision | None = None
     error: list[dict[str, Any]] | None = None
-    log: LogNote | None = Field(None, description="What happened to this item's record: recorded, existing, off or failed.")
+    log: LogNote | None = Field(default=None, description="What happened to this item's record: recorded, existing, off or failed.")
 
 
 class BatchResponse(BaseModel):
