@@ -39,12 +39,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# With no staff token set, one is made for this run and printed, so that /queue can be used
-# on a laptop; staff endpoints are never open without a token.
+# With no staff or admin token set, one of each is made for this run and printed, so that /queue
+# and the admin endpoints (POST /v1/rules/reload) can be used on a laptop; they are never open
+# without a token.
 run: install
-	@token="$${IOTSEC_STAFF_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
-	echo "staff token for http://127.0.0.1:8000/queue (this run): $$token"; \
-	IOTSEC_STAFF_TOKEN="$$token" exec $(BIN)/iotsec-triage serve --host 127.0.0.1 --port 8000
+	@staff="$${IOTSEC_STAFF_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
+	admin="$${IOTSEC_ADMIN_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
+	echo "staff token for http://127.0.0.1:8000/queue (this run): $$staff"; \
+	echo "admin token for POST /v1/rules/reload (this run):      $$admin"; \
+	IOTSEC_STAFF_TOKEN="$$staff" IOTSEC_ADMIN_TOKEN="$$admin" exec $(BIN)/iotsec-triage serve --host 127.0.0.1 --port 8000
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -16,6 +16,7 @@ import click
 from api.runtime import bootstrap
 from api.runtime.settings import Settings
 from engine.errors import LoadError
+from engine.intake.files import SUFFIXES, read_upload
 from engine.intake.records import Record, read_records
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -68,7 +69,31 @@ def read_text(path: str) -> tuple[str, str]:
         raise fail(f"cannot read {path}: {exc.strerror}") from None
 
 
+def files_of(path: Path) -> list[Path]:
+    """The files of a folder that hold proposals (.docx, .txt, .xlsx, .csv, .json, .jsonl), sorted, subfolders too."""
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$")))
+
+
 def records_from(path: str, fmt: str = "auto") -> Iterator[Record]:
-    """Every record of FILE (JSON, JSON Lines or CSV; engine.intake.records)."""
-    text, name = read_text(path)
-    return read_records(text, name, fmt)
+    """Every record of FILE or of every file in a folder (JSON, JSON Lines, CSV, XLSX, an A.1 .docx
+    or .txt; engine.intake). A file that cannot be read is one error record naming it; the rest go on."""
+    if path == "-":
+        text, name = read_text(path)
+        yield from read_records(text, name, fmt)
+        return
+    given = Path(path)
+    if given.is_dir():
+        files = files_of(given)
+        if not files:
+            raise fail(f"{path}: no .docx, .txt, .xlsx, .csv, .json or .jsonl file in this folder")
+    elif given.exists():
+        files = [given]
+    else:
+        raise fail(f"cannot read {path}: No such file or directory")
+    for file in files:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            yield Record(str(file), error=f"cannot read the file: {exc.strerror}")
+            continue
+        yield from read_upload(data, str(file), fmt)

@@ -8,10 +8,11 @@ import click
 from api.cli.common import EXIT_FINDINGS, fail, fail_load, registry_option, rules_option, runtime
 from engine.errors import RegistryLoadError
 from engine.maintainer.evaluation import default_pairs_file, evaluate_pairs, load_pairs
-from engine.registry import Registry
+from engine.registry import Registry, load_registry
 from engine.registry.index import RELATIVE, THRESHOLD
-from engine.registry.landscape import build_landscape
-from engine.registry.reports import FORMATS, render
+from engine.registry.items import date_key
+from engine.registry.landscape import build_landscape, changes_since, diff_items, filter_landscape
+from engine.registry.reports import CHANGE_FORMATS, FORMATS, render, render_changes
 from engine.ruleset import RuleSet
 
 MIN_SCORE = 0.8
@@ -23,15 +24,64 @@ def _load(rules_dir: Path | None, registry_file: Path | None) -> tuple[Registry,
     return rt.registry, rt.rules
 
 
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(date_key(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)") from None
+    return value
+
+
 @click.command("landscape")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here instead of stdout.")
+@click.option("--since", callback=_date, default=None, metavar="DATE",
+              help="List what changed since DATE (new, consented, approved, moved, withdrawn items; changed matrix cells), from the items' dates.")
+@click.option("--until", callback=_date, default=None, metavar="DATE", help="With --since: up to DATE instead of now.")
+@click.option("--compare", "compare", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              metavar="OLD.yaml", help="List what changed from an older registry file to the current one.")
+@click.option("--sg", default=None, help="Only items of this Study Group (e.g. SG17).")
+@click.option("--question", default=None, help="Only items of this Question (e.g. Q6/17; 'unknown' = none on record).")
+@click.option("--status", default=None, help="Only items with this status ('ongoing' = under study, determined or consented).")
+@click.option("--aspect", default=None, help="Only items with this security aspect (a lexicon concept, e.g. authentication).")
+@click.option("--sector", default=None, help="Only items in this sector (a lexicon concept, e.g. smart_grid; cross_sector).")
 @rules_option
 @registry_option
-def landscape_cmd(fmt: str, out: Path | None, rules_dir: Path | None, registry_file: Path | None) -> None:
-    """The landscape of existing work: every item classified by the rules, topics, overlaps, candidates, gaps."""
+def landscape_cmd(fmt: str, out: Path | None, since: str | None, until: str | None, compare: Path | None,
+                  sg: str | None, question: str | None, status: str | None, aspect: str | None, sector: str | None,
+                  rules_dir: Path | None, registry_file: Path | None) -> None:
+    """The landscape of IoT-security work for a JCG meeting: ongoing items, Q6/17 and Q6/20 side by side, the
+    aspect x sector matrix, contested items and gaps; with --since or --compare, what changed between two meetings."""
     registry, rs = _load(rules_dir, registry_file)
-    text = render(build_landscape(registry, rs), fmt)
+    if until and not since:
+        raise fail("--until needs --since")
+    if since and compare:
+        raise fail("use either --since or --compare, not both")
+    if since or compare:
+        if fmt not in CHANGE_FORMATS:
+            raise fail(f"what changed renders as {', '.join(CHANGE_FORMATS)}, not {fmt}")
+        name = Path(registry.file).name
+        if since:
+            if until and date_key(until) < date_key(since):
+                raise fail("--until is before --since")
+            changes = changes_since(registry.items, rs, since, until or "", name)
+        else:
+            assert compare is not None
+            try:
+                old = load_registry(compare)
+            except RegistryLoadError as exc:
+                fail_load(exc)
+            changes = diff_items(old.items, registry.items, rs, old_name=compare.name, new_name=name)
+        text = render_changes(changes, fmt)
+        count = f"{len(changes.changes)} changes"
+    else:
+        land = filter_landscape(build_landscape(registry, rs), sg=sg, question=question, status=status, aspect=aspect, sector=sector)
+        text = render(land, fmt)
+        count = f"{len(land.items)} items"
     if out is None:
         click.echo(text, nl=False)
         return
@@ -40,7 +90,7 @@ def landscape_cmd(fmt: str, out: Path | None, rules_dir: Path | None, registry_f
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {out} ({fmt}, {len(registry)} items)", err=True)
+    click.echo(f"wrote {out} ({fmt}, {count})", err=True)
 
 
 @click.command("related-eval")

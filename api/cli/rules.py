@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from api.cli.common import EXIT_FINDINGS, fail, no_registry_option, records_from, rules_option, runtime
 from engine import InputError, Proposal, bundled_rules_dir
-from engine.maintainer.diff import DiffReport, base_directory, diff, fixture_corpus, jsonl_corpus
+from engine.maintainer.diff import DiffReport, base_directory, default_rules, diff, fixture_corpus, jsonl_corpus
 from engine.maintainer.explain import explain, render_text
 from engine.errors import RuleIssue
 from engine.maintainer.lint import LintReport, lint_directory
@@ -210,7 +210,8 @@ def render_diff(report: DiffReport) -> str:
 def diff_cmd(base: str, corpus_files: tuple[Path, ...], rules_dir: Path | None, fixtures_path: Path | None,
              no_log: bool, fmt: str) -> None:
     """Every proposal whose home, lead, Questions or flags change between --base and the working rules."""
-    working_dir = rules_dir or bundled_rules_dir()
+    # Installed (not editable), the bundled rules are in site-packages: the repository one is in counts.
+    working_dir = rules_dir or default_rules(bundled_rules_dir(), Path.cwd())
     with tempfile.TemporaryDirectory(prefix="iotsec-base-") as scratch_name:
         try:
             base_dir, base_name = base_directory(base, working_dir, Path(scratch_name))

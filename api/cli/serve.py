@@ -2,11 +2,28 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import click
 
-from api.cli.common import rules_option, runtime
+from api.cli.common import fail, rules_option, runtime
+
+
+def _port_free(host: str, port: int) -> str | None:
+    """None when host:port can be bound now, else why not (uvicorn itself would exit 3)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"cannot resolve {host}: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 @click.command("serve")
@@ -21,6 +38,9 @@ def serve_cmd(host: str, port: int, rules_dir: Path | None, workers: int | None)
 
     if rules_dir is not None:
         os.environ["IOTSEC_RULES_DIR"] = str(rules_dir.resolve())
+    busy = _port_free(host, port)
+    if busy is not None:
+        raise fail(f"cannot serve on {host}:{port}: {busy} (another server on that port? choose one with --port)")
     # Fail here, with the file's location, rather than inside a worker.
     rt = runtime(rules_dir)
     count = workers or rt.settings.workers

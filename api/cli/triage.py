@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from api.cli.common import EXIT_USAGE, fail, no_registry_option, read_text, records_from, rules_option, runtime
-from engine import Decision, triage
+from api.decision_log import decide
+from engine import Decision
 from engine.intake.a1text import parse_a1
 from engine.errors import InputError
 from engine.labels import label_of
@@ -32,28 +33,40 @@ def _a1_proposal(path: str) -> tuple[str, Proposal | str]:
     return name, parsed.proposal
 
 
+def _json_line(item_id: str | None, decision: Decision) -> str:
+    """The decision as one JSON line, led by the item's own id (a contribution number) when it has one."""
+    line = decision.model_dump_json()
+    return "{" + f'"id":{json.dumps(item_id)},' + line[1:] if item_id else line
+
+
 @click.command("triage")
 @click.argument("file")
 @rules_option
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
 @no_registry_option
 @click.option("--text", "as_text", is_flag=True, help="FILE is the plain text of an A.1 justification; the fields found go to stderr.")
-def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, as_text: bool = False) -> None:
-    """Triage FILE: one JSON proposal or JSON Lines ('-' reads stdin); one decision per line."""
+@click.option("--no-log", is_flag=True, help="Do not record the decisions in the decision log.")
+def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, as_text: bool = False, no_log: bool = False) -> None:
+    """Triage FILE or every file of a folder: JSON, JSON Lines, CSV, XLSX, an A.1 .docx or .txt ('-' reads stdin).
+    One decision per line; each is recorded in the decision log (the id the service gives the same text)."""
     rt = runtime(rules_dir, registry=not no_registry)
+    log_, write = (None, False) if no_log else rt.log_for_request()
     bad = 0
     if fmt == "table":
         click.echo(f"{'item':<24} {'home':<12} {'questions':<16} {'conf':<5} {'deciding rule':<36} flags")
     items: list[tuple[str, Proposal | str]]
+    ids: dict[str, str] = {}
     if as_text:
         items = [_a1_proposal(file)]
     else:
         items = []
-        for rec in records_from(file, "json"):
+        for rec in records_from(file, "auto"):
             if rec.warning:
                 click.echo(f"{rec.where}: note: {rec.warning}", err=True)
             elif rec.proposal is not None:
                 items.append((rec.label, rec.proposal))
+                if rec.id:
+                    ids[rec.label] = rec.id
             else:
                 items.append((rec.label, rec.error or "unreadable"))
     for where, item in items:
@@ -63,8 +76,8 @@ def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, a
             if fmt == "json":
                 click.echo(json.dumps({"where": where, "error": item}))
             continue
-        decision = triage(item, rt.rules, rt.registry)
-        click.echo(decision.model_dump_json() if fmt == "json" else table_row(where, decision))
+        decision, _ = decide(log_, item, rt.rules, rt.registry, "cli", write)
+        click.echo(_json_line(ids.get(where), decision) if fmt == "json" else table_row(where, decision))
     if bad:
         raise click.exceptions.Exit(EXIT_USAGE)
 

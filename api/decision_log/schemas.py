@@ -22,6 +22,8 @@ class RulesNow(BaseModel):
     questions: list[str] = Field(default_factory=list)
     confidence: float
     flags: list[Flag] = Field(default_factory=list)
+    deciding_rules: list[str] = Field(default_factory=list, description="The rules that chose the rules' home.")
+    label: str = Field("", description="The rules' home in the one notation (SG17, joint:SG20, other:SG11).")
 
 
 class ReviewInfo(BaseModel):
@@ -40,12 +42,32 @@ class ReviewInfo(BaseModel):
     inherited_from: int | None = None
 
 
+class PublicReview(BaseModel):
+    """A review as anyone may see it: what was decided and when; who and why are for staff only."""
+
+    review_id: int
+    decision_id: str
+    action: Literal["confirm", "override"]
+    home: Home
+    lead: LeadSG | None = None
+    other_sg: str | None = None
+    questions: list[str] = Field(default_factory=list)
+    reviewed_at: datetime
+    inherited_from: int | None = None
+
+    @classmethod
+    def of(cls, review: ReviewInfo) -> "PublicReview":
+        return cls.model_validate(review.model_dump(exclude={"reviewer", "reason"}))
+
+
 class ReviewedDecision(Decision):
     """A Decision (docs/architecture.md contract, unchanged) plus whether a person's review decided it."""
 
     reviewed: bool = Field(False, description="True when a person's review of this contribution decides it.")
-    review: ReviewInfo | None = Field(None, description="The review that stands (same reference or same proposal hash).")
-    rules_now: RulesNow | None = Field(None, description="What the rules say now, when a review decided.")
+    decided_by: Literal["rules", "review"] = Field("rules", description="Who decided the home: the rules, or a person's review.")
+    review: PublicReview | None = Field(None, description="The review that stands (same proposal hash, or same reference and "
+                                        "the same work); the reviewer's name and reason are for staff only.")
+    rules_now: RulesNow | None = Field(None, description="What the rules said, when a review decided.")
 
 
 class ReviewRequest(BaseModel):
@@ -108,6 +130,8 @@ class DecisionRecord(BaseModel):
     status: Literal["open", "confirmed", "overridden"]
     final_home: str
     reviews: list[ReviewInfo] = Field(default_factory=list)
+    reference_reviews: list[str] = Field(default_factory=list, description="Other decisions of the same reference with a "
+                                         "review that does not stand for this one (different work under the same name).")
 
 
 class DecisionPage(BaseModel):

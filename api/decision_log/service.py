@@ -11,7 +11,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time as dtime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Engine, case, func, or_, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
@@ -24,8 +24,13 @@ from engine.errors import TriageError
 from engine.models import Decision, Proposal
 
 log = logging.getLogger("iotsec_triage.decision_log")
-PRIORITY_FLAGS = ("JOINT_WORK", "OVERLAP_EXISTING_WORK")
 RETRY_AFTER_SECONDS = 5.0
+# The queue's order of need: what a person must look at first. OVERLAP_EXISTING_WORK is on most
+# items and orders nothing; a confidence below LOW_CONFIDENCE is "low".
+LOW_CONFIDENCE = 0.6
+# Two titles name the same work when this share of their content words is common (Jaccard).
+SAME_WORK_TITLE = 0.6
+_STOP = frozenset("a an and as at by for from in into of on or the to under with within via its their this that".split())
 
 
 class LogUnavailable(TriageError):
@@ -51,6 +56,22 @@ def proposal_hash(proposal: Proposal) -> str:
     return hashlib.sha256(canonical_json(proposal).encode("utf-8")).hexdigest()
 
 
+def title_words(title: str) -> frozenset[str]:
+    """The content words of a title: lower case, letters and digits, stop words left out."""
+    words = "".join(c if c.isalnum() else " " for c in title.lower()).split()
+    return frozenset(w for w in words if w not in _STOP)
+
+
+def same_work(title_a: str, title_b: str) -> bool:
+    """Whether two titles name the same work: at least SAME_WORK_TITLE of their content words in
+    common (Jaccard). A revised summary or a title with a word added or dropped stays the same work;
+    another item that borrowed a provisional name does not."""
+    a, b = title_words(title_a), title_words(title_b)
+    if not a or not b:
+        return title_a.strip().lower() == title_b.strip().lower()
+    return len(a & b) / len(a | b) >= SAME_WORK_TITLE
+
+
 def _utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything is stored in UTC.
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -62,8 +83,27 @@ def _review_info(row: ReviewRow, decision_id: str) -> ReviewInfo:
                       reviewed_at=_utc(row.created_at), inherited_from=row.inherited_from)
 
 
-def _record(row: DecisionRow) -> DecisionRecord:
-    return DecisionRecord(
+def need_rank() -> Any:
+    """The queue's order of need, as one SQL expression (lower first): NEEDS_REVIEW, JOINT_WORK,
+    low confidence, COORDINATE_Q6_17_Q6_20, then the rest."""
+    return case((DecisionRow.flag_codes.contains(",NEEDS_REVIEW,"), 0), (DecisionRow.flag_codes.contains(",JOINT_WORK,"), 1),
+                (DecisionRow.confidence < LOW_CONFIDENCE, 2), (DecisionRow.flag_codes.contains(",COORDINATE_Q6_17_Q6_20,"), 3),
+                else_=4)
+
+
+def need_of(flags: list[str], confidence: float) -> int:
+    """need_rank() for one decision, in Python (the same order)."""
+    if "NEEDS_REVIEW" in flags:
+        return 0
+    if "JOINT_WORK" in flags:
+        return 1
+    if confidence < LOW_CONFIDENCE:
+        return 2
+    return 3 if "COORDINATE_Q6_17_Q6_20" in flags else 4
+
+
+def _record(row: DecisionRow, reference_reviews: list[str] | None = None) -> DecisionRecord:
+    return DecisionRecord(reference_reviews=reference_reviews or [],
         decision_id=row.decision_id, reference=row.reference, proposal_hash=row.proposal_hash, title=row.title,
         proposal=row.proposal, result=row.result, home=row.home, lead=row.lead, confidence=row.confidence,
         flags=[c for c in row.flag_codes.split(",") if c], rule_revision=row.rule_revision, rule_version=row.rule_version,
@@ -227,6 +267,9 @@ class DecisionLog:
     def record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True) -> Logged:
         """Store one decision (once per proposal hash and rule revision) and find the review that stands.
 
+        A review stands for the same content (same hash), or the same reference with a title that
+        names the same work (`same_work`). When it was made on another decision, it is carried
+        onto this one in the same transaction, so the log says what the answer says.
         With write=False nothing is stored, but a review of the same contribution is still found.
         Raises LogUnavailable when the write did not reach the configured database (its file
         replaced or deleted meanwhile): nothing is reported as stored that is not.
@@ -247,13 +290,14 @@ class DecisionLog:
         digest = proposal_hash(proposal)
         try:
             with self._session() as session, session.begin():
-                review = self._find_review(session, proposal.reference, digest)
+                review = self._find_review(session, proposal.reference, proposal.title, digest)
                 if not write:
                     return Logged(decision.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
                 existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
-                                                                    DecisionRow.rule_revision == decision.ruleset.revision))
+                                                                    DecisionRow.rule_revision == decision.ruleset.revision)
+                                          .options(selectinload(DecisionRow.reviews)))
                 if existing is not None:
-                    return Logged(existing.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
+                    return Logged(existing.decision_id, False, self._standing(session, existing, review))
                 row = self._new_row(proposal, digest, decision, actor)
                 session.add(row)
                 session.flush()
@@ -267,13 +311,27 @@ class DecisionLog:
             return Logged(row.decision_id, True, review_out)
         except IntegrityError:
             # Another writer stored the same proposal under the same rules first: that row stands.
-            with self._session() as session:
+            with self._session() as session, session.begin():
                 existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
-                                                                    DecisionRow.rule_revision == decision.ruleset.revision))
+                                                                    DecisionRow.rule_revision == decision.ruleset.revision)
+                                          .options(selectinload(DecisionRow.reviews)))
                 if existing is None:
                     raise
-                review = self._find_review(session, proposal.reference, digest)
-                return Logged(existing.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
+                review = self._find_review(session, proposal.reference, proposal.title, digest)
+                return Logged(existing.decision_id, False, self._standing(session, existing, review))
+
+    def _standing(self, session: Session, row: DecisionRow, review: ReviewRow | None) -> ReviewInfo | None:
+        """The review that stands for a stored decision: its own latest, or a newer one of the same
+        contribution carried onto it (then the row's status follows)."""
+        own = row.reviews[-1] if row.reviews else None
+        if review is not None and review.decision_pk != row.id and (own is None or _utc(review.created_at) > _utc(own.created_at)):
+            if own is None or own.inherited_from != (review.inherited_from or review.id):
+                carried = self._carry_review(row, review)
+                session.add(carried)
+                session.flush()
+                self._note_reviewed(row.reference, row.proposal_hash)
+                return _review_info(carried, row.decision_id)
+        return _review_info(own, row.decision_id) if own is not None else None
 
     @staticmethod
     def _new_row(proposal: Proposal, digest: str, decision: Decision, actor: str) -> DecisionRow:
@@ -325,25 +383,48 @@ class DecisionLog:
     # -- reading -------------------------------------------------------------------------------
 
     @staticmethod
-    def _find_review(session: Session, reference: str, digest: str) -> ReviewRow | None:
+    def _find_review(session: Session, reference: str, title: str, digest: str) -> ReviewRow | None:
+        """The latest review that stands for this contribution: same hash, or same reference and the same work."""
         same = ReviewRow.proposal_hash == digest
         if reference:
             same = or_(same, ReviewRow.reference == reference)
-        return session.scalar(select(ReviewRow).where(same).order_by(ReviewRow.created_at.desc(), ReviewRow.id.desc())
-                              .options(selectinload(ReviewRow.decision)).limit(1))
+        rows = session.scalars(select(ReviewRow).where(same).order_by(ReviewRow.created_at.desc(), ReviewRow.id.desc())
+                               .options(selectinload(ReviewRow.decision)).limit(200)).all()
+        return next((r for r in rows if r.proposal_hash == digest or same_work(title, r.decision.title)), None)
 
-    def find_override(self, reference: str, digest: str) -> ReviewInfo | None:
-        """The latest review of the same contribution (same reference, or same proposal hash), if any."""
+    def find_override(self, reference: str, digest: str, title: str = "") -> ReviewInfo | None:
+        """The latest review that stands for a contribution (same hash, or same reference and same work)."""
         with self._session() as session:
-            review = self._find_review(session, reference, digest)
+            review = self._find_review(session, reference, title, digest)
             return _review_info(review, review.decision.decision_id) if review else None
+
+    @staticmethod
+    def _reference_reviews(session: Session, rows: "Sequence[DecisionRow]") -> dict[int, list[str]]:
+        """For each row with a reference: the other decisions of that reference with a review that
+        does not stand for it (another work under the same name): staff are told one exists."""
+        refs = {r.reference for r in rows if r.reference}
+        if not refs:
+            return {}
+        found = session.execute(select(ReviewRow.reference, ReviewRow.id, ReviewRow.inherited_from, DecisionRow.id, DecisionRow.decision_id)
+                                .join(DecisionRow, ReviewRow.decision_pk == DecisionRow.id)
+                                .where(ReviewRow.reference.in_(refs))).all()
+        out: dict[int, list[str]] = {}
+        for row in rows:
+            standing = {rv.inherited_from or rv.id for rv in row.reviews} | {rv.id for rv in row.reviews}
+            others = [did for ref, rid, inh, pk, did in found
+                      if ref == row.reference and pk != row.id and rid not in standing and (inh or rid) not in standing]
+            if others:
+                out[row.id] = sorted(set(others))
+        return out
 
     def get(self, decision_id: str) -> DecisionRecord | None:
         """One decision with its reviews, or None."""
         with self._session() as session:
             row = session.scalar(select(DecisionRow).where(DecisionRow.decision_id == decision_id)
                                  .options(selectinload(DecisionRow.reviews)))
-            return _record(row) if row else None
+            if row is None:
+                return None
+            return _record(row, self._reference_reviews(session, [row]).get(row.id, []))
 
     def list(self, flt: DecisionFilter) -> DecisionPage:
         """Decisions matching every given filter; newest first, or joint-work and overlap items first."""
@@ -366,14 +447,14 @@ class DecisionLog:
             conditions.append(DecisionRow.created_at < datetime.combine(flt.until + timedelta(days=1), dtime.min, timezone.utc))
         order: list[Any] = []
         if flt.sort == "priority":
-            flagged = or_(*(DecisionRow.flag_codes.contains(f",{c},") for c in PRIORITY_FLAGS))
-            order.append(case((flagged, 0), else_=1))
+            order.append(need_rank())
         order += [DecisionRow.created_at.desc(), DecisionRow.id.desc()]
         with self._session() as session:
             total = session.scalar(select(func.count()).select_from(DecisionRow).where(*conditions)) or 0
             rows = session.scalars(select(DecisionRow).where(*conditions).order_by(*order).limit(flt.limit)
                                    .offset(flt.offset).options(selectinload(DecisionRow.reviews))).all()
-            return DecisionPage(total=total, items=[_record(r) for r in rows])
+            others = self._reference_reviews(session, rows)
+            return DecisionPage(total=total, items=[_record(r, others.get(r.id, [])) for r in rows])
 
     def iter_all(self, flt: DecisionFilter, page: int = 500) -> Iterator[DecisionRecord]:
         """Every matching decision, page by page (for the CSV export)."""
@@ -391,4 +472,5 @@ class DecisionLog:
             return session.scalar(select(func.count()).select_from(DecisionRow)) or 0
 
 
-__all__ = ["DecisionLog", "Logged", "LogUnavailable", "NotFound", "SQLAlchemyError", "canonical_json", "proposal_hash"]
+__all__ = ["DecisionLog", "Logged", "LogUnavailable", "NotFound", "SQLAlchemyError", "canonical_json", "need_of", "need_rank",
+           "proposal_hash", "same_work"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +41,11 @@ class FailedLoad:
     issues: list[RuleIssue]
 
 
+def iso(epoch: float) -> str:
+    """An epoch time as ISO 8601 in UTC (the notation of every time the service shows)."""
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 @dataclass
 class RuleHolder:
     """Holds the serving RuleSet. Readers take `current` once per request and keep it to the end,
@@ -52,6 +58,7 @@ class RuleHolder:
     last_failure: FailedLoad | None = None
     reloads: int = 0
     failures: int = 0
+    last_reload: tuple[bool, float] | None = None  # (succeeded, when) of the latest reload
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop_watch: threading.Event | None = None
 
@@ -76,10 +83,12 @@ class RuleHolder:
             except RuleLoadError as exc:
                 self.failures += 1
                 self.last_failure = FailedLoad(time.time(), exc.issues)
+                self.last_reload = (False, self.last_failure.at)
                 return None, exc.issues
             self._current = fresh  # the old RuleSet is freed when its last request drops it
             self.directory = Path(target)
             self.reloads += 1
+            self.last_reload = (True, time.time())
             return fresh, []
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
@@ -120,14 +129,17 @@ class RuleHolder:
             "version": rs.version,
             "revision": rs.revision,
             "directory": Path(rs.directory).name,
-            "loaded_at": rs.loaded_at,
+            "loaded_at": iso(rs.loaded_at),
+            "loaded_at_epoch": rs.loaded_at,
             "rules": len(rs.rules),
             "concepts": len(rs.concepts),
             "shards": len(rs.host.shards),
             "files": [Path(f).name for f in rs.files],
             "reloads": self.reloads,
             "failed_reloads": self.failures,
+            # The latest reload: whether it went through. last_failure stays on record after a later success.
+            "last_reload": None if self.last_reload is None else {"ok": self.last_reload[0], "at": iso(self.last_reload[1])},
             "last_failure": None if failure is None else {
-                "at": failure.at, "errors": [i.as_dict() for i in public_issues(failure.issues[:50], self.directory)],
+                "at": iso(failure.at), "at_epoch": failure.at, "errors": [i.as_dict() for i in public_issues(failure.issues[:50], self.directory)],
             },
         }

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from api import __version__
@@ -40,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         rt.close()
 
-    app = FastAPI(title="iotsec-triage", version=__version__, lifespan=lifespan,
+    # /docs and /redoc with their Swagger UI and ReDoc assets served by the app (nothing from a CDN).
+    app = FastAPIOffline(title="iotsec-triage", version=__version__, lifespan=lifespan,
                   description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.")
     app.state.runtime = rt
     app.state.lanes = Lanes(rt.settings.decide_threads, rt.settings.batch_threads)
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (triage_routes, rules, registry, decisions, intake, pages):
         app.include_router(module.router)
+    app.include_router(registry.pages)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving; degraded when decisions are not being recorded")
     def healthz() -> dict[str, Any]:
@@ -74,7 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return triage_routes.respond(decided["answer"], "off")
 
     app.add_middleware(BodyLimit, default=rt.settings.max_body_bytes,
-                       per_path={"/v1/triage/batch": rt.settings.max_batch_body_bytes}, timeout=rt.settings.body_timeout_seconds)
+                       per_path={"/v1/triage/batch": rt.settings.max_batch_body_bytes,
+                                 # files as received (a .docx with its figures, a spreadsheet of items)
+                                 "/v1/triage/file": rt.settings.max_batch_body_bytes, "/upload": rt.settings.max_batch_body_bytes},
+                       timeout=rt.settings.body_timeout_seconds)
     security.install(app)  # security headers, JSON-only gate, documented refusals
     observability.install(app, rt.settings)  # outermost: counts and logs every request, refused ones too
     return app

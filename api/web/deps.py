@@ -9,6 +9,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from api.decision_log import DecisionLog
@@ -77,11 +78,17 @@ def _check_token(request: Request, expected: SecretStr | None, role: str) -> Non
         raise http_error(403, "token refused", "forbidden", ["header", "authorization"])
 
 
-def require_admin(request: Request) -> None:
+# Declares the bearer scheme in OpenAPI (the Authorize button of /docs); the checks below read the
+# header themselves, so that a missing or refused token keeps the one error shape.
+_admin_bearer = HTTPBearer(auto_error=False, scheme_name="admin", description="IOTSEC_ADMIN_TOKEN")
+_staff_bearer = HTTPBearer(auto_error=False, scheme_name="staff", description="IOTSEC_STAFF_TOKEN (the admin token works too)")
+
+
+def require_admin(request: Request, _: HTTPAuthorizationCredentials | None = Depends(_admin_bearer)) -> None:
     _check_token(request, runtime_of(request).settings.admin_token, "admin")
 
 
-def require_staff(request: Request) -> None:
+def require_staff(request: Request, _: HTTPAuthorizationCredentials | None = Depends(_staff_bearer)) -> None:
     settings = runtime_of(request).settings
     # The admin token also opens staff endpoints: an administrator can do what staff do.
     if settings.admin_token is not None and settings.staff_token is not None:

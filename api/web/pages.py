@@ -17,31 +17,38 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.decision_log import DecisionFilter, LogUnavailable, NotFound, ReviewRequest, decide
+from api.decision_log import DecisionFilter, LogUnavailable, NotFound, ReviewRequest, apply_review, decide, need_of
 from api.runtime.bootstrap import Runtime
+from api.web import views
 from api.web.deps import runtime_of
+from api.web.routes.decisions import csv_lines
 from api.web.security import RevokedSessions, Throttle, client_address
 from engine.intake.records import describe_validation
-from engine import InputError, Proposal
+from engine import Decision, InputError, Proposal
 from engine.intake.a1text import parse_a1
+from engine.intake.files import read_upload
+from engine.labels import home_label, label_of
 
 log = logging.getLogger("iotsec_triage.pages")
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals.update(home_label=home_label, gloss=views.gloss)
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "iotsec_session"
 SESSION_MAX_AGE = 8 * 3600
 HOMES = ["SG17", "SG20", "joint", "other", "undetermined"]
 FLAGS = ["JOINT_WORK", "OVERLAP_EXISTING_WORK", "COORDINATE_Q6_17_Q6_20", "NEEDS_REVIEW", "OUT_OF_SCOPE"]
-STATUSES = ["open", "confirmed", "overridden", "reviewed"]
+STATUSES = ["open", "confirmed", "overridden", "reviewed", "any"]
+PER_PAGE = 50
+MAX_UPLOAD = 10_000_000
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 LIST_FIELDS = ("keywords", "questions", "relations", "liaisons")
@@ -177,6 +184,13 @@ def static(name: str) -> Response:
 
 # -- submitters --------------------------------------------------------------------------------
 
+def _answer_context(rt: Runtime, decision: Any, proposal: Any) -> dict[str, Any]:
+    rules = rt.rules
+    return {"decision": decision, "answer": views.answer(decision, proposal, rules), "values_read": views.values_read(proposal),
+            "question_titles": rules.questions, "links": {w.id: views.source_link(rt.registry.by_id.get(w.id))
+                                                          for w in decision.related_work} if rt.registry is not None else {}}
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> Response:
     session = _session(request)
@@ -211,11 +225,70 @@ async def index_submit(request: Request) -> Response:
     except ValidationError as exc:
         return _render(request, session, "index.html", 422, errors=[describe_validation(exc)], **context)
     rt = runtime_of(request)
-    rules = rt.rules
     log_, write = rt.log_for_request()
-    decision, note = await run_in_threadpool(decide, log_, proposal, rules, rt.registry, "web", write)
-    return _render(request, session, "index.html", decision=decision, parsed=parsed, proposal=proposal, log_note=note,
-                   question_titles=rules.questions, **context)
+    decision, note = await run_in_threadpool(decide, log_, proposal, rt.rules, rt.registry, "web", write)
+    return _render(request, session, "index.html", parsed=parsed, proposal=proposal, log_note=note,
+                   **_answer_context(rt, decision, proposal), **context)
+
+
+@router.post("/upload", response_class=HTMLResponse)
+async def upload(request: Request) -> Response:
+    """A file as staff or submitters receive it: an A.1 .docx or text, or a CSV/XLSX/JSON batch."""
+    session = _session(request)
+    form = await _form(request, session)
+    if form is None:
+        return _csrf_failed(request, session)
+    multipart = await request.form()
+    try:
+        return await _upload(request, session, multipart.get("file"))
+    finally:
+        await multipart.close()  # the spooled upload file, at once
+
+
+async def _upload(request: Request, session: dict[str, Any], raw: Any) -> Response:
+    context: dict[str, Any] = {"mode": "file", "values": {}, "a1_text": ""}
+    if raw is None or isinstance(raw, str) or not raw.filename:
+        return _render(request, session, "index.html", 422, errors=["choose a file to upload"], **context)
+    data = await raw.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return _render(request, session, "index.html", 413, errors=[f"{raw.filename}: larger than {MAX_UPLOAD // 1_000_000} MB"],
+                       **context)
+    records = [r for r in read_upload(data, raw.filename) if not r.warning]
+    rt = runtime_of(request)
+    log_, write = rt.log_for_request()
+    good = [r for r in records if r.proposal is not None]
+    if len(records) == 1 and good and (one := good[0].proposal) is not None:
+        decision, note = await run_in_threadpool(decide, log_, one, rt.rules, rt.registry, "web", write)
+        return _render(request, session, "index.html", parsed=good[0].extra.get("a1"), proposal=one, log_note=note,
+                       uploaded=raw.filename, **_answer_context(rt, decision, one), **context)
+    rows: list[dict[str, Any]] = []
+    for rec in records:
+        if rec.proposal is None:
+            rows.append({"where": rec.where, "id": rec.id, "error": rec.error})
+            continue
+        decision, note = await run_in_threadpool(decide, log_, rec.proposal, rt.rules, rt.registry, "web", write)
+        rows.append({"where": rec.where, "id": rec.id, "title": rec.proposal.title, "label": label_of(decision),
+                     "questions": decision.questions, "decision_id": decision.decision_id if note in ("recorded", "existing") else ""})
+    status = 200 if good else 422
+    return _render(request, session, "index.html", status, uploaded=raw.filename, upload_rows=rows,
+                   errors=[] if good else [f"{raw.filename}: no proposal could be read"], **context)
+
+
+@router.get("/decisions/{decision_id}", response_class=HTMLResponse)
+def decision_page(decision_id: str, request: Request) -> Response:
+    """The stable link of one decision: what was sent and the answer that stands; nothing staff-only."""
+    session = _session(request)
+    rt = runtime_of(request)
+    try:
+        rec = rt.decision_log().get(decision_id) if len(decision_id) <= 64 else None
+    except LogUnavailable as exc:
+        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+    if rec is None:
+        return _render(request, session, "message.html", 404, title="No such decision",
+                       message="There is no decision with this id (the link may be mistyped).")
+    decision = apply_review(Decision.model_validate(rec.result), rec.reviews[-1] if rec.reviews else None, rt.rules)
+    return _render(request, session, "decision.html", record=rec, sent=views.values_read(rec.proposal),
+                   proposal=rec.proposal, **_answer_context(rt, decision, rec.proposal))
 
 
 # -- staff -------------------------------------------------------------------------------------
@@ -270,27 +343,123 @@ def _filters(params: Any) -> dict[str, str]:
     return {k: str(params.get(k)).strip() for k in keep if params.get(k) and str(params.get(k)).strip()}
 
 
-@router.get("/queue", response_class=HTMLResponse)
-def queue(request: Request) -> Response:
-    session = _session(request)
+def _queue_filter(params: Any, **extra: Any) -> tuple[DecisionFilter, dict[str, str], list[str]]:
+    """The queue's filter: "open" unless a status is chosen ("any" shows every status)."""
+    filters = _filters(params)
+    filters.setdefault("status", "open")
+    given = {k: v for k, v in filters.items() if not (k == "status" and v == "any")}
+    try:
+        return DecisionFilter(sort="priority", **given, **extra), filters, []  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = describe_validation(exc, "filter", tuple(DecisionFilter.model_fields))
+        return DecisionFilter(sort="priority", status="open", **extra), {"status": "open"}, [error]
+
+
+def _staff_gate(request: Request, session: dict[str, Any]) -> Response | None:
     if not _staff_enabled(request):
         return _staff_off(request, session)
     if not _is_staff(request, session):
         return _finish(request, RedirectResponse("/login", status_code=303), session)
-    filters = _filters(request.query_params)
-    errors: list[str] = []
+    return None
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue(request: Request) -> Response:
+    session = _session(request)
+    if (gate := _staff_gate(request, session)) is not None:
+        return gate
     try:
-        flt = DecisionFilter(sort="priority", limit=200, **filters)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        errors = [describe_validation(exc, "filter", tuple(DecisionFilter.model_fields))]
-        flt = DecisionFilter(sort="priority", limit=200, offset=0)
+        number = max(1, min(int(request.query_params.get("page", "1")), 100_000))
+    except ValueError:
+        number = 1
+    flt, filters, errors = _queue_filter(request.query_params, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     try:
         page = runtime_of(request).decision_log().list(flt)
     except LogUnavailable as exc:
         return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
-    return _render(request, session, "queue.html", page=page, filters=filters, errors=errors, homes=HOMES, flags=FLAGS,
-                   statuses=STATUSES, reviewer=session.get("name", ""), done=request.query_params.get("done", ""),
-                   query=urlencode(filters))
+    pages = max(1, -(-page.total // PER_PAGE))
+    return _render(request, session, "queue.html", page=page, groups=views.group_by_reference(page.items), filters=filters,
+                   errors=errors, homes=HOMES, flags=FLAGS, statuses=STATUSES, reviewer=session.get("name", ""),
+                   done=request.query_params.get("done", ""), query=urlencode(filters), number=number, pages=pages,
+                   need_of=need_of, first=(number - 1) * PER_PAGE + 1)
+
+
+@router.get("/queue/export.csv")
+def queue_export(request: Request) -> Response:
+    """The CSV export of the queue's filter, for a logged-in staff member (the session, not a header)."""
+    session = _session(request)
+    if (gate := _staff_gate(request, session)) is not None:
+        return gate
+    flt, _, _ = _queue_filter(request.query_params)
+    log_ = runtime_of(request).decision_log()
+    try:
+        log_.ensure_ready()
+    except LogUnavailable as exc:
+        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+    response = StreamingResponse(csv_lines(log_.iter_all(flt)), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="decisions.csv"', "Cache-Control": "no-store"})
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.post("/queue/confirm", response_class=HTMLResponse)
+async def queue_bulk_confirm(request: Request) -> Response:
+    """Confirm every selected decision (what stands for each) in one go."""
+    session = _session(request)
+    if not _is_staff(request, session):
+        return _finish(request, RedirectResponse("/login", status_code=303), session)
+    form = await _form(request, session)
+    if form is None:
+        return _csrf_failed(request, session)
+    ids = [i for i in (await request.form()).getlist("ids") if isinstance(i, str) and i][:PER_PAGE * 4]
+    back = _filters({k[len("back_"):]: v for k, v in form.items() if k.startswith("back_")})
+    if not ids:
+        return _render(request, session, "message.html", 422, title="Nothing confirmed", message="Select at least one decision.",
+                       back="/queue?" + urlencode(back))
+    try:
+        request_ = ReviewRequest.model_validate({"action": "confirm", "reviewer": form.get("reviewer", ""),
+                                                 "reason": form.get("reason", "")})
+    except ValidationError as exc:
+        return _render(request, session, "message.html", 422, title="Nothing confirmed",
+                       message=describe_validation(exc, "review", tuple(ReviewRequest.model_fields)), back="/queue?" + urlencode(back))
+    log_ = runtime_of(request).decision_log()
+    done = 0
+    try:
+        for decision_id in ids:
+            try:
+                await run_in_threadpool(log_.review, decision_id, request_)
+                done += 1
+            except NotFound:
+                continue
+    except LogUnavailable as exc:
+        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+    back["done"] = f"{done} confirmed"
+    return _finish(request, RedirectResponse("/queue?" + urlencode(back), status_code=303), session)
+
+
+@router.get("/queue/{decision_id}", response_class=HTMLResponse)
+def queue_detail(decision_id: str, request: Request) -> Response:
+    """One decision for staff: the proposal as sent, the rules and their evidence, related work, reviews."""
+    session = _session(request)
+    if (gate := _staff_gate(request, session)) is not None:
+        return gate
+    rt = runtime_of(request)
+    try:
+        rec = rt.decision_log().get(decision_id) if len(decision_id) <= 64 else None
+    except LogUnavailable as exc:
+        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+    if rec is None:
+        return _render(request, session, "message.html", 404, title="No such decision", message=decision_id, back="/queue")
+    rules_answer = Decision.model_validate(rec.result)
+    last = rec.reviews[-1] if rec.reviews else None
+    back = _filters({k[len("back_"):]: v for k, v in request.query_params.items() if k.startswith("back_")})
+    return _render(request, session, "queue_detail.html", record=rec, last=last, sent=views.values_read(rec.proposal),
+                   rules_answer=rules_answer, answer=views.answer(rules_answer, rec.proposal, rt.rules), homes=HOMES,
+                   reviewer=session.get("name", ""), done=request.query_params.get("done", ""), back=back,
+                   back_query=urlencode(back), links={w.id: views.source_link(rt.registry.by_id.get(w.id))
+                                                      for w in rules_answer.related_work} if rt.registry is not None else {},
+                   stands=views.gloss(last.home, last.lead, last.other_sg) if last else views.gloss(rec.home, rec.lead,
+                                                                                                     rec.result.get("other_sg")))
 
 
 @router.post("/queue/{decision_id}/review", response_class=HTMLResponse)
@@ -314,7 +483,7 @@ async def queue_review(decision_id: str, request: Request) -> Response:
     except ValidationError as exc:
         return _render(request, session, "message.html", 422, title="Review not recorded",
                        message=describe_validation(exc, "review", tuple(ReviewRequest.model_fields)),
-                       back="/queue?" + urlencode(back))
+                       back=f"/queue/{decision_id}?" + urlencode({f"back_{k}": v for k, v in back.items()}))
     except NotFound:
         return _render(request, session, "message.html", 404, title="No such decision", message=decision_id, back="/queue")
     except LogUnavailable as exc:

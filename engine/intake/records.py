@@ -1,4 +1,4 @@
-"""Files of proposals into records: the one reader of JSON, JSON Lines and CSV, and the one
+"""Files of proposals into records: the one reader of JSON, JSON Lines, CSV and XLSX, and the one
 formatter of a proposal's validation errors.
 
 Every door that reads proposals from a file (triage, batch, eval, rules diff) uses `read_records`,
@@ -7,7 +7,8 @@ so they all take the same shapes:
 - JSON Lines: one of those per line (blank lines skipped);
 - CSV: a header row of proposal field names (any capitalisation, a UTF-8 BOM, `,` or `;` as the
   delimiter), list fields separated by `;` (or `,` when `;` delimits the cells), and an optional
-  `id` (or `contribution`, `number`, `no`) column kept as the item's id.
+  `id` (or `contribution`, `number`, `no`) column kept as the item's id;
+- XLSX (a spreadsheet saved from Excel or LibreOffice): its sheet read like a CSV (`xlsx_records`).
 A record that cannot be read or validated becomes a Record with `error` set, located as
 `FILE:LINE`; it never stops the records after it. A remark that stops nothing (an ignored CSV
 column) is a Record with only `warning` set.
@@ -17,8 +18,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -122,9 +124,30 @@ def _csv_records(text: str, name: str) -> Iterator[Record]:
     delimiter = ";" if first.count(";") > first.count(",") else ","
     list_sep = "," if delimiter == ";" else ";"
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        for row in reader:
+            yield reader.line_num, row
+
+    yield from table_records(rows(), name, list_sep)
+
+
+def _split_list(value: str, list_sep: str | None) -> list[str]:
+    sep = list_sep or (";" if ";" in value else ",")
+    return [v.strip() for v in value.split(sep) if v.strip()]
+
+
+def table_records(rows: Iterable[tuple[int, list[str]]], name: str, list_sep: str | None = None) -> Iterator[Record]:
+    """Records of a table (CSV or a spreadsheet's sheet): the first row that is not blank is the
+    header; `list_sep` splits list cells (None: `;` when the cell has one, else `,`)."""
+    it = iter(rows)
+    header: list[str] = []
+    for _, cells in it:
+        if any(c.strip() for c in cells):
+            header = cells
+            break
+    if not header:
+        yield Record(name, error="the file has no header row: no proposal in it")
         return
     keys = [_header_key(c) for c in header]
     columns: list[str | None] = []
@@ -142,16 +165,16 @@ def _csv_records(text: str, name: str) -> Iterator[Record]:
     if "title" not in columns:
         guess = [g for g in (did_you_mean(u.lower(), KNOWN_FIELDS) for u in unknown) if g]
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        yield Record(f"{name}:1", error=f"a CSV needs a header row with a 'title' column{hint}; "
+        yield Record(f"{name}:1", error=f"the table needs a header row with a 'title' column{hint}; "
                                         f"found {', '.join(c.strip() for c in header) or 'nothing'}; known: {', '.join(KNOWN_FIELDS)}")
         return
     if unknown:
         yield Record(f"{name}:1", warning=f"unknown column(s) {', '.join(unknown)} ignored; known: {', '.join(KNOWN_FIELDS)}, id")
-    for row in reader:
-        where = f"{name}:{reader.line_num}"
+    for line, row in it:
+        where = f"{name}:{line}"
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) > len(columns):
+        if len(row) > len(columns) and any(c.strip() for c in row[len(columns):]):
             yield Record(where, error=f"{len(row)} cells, but the header has {len(columns)} columns")
             continue
         record: dict[str, Any] = {}
@@ -163,12 +186,51 @@ def _csv_records(text: str, name: str) -> Iterator[Record]:
             if column == "#id":
                 item_id = value
             elif column in LIST_FIELDS:
-                record[column] = [v.strip() for v in value.split(list_sep) if v.strip()]
+                record[column] = _split_list(value, list_sep)
             else:
                 record[column] = value
         rec = to_record(where, record)
         rec.id = item_id
         yield rec
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def xlsx_records(data: bytes, name: str) -> Iterator[Record]:
+    """Every record of a spreadsheet (.xlsx), read like a CSV: the first sheet with a 'title'
+    column (else the first sheet), its first non-blank row the header."""
+    try:
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - a zip, XML or openpyxl error all mean "not a readable workbook"
+        yield Record(name, error=f"not a readable .xlsx workbook ({type(exc).__name__}: {str(exc)[:120]})")
+        return
+    try:
+        sheets = [[[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)] for ws in book.worksheets]
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet
+        yield Record(name, error=f"a sheet of the workbook cannot be read ({type(exc).__name__})")
+        return
+    finally:
+        book.close()
+    if not sheets:
+        yield Record(name, error="the workbook has no sheet")
+        return
+
+    def has_title(rows: list[list[str]]) -> bool:
+        first = next((r for r in rows if any(c.strip() for c in r)), [])
+        return "title" in (_header_key(c) for c in first)
+
+    rows = next((r for r in sheets if has_title(r)), sheets[0])
+    yield from table_records(((i, r) for i, r in enumerate(rows, 1)), name)
 
 
 def read_records(text: str, name: str, fmt: str = "auto") -> Iterator[Record]:

@@ -168,6 +168,32 @@ def _git(cwd: Path, *args: str) -> str:
     return done.stdout
 
 
+def in_git_checkout(path: Path) -> bool:
+    """Whether `path` lies inside a git work tree (an installed package's directory does not)."""
+    try:
+        return _git(path, "rev-parse", "--is-inside-work-tree").strip() == "true"
+    except InputError:
+        return False
+
+
+def repository_rules(cwd: Path) -> Path | None:
+    """The `rules/` directory of the git repository `cwd` is in, if it has one."""
+    try:
+        top = Path(_git(cwd, "rev-parse", "--show-toplevel").strip())
+    except InputError:
+        return None
+    rules = top / "rules"
+    return rules if rules.is_dir() else None
+
+
+def default_rules(bundled: Path, cwd: Path) -> Path:
+    """The rules `rules diff` compares when none are named: the bundled ones when they sit in a git
+    checkout (an editable install), else the rules/ of the repository the maintainer is in."""
+    if in_git_checkout(bundled):
+        return bundled
+    return repository_rules(cwd) or bundled
+
+
 def base_directory(base: str, rules_dir: Path, scratch: Path) -> tuple[Path, str]:
     """The directory of the base rules and how to name it: a directory as given, else a git
     revision of `rules_dir`, written under `scratch`."""

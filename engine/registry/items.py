@@ -7,20 +7,56 @@ validated like the rules: a broken file never loads, and every problem is report
 """
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from engine.errors import RegistryLoadError
 from engine.yamlfile import read_model
 
 SCHEMA_REGISTRY = "iotsec-triage/registry@1"
 
-_Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[A-Z]\.[A-Za-z0-9][\w.-]*$")]
+_Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[A-Z]{1,5}\.[A-Za-z0-9][\w.-]*$")]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 _Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+
+
+STATUSES = ("under_study", "determined", "consented", "approved", "withdrawn", "in_force", "superseded")
+"""A work item's life: under study -> determined (TAP) or consented (AAP) -> approved -> in force
+(published) -> superseded; withdrawn at any point. Technical reports that are "agreed" are `approved`."""
+ONGOING = ("under_study", "determined", "consented")
+"""Statuses of work that is still in the Study Group's hands."""
+
+
+def _iso(value: Any) -> Any:
+    """A YAML date (unquoted 2025-04-22) read as its ISO text."""
+    return value.isoformat() if isinstance(value, _dt.date) else value
+
+
+# A date as precise as the record: year, month or day ("2025", "2025-09", "2025-09-25"); "" = unknown.
+_Date = Annotated[str, BeforeValidator(_iso), StringConstraints(strip_whitespace=True, pattern=r"^(\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?)?$")]
+# A target as the work programme writes it: "2027-01", "2027-Q4", "2027"; "" = none given.
+_Target = Annotated[str, BeforeValidator(_iso), StringConstraints(strip_whitespace=True, pattern=r"^(\d{4}(-(0[1-9]|1[0-2]|Q[1-4]))?)?$")]
+_Status = Literal["under_study", "determined", "consented", "approved", "withdrawn", "in_force", "superseded"]
+_Question = Annotated[str, StringConstraints(pattern=r"^(Q\d{1,2}/\d{1,2})?$")]
+_Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+
+class HistoryEvent(BaseModel):
+    """One step of a work item's life in the public record: its date, the status it reached, and
+    the Question or Study Group it sat in from then on when the record says (a move)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date: _Date = Field(description="As precise as the record: '2025', '2025-09' or '2025-09-25'; '' = undated.")
+    status: _Status
+    source: _Url = Field(min_length=1, description="The public record that shows this step.")
+    question: _Question = Field(default="", description="The Question from this step on, when the record names it.")
+    study_group: Annotated[str, StringConstraints(pattern=r"^(SG\d{1,2})?$")] = ""
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
 
 
 class WorkItem(BaseModel):
@@ -31,12 +67,28 @@ class WorkItem(BaseModel):
     id: _Id = Field(description="Recommendation number or provisional name, e.g. 'X.1352' or 'X.iot-dt'.")
     title: _Text
     study_group: Annotated[str, StringConstraints(pattern=r"^SG\d{1,2}$")]
-    question: Annotated[str, StringConstraints(pattern=r"^(Q\d{1,2}/\d{1,2})?$")] = ""
-    status: Literal["in_force", "under_study", "superseded"]
+    question: _Question = Field(default="", description="The Question that holds it; '' = no public record names it (unknown).")
+    status: _Status
     year: int | None = Field(default=None, ge=1950, le=2100)
     topics: list[_Topic] = Field(default_factory=list, max_length=20)
     description: _Text
     source: Annotated[str, StringConstraints(max_length=1000)] = ""
+    # Timing and life (additive; all optional so older registry files still load).
+    provisional: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = Field(
+        default="", description="The provisional name the work item had before its number, e.g. 'X.ra-iot'.")
+    start_date: _Date = Field(default="", description="First registration in the work programme.")
+    status_date: _Date = Field(default="", description="When the item reached its current status.")
+    target: _Target = Field(default="", description="The work programme's timing for completion.")
+    liaisons: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=40)]] = Field(
+        default_factory=list, max_length=20, description="Groups the work programme entry names for liaison, e.g. 'SG20'.")
+    history: list[HistoryEvent] = Field(default_factory=list, max_length=50)
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = Field(
+        default="", description="What the public record does not confirm (own words).")
+
+    @property
+    def ongoing(self) -> bool:
+        """Still in the Study Group's hands (under study, determined or consented)."""
+        return self.status in ONGOING
 
 
 class RegistryFile(BaseModel):
@@ -61,9 +113,24 @@ def read_items(path: Path | str) -> tuple[list[WorkItem], str]:
         seen.setdefault(it.id, i)
         if it.question and "SG" + it.question.split("/")[1] != it.study_group:
             issues.append(doc.issue(["items", i, "question"], f"Question {it.question} is not in {it.study_group}", code="reference"))
+        for j, ev in enumerate(it.history):
+            if ev.question and ev.study_group and "SG" + ev.question.split("/")[1] != ev.study_group:
+                issues.append(doc.issue(["items", i, "history", j, "question"],
+                                        f"Question {ev.question} is not in {ev.study_group}", code="reference"))
+        dated = [ev.date for ev in it.history if ev.date]
+        if dated != sorted(dated, key=date_key):
+            issues.append(doc.issue(["items", i, "history"], "history events are not in date order", code="order"))
     if issues:
         raise RegistryLoadError(issues)
     return list(model.items), hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+
+
+def date_key(date: str) -> str:
+    """A partial date as the first day it can mean, for ordering and comparing: '2025-09' -> '2025-09-01'."""
+    if not date:
+        return ""
+    parts = date.split("-")
+    return "-".join(parts + ["01"] * (3 - len(parts)))
 
 
 def default_registry_file() -> Path:

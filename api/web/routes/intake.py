@@ -1,10 +1,11 @@
-"""Intake of an A.1 justification as plain text: parse it, say what was found, triage it."""
+"""Intake of what staff receive: an A.1 justification as plain text, or a file (a contribution's
+.docx, an A.1 .txt, a CSV/XLSX/JSON Lines batch): read it, say what was found, triage it."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from api.decision_log import ReviewedDecision, decide_async
@@ -13,10 +14,12 @@ from api.web.errors import http_error
 from api.web.lanes import lanes_of
 from api.web.limits import TOO_DEEP_MSG, nested_too_deeply
 from api.web.observability import note_decisions
-from engine.intake.a1text import parse_a1
+from engine.intake.a1text import A1Parse, parse_a1
+from engine.intake.files import read_upload
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 MAX_TEXT = 200_000
+MAX_FILE = 10_000_000
 
 
 class TextIntake(BaseModel):
@@ -73,3 +76,54 @@ async def triage_text(request: Request, rt: RuntimeDep, use_registry: bool = Que
     out = TextTriage(decision=decision, proposal=parsed.proposal.model_dump(mode="json", exclude={"text"}), **parsed.as_dict())
     note_decisions(decision)
     return Response(out.model_dump_json(), media_type="application/json", headers={"X-Decision-Log": note})
+
+
+class FileItem(BaseModel):
+    """One item of an uploaded file: where it is, its own id (a contribution number), the decision
+    or what is wrong, and for an A.1 text what was found."""
+
+    where: str
+    id: str | None = None
+    ok: bool
+    decision: ReviewedDecision | None = None
+    error: str | None = None
+    found: list[str] | None = None
+    missing: list[str] | None = None
+
+
+class FileTriage(BaseModel):
+    file: str
+    items: list[FileItem]
+    notes: list[str] = Field(default_factory=list, description="Remarks that stop nothing (an ignored column).")
+
+
+@router.post("/triage/file", response_model=FileTriage, summary="Triage a file: a contribution's .docx (its A.1 table or "
+             "headed sections), an A.1 .txt, or a CSV, XLSX or JSON Lines batch (multipart, field 'file')")
+async def triage_file(rt: RuntimeDep, file: UploadFile = File(description="The file as received."),
+                      use_registry: bool = Query(True, alias="registry")) -> Response:
+    name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
+    data = await file.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise http_error(413, f"{name}: larger than {MAX_FILE} bytes", "too_large", ["body", "file"])
+    limit = rt.settings.max_batch_items
+    log_, write = rt.log_for_request()
+    out = FileTriage(file=name, items=[])
+    for rec in read_upload(data, name):
+        if rec.warning:
+            out.notes.append(f"{rec.where}: {rec.warning}")
+            continue
+        if len(out.items) >= limit:
+            raise http_error(413, f"{name}: more than {limit} items", "too_many_items", ["body", "file"])
+        if rec.proposal is None:
+            out.items.append(FileItem(where=rec.where, id=rec.id, ok=False, error=rec.error or "unreadable"))
+            continue
+        decision, _ = await decide_async(log_, rec.proposal, rt.rules, rt.registry if use_registry else None, "api", write)
+        parse = rec.extra.get("a1")
+        a1 = parse.as_dict() if isinstance(parse, A1Parse) else {}
+        out.items.append(FileItem(where=rec.where, id=rec.id, ok=True, decision=decision, found=a1.get("found"),
+                                  missing=a1.get("missing")))
+        note_decisions(decision)
+    if not any(i.ok for i in out.items):
+        shown = "; ".join(f"{i.where}: {i.error}" for i in out.items[:5]) or f"{name}: no proposal in it"
+        raise http_error(422, shown, "unreadable_file", ["body", "file"])
+    return Response(out.model_dump_json(), media_type="application/json")

@@ -60,7 +60,8 @@ def test_override_sticks_for_the_same_hash_and_the_same_reference(client: TestCl
     again = client.post("/v1/triage", json=GATEWAY).json()  # same hash
     assert again["decision_id"] == first["decision_id"]
     assert (again["home"], again["lead"], again["questions"]) == (target, target, [f"Q6/{target[2:]}"])
-    assert again["reviewed"] is True and again["review"]["reason"] == "agreed at the JCG"
+    assert again["reviewed"] is True and again["decided_by"] == "review"
+    assert "reason" not in again["review"] and "reviewer" not in again["review"]  # staff-only
     assert again["rules_now"]["home"] == first["home"] and again["confidence"] == 1.0
     assert "NEEDS_REVIEW" not in [f["code"] for f in again["flags"]]
 
@@ -71,6 +72,7 @@ def test_override_sticks_for_the_same_hash_and_the_same_reference(client: TestCl
 
     unrelated = client.post("/v1/triage", json=dict(GATEWAY, reference="Y.other")).json()
     assert unrelated["reviewed"] is False and unrelated["home"] == first["home"]
+    assert "Ana Staff" not in client.post("/v1/triage", json=GATEWAY).text
 
     batch = client.post("/v1/triage/batch", json={"items": [GATEWAY]}).json()
     assert batch["results"][0]["decision"]["home"] == target
@@ -178,3 +180,66 @@ def test_cli_triage_text_says_what_it_found(tmp_path: Path) -> None:
     src.write_text("Question(s): 6/17\n")
     bad = CliRunner().invoke(main, ["triage", "--text", str(src)])
     assert bad.exit_code == 2 and "no title found" in bad.output
+
+
+UNRELATED = {"title": "Lightweight mutual authentication protocol for constrained devices", "reference": GATEWAY["reference"],
+             "summary": "An authentication handshake for battery-powered sensors."}
+
+
+def _override(client: TestClient, decision_id: str, home: str = "joint", lead: str | None = "SG20") -> dict[str, object]:
+    r = client.post(f"/v1/decisions/{decision_id}/review", headers=AUTH,
+                    json={"action": "override", "home": home, "lead": lead, "questions": ["Q6/20"], "reason": "internal: JCG call",
+                          "reviewer": "Ana Staff"})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_a_review_does_not_stick_to_other_work_under_the_same_reference(client: TestClient) -> None:
+    first = client.post("/v1/triage", json=GATEWAY).json()
+    _override(client, first["decision_id"])
+    other = client.post("/v1/triage", json=UNRELATED)
+    assert other.json()["reviewed"] is False and other.json()["review"] is None and other.json()["decided_by"] == "rules"
+    assert "Ana Staff" not in other.text and "internal: JCG call" not in other.text
+    # The log agrees: the other work stays open, and staff are told a review exists for the reference.
+    rec = client.get(f"/v1/decisions/{other.json()['decision_id']}", headers=AUTH).json()
+    assert rec["status"] == "open" and rec["reviews"] == []
+    assert rec["reference_reviews"] == [first["decision_id"]]
+    opened = client.get("/v1/decisions?status=open", headers=AUTH).json()
+    assert other.json()["decision_id"] in [d["decision_id"] for d in opened["items"]]
+
+
+def test_a_review_sticks_to_the_same_work_under_the_same_reference(client: TestClient) -> None:
+    first = client.post("/v1/triage", json=GATEWAY).json()
+    _override(client, first["decision_id"])
+    retitled = dict(GATEWAY, title="Security requirements for smart irrigation gateways and controllers",
+                    summary="A second draft of the same work item.")
+    again = client.post("/v1/triage", json=retitled).json()
+    assert again["reviewed"] is True and (again["home"], again["lead"]) == ("joint", "SG20")
+    rec = client.get(f"/v1/decisions/{again['decision_id']}", headers=AUTH).json()
+    assert rec["status"] == "overridden" and rec["reference_reviews"] == []
+
+
+def test_the_log_and_the_answer_agree_for_a_decision_stored_before_the_review(client: TestClient) -> None:
+    first = client.post("/v1/triage", json=GATEWAY).json()
+    second_body = dict(GATEWAY, summary="Another draft of the same gateway requirements.")
+    second = client.post("/v1/triage", json=second_body).json()
+    assert second["reviewed"] is False
+    _override(client, first["decision_id"])
+    again = client.post("/v1/triage", json=second_body).json()
+    assert again["decision_id"] == second["decision_id"] and again["reviewed"] is True
+    rec = client.get(f"/v1/decisions/{second['decision_id']}", headers=AUTH).json()
+    assert rec["status"] == "overridden" and rec["final_home"] == "joint" and len(rec["reviews"]) == 1
+    client.post("/v1/triage", json=second_body)  # asked again: the carried review is not carried twice
+    assert len(client.get(f"/v1/decisions/{second['decision_id']}", headers=AUTH).json()["reviews"]) == 1
+
+
+def test_a_reviewed_answer_puts_the_person_first_and_the_rules_as_what_they_said(client: TestClient) -> None:
+    first = client.post("/v1/triage", json=GATEWAY).json()
+    assert first["home"] != "joint" and first["deciding_rules"]
+    _override(client, first["decision_id"])
+    again = client.post("/v1/triage", json=GATEWAY).json()
+    assert again["decided_by"] == "review" and again["deciding_rules"] == []
+    assert [r for r in again["reasons"] if r["outcome"] == "chosen"] == []
+    assert again["rules_now"]["deciding_rules"] == first["deciding_rules"] and again["rules_now"]["label"] == first["home"]
+    joint = next(f for f in again["flags"] if f["code"] == "JOINT_WORK")
+    assert "review" in joint["text"] and "calls for" not in joint["text"]

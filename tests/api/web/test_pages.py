@@ -2,6 +2,8 @@
 CSRF on every form, cookies and headers, accessible markup."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -84,7 +86,12 @@ def test_submitter_pastes_a1_text_and_reads_the_result(client: TestClient) -> No
     r = client.post("/", data={"csrf": csrf(page.text), "mode": "text", "a1_text": FULL})
     assert r.status_code == 200, r.text
     assert 'id="result-home"' in r.text and "Read from your text: title, reference, questions" in r.text
-    assert "Reasons" in r.text and "Related existing work" in r.text and "Confidence" in r.text
+    assert "Related existing work" in r.text and "Confidence" in r.text
+    # "Why" first: the deciding rule's own words and the proposal's words that triggered it, then the rest.
+    text = r.text
+    assert text.index('id="why-heading"') < text.index('id="result-details"') and "<mark>" in text
+    assert '<details class="more"' in text and 'id="values-read"' in text and "Every rule that fired" in text
+    assert "None" not in re.sub(r"<[^>]+>", " ", text)  # no Python None printed anywhere
     check_markup(r.text)
 
 
@@ -128,8 +135,12 @@ def test_queue_needs_login_and_reviews_in_place(client: TestClient) -> None:
                     data={"csrf": token, "action": "override", "home": "joint", "lead": "SG17", "questions": "Q6/17, Q6/20",
                           "reason": "agreed with Q6/20", "reviewer": "Ana Staff", "back_status": "open"})
     assert r.status_code == 303 and "status=open" in r.headers["location"] and "home=" not in r.headers["location"]
-    after = client.get("/queue")
-    assert "overridden" in after.text and "agreed with Q6/20" in after.text
+    assert first["decision_id"] not in client.get("/queue").text  # the default filter is "open"
+    after = client.get("/queue?status=any")
+    assert "overridden" in after.text and "joint:SG17" in after.text
+    detail = client.get(f"/queue/{first['decision_id']}")
+    assert "agreed with Q6/20" in detail.text and "Ana Staff" in detail.text and 'id="history"' in detail.text
+    check_markup(detail.text)
     again = client.post("/v1/triage", json=gateway).json()
     assert (again["home"], again["lead"], again["reviewed"]) == ("joint", "SG17", True)
     invalid = client.post(f"/queue/{first['decision_id']}/review", data={"csrf": token, "action": "override", "home": "joint",
@@ -159,3 +170,112 @@ def test_staff_pages_off_without_a_token(tmp_path: Path) -> None:
     with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
         assert c.get("/queue").status_code == 404 and "Staff pages are off" in c.get("/queue").text
         assert 'href="/queue"' not in c.get("/").text
+
+
+def _decision_id(html: str) -> str:
+    m = re.search(r'href="/decisions/([0-9a-f]+)"', html)
+    assert m, "no stable link to the decision"
+    return m.group(1)
+
+
+def test_the_answer_says_where_it_differs_from_what_was_proposed(client: TestClient) -> None:
+    page = client.get("/")
+    r = client.post("/", data={"csrf": csrf(page.text), "mode": "fields", "reference": "X.farm-sec", "questions": "Q6/17",
+                               "title": "Smart farming service platform requirements for IoT sensors in irrigation",
+                               "summary": "Requirements and functional architecture of an IoT platform for irrigation."})
+    assert r.status_code == 200 and 'id="result-home"' in r.text
+    assert 'id="result-differs"' in r.text and "Not what you proposed" in r.text
+    assert "series letter of SG17" in r.text or "You proposed Q6/17" in r.text
+
+
+def test_an_undetermined_answer_says_what_is_missing_and_what_came_closest(client: TestClient) -> None:
+    page = client.get("/")
+    r = client.post("/", data={"csrf": csrf(page.text), "mode": "fields", "title": "Guidelines for booking meeting rooms"})
+    assert r.status_code == 200
+    assert 'id="result-undetermined"' in r.text and "would help: Summary, Scope, Keywords" in r.text
+
+
+def test_the_stable_link_shows_what_was_sent_and_nothing_staff_only(client: TestClient) -> None:
+    page = client.get("/")
+    r = client.post("/", data={"csrf": csrf(page.text), "mode": "text", "a1_text": FULL})
+    decision_id = _decision_id(r.text)
+    _login(client)
+    client.post(f"/queue/{decision_id}/review", data={"csrf": csrf(client.get("/queue").text), "action": "override",
+                                                       "home": "joint", "lead": "SG20", "reason": "secret staff reasoning",
+                                                       "reviewer": "Ana Staff"})
+    with TestClient(client.app) as anonymous:
+        shown = anonymous.get(f"/decisions/{decision_id}")
+    assert shown.status_code == 200 and 'id="sent"' in shown.text
+    assert "joint:SG20" in shown.text and 'id="decided-by"' in shown.text and 'id="rules-said"' in shown.text
+    assert "secret staff reasoning" not in shown.text and "Ana Staff" not in shown.text
+    assert shown.text.index('id="decided-by"') < shown.text.index('id="rules-said"')  # the person first
+    check_markup(shown.text)
+    assert client.get("/decisions/nope").status_code == 404
+
+
+def _many(client: TestClient, n: int) -> None:
+    topics = ["smart irrigation gateways", "PKI for constrained devices", "smart parking sensors", "home network firewalls",
+              "vehicle-to-everything messages", "smart meters", "e-health wearables", "digital twins of buildings"]
+    items = [{"title": f"Security requirements for {topics[i % len(topics)]}, part {i}", "reference": f"Y.ref-{i % 7}"}
+             for i in range(n)]
+    for start in range(0, n, 200):
+        assert client.post("/v1/triage/batch", json={"items": items[start:start + 200]}).status_code == 200
+
+
+def test_queue_is_paginated_open_by_default_ordered_by_need_and_grouped(client: TestClient) -> None:
+    _many(client, 120)
+    _login(client)
+    first = client.get("/queue")
+    assert first.status_code == 200 and first.text.count('<tr id="d-') == 50
+    assert "120 decisions, 1-50 shown" in first.text and 'id="next-page"' in first.text
+    assert '<option value="open" selected>' in first.text
+    third = client.get("/queue?page=3")
+    assert third.text.count('<tr id="d-') == 20
+    pages = first.text + client.get("/queue?page=2").text + third.text
+    # Each group (rows of one reference) stands where its most needed row stands: NEEDS_REVIEW,
+    # JOINT_WORK, low confidence, COORDINATE, then the rest.
+    heads = [int(m) for m in re.findall(r'<tbody[^>]*>\s*(?:<tr class="group-head">.*?</tr>\s*)?<tr id="d-[0-9a-f]+" class="need-(\d)', pages, re.S)]
+    assert len(heads) > 3 and heads == sorted(heads)
+    assert len(set(heads)) > 1  # the items differ in need: the order was tested
+    for group in re.findall(r'<tbody class="group">(.*?)</tbody>', first.text, re.S):
+        refs = set(re.findall(r'class="hint">(Y\.ref-\d)', group))
+        assert len(refs) == 1  # rows with the same reference together
+    assert 'class="group-head"' in first.text
+    check_markup(first.text)
+
+
+def test_detail_page_bulk_confirm_and_csv_export_with_the_staff_session(client: TestClient) -> None:
+    evil = {"title": "=HYPERLINK(\"http://example.invalid\",\"x\") smart meter security", "reference": "@X.evil"}
+    a = client.post("/v1/triage", json=evil).json()
+    b = client.post("/v1/triage", json={"title": "Security requirements for smart irrigation gateways"}).json()
+    _login(client)
+    detail = client.get(f"/queue/{a['decision_id']}")
+    assert detail.status_code == 200 and 'id="sent"' in detail.text and 'id="detail-deciding"' in detail.text
+    assert 'id="detail-considered"' in detail.text and 'id="review-form"' in detail.text
+    check_markup(detail.text)
+    queue = client.get("/queue")
+    r = client.post("/queue/confirm", data={"csrf": csrf(queue.text), "ids": [a["decision_id"], b["decision_id"]],
+                                            "reviewer": "Ana Staff", "back_status": "open"}, follow_redirects=False)
+    assert r.status_code == 303 and "2+confirmed" in r.headers["location"]
+    assert client.get("/queue").text.count('<tr id="d-') == 0
+    export = client.get("/queue/export.csv?status=confirmed")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"confirmed"}
+    evil_row = next(r for r in rows if r["decision_id"] == a["decision_id"])
+    assert evil_row["title"].startswith("'=HYPERLINK") and evil_row["reference"] == "'@X.evil"
+    with TestClient(client.app) as anonymous:
+        assert anonymous.get("/queue/export.csv", follow_redirects=False).status_code == 303
+
+
+def test_upload_a_docx_contribution_and_a_spreadsheet(client: TestClient) -> None:
+    from tests.engine.intake.test_files import a1_docx, items_xlsx
+
+    page = client.get("/")
+    r = client.post("/upload", data={"csrf": csrf(page.text)}, files={"file": ("C-123.docx", a1_docx(), "application/octet-stream")})
+    assert r.status_code == 200, r.text
+    assert 'id="result-home"' in r.text and "C-123.docx" in r.text and "Read from your text: title, reference, questions" in r.text
+    r = client.post("/upload", data={"csrf": csrf(page.text)}, files={"file": ("items.xlsx", items_xlsx(), "application/octet-stream")})
+    assert r.status_code == 200 and 'id="upload-results"' in r.text and "C-0042" in r.text
+    bad = client.post("/upload", data={"csrf": csrf(page.text)}, files={"file": ("broken.docx", b"not a zip", "application/octet-stream")})
+    assert bad.status_code == 422 and "broken.docx" in bad.text and "not a readable .docx" in bad.text

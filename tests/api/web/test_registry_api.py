@@ -76,7 +76,45 @@ def test_landscape_json_is_the_default(client: TestClient) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     body = r.json()
     assert body["summary"]["items"] == len(body["items"]) >= 80
-    assert "Y.4814" in body["candidates"]
+    assert "Y.4812" in body["candidates"] and "Y.4814" in body["intersections"]
+    assert {"cells", "cell_gaps", "side_by_side", "contested"} <= set(body)
+
+
+def test_landscape_filters(client: TestClient) -> None:
+    body = client.get("/v1/landscape", params={"sg": "SG17", "question": "Q6/17", "status": "ongoing"}).json()
+    assert [i["id"] for i in body["items"]] == ["X.iot-dt"] and body["filters"]["status"] == "ongoing"
+    md = client.get("/v1/landscape", params={"format": "md", "sector": "smart_grid"}).text
+    assert "filtered by sector=smart_grid" in md and "X.1331" in md and "X.1352 " not in md
+    assert client.get("/v1/landscape", params={"aspect": "nope"}).status_code == 422
+    r = client.get("/v1/landscape", params={"status": "sleeping"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "status"]
+
+
+def test_landscape_since(client: TestClient) -> None:
+    r = client.get("/v1/landscape", params={"since": "2025-09-01", "until": "2025-12-31"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["counts"]["consented"] == 2 and {c["id"] for c in body["changes"]} >= {"X.2014", "Y.IoT-FETA", "Y.4814"}
+    md = client.get("/v1/landscape", params={"since": "2026-01-01", "format": "md"}).text
+    assert md.startswith("# What changed between 2026-01-01 and now") and "X.sgAIoT" in md
+    for params in ({"since": "2025-02-30"}, {"until": "2025-01-01"}, {"since": "2025-09-01", "until": "2025-01-01"},
+                   {"since": "2025-01-01", "format": "html"}):
+        assert client.get("/v1/landscape", params=params).status_code == 422, params
+
+
+def test_landscape_page_in_the_app(client: TestClient) -> None:
+    home = client.get("/").text
+    assert '<a href="/landscape">Landscape</a>' in home
+    r = client.get("/landscape")
+    assert r.status_code == 200 and "Q6/17 and Q6/20 side by side" in r.text
+    assert '<script src="/landscape/assets/landscape.js" defer></script>' in r.text
+    assert "<script>" not in r.text and "<style>" not in r.text  # the app's pages allow no inline script or style
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "img-src 'self' data:" in csp and "unsafe-inline" not in csp
+    js = client.get("/landscape/assets/landscape.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript") and "landscape-filters" in js.text
+    assert client.get("/landscape/assets/landscape.css").headers["content-type"].startswith("text/css")
+    assert client.get("/landscape/assets/other.js").status_code == 404
 
 
 @pytest.mark.parametrize("fmt, media, start", [
@@ -166,6 +204,27 @@ def test_cli_landscape_every_format(tmp_path: Path, fmt: str) -> None:
         assert "data:image/png;base64," in text
     else:
         assert text.startswith("# Landscape")
+
+
+def test_cli_landscape_since_and_compare(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["landscape", "--since", "2025-09-01", "--until", "2025-12-31"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("# What changed between 2025-09-01 and 2025-12-31") and "| X.2014 |" in r.output
+    r = CliRunner().invoke(main, ["landscape", "--since", "2017-01", "--until", "2017-12", "--format", "json"])
+    assert r.exit_code == 0 and [c["id"] for c in json.loads(r.output)["changes"]] == ["X.1372"]
+    old = tmp_path / "old.yaml"
+    old.write_text("schema: iotsec-triage/registry@1\nitems:\n- id: X.1372\n  title: Security guidelines for V2X communication\n"
+                   "  study_group: SG17\n  question: Q6/17\n  status: under_study\n  description: V2X security draft.\n")
+    r = CliRunner().invoke(main, ["landscape", "--compare", str(old), "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    kinds = {(row["kind"], row["id"]) for row in rows}
+    assert {("approved", "X.1372"), ("moved", "X.1372"), ("new", "X.iot-dt")} <= kinds
+    for args in (["--since", "yesterday"], ["--until", "2025-01-01"], ["--since", "2025-01-01", "--compare", str(old)],
+                 ["--since", "2025-01-01", "--format", "html"]):
+        assert CliRunner().invoke(main, ["landscape", *args]).exit_code == 2, args
+    r = CliRunner().invoke(main, ["landscape", "--sg", "SG20", "--status", "ongoing", "--format", "csv"])
+    assert r.exit_code == 0 and {row["id"] for row in csv.DictReader(io.StringIO(r.output))} == {"Y.IoT-FETA", "Y.4477rev"}
 
 
 def test_cli_landscape_to_stdout_and_bad_registry(tmp_path: Path) -> None:

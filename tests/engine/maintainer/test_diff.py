@@ -100,3 +100,26 @@ def test_base_from_a_git_revision(tmp_path: Path, rules_copy: Path) -> None:
         rules_from_git("no-such-rev", repo / "rules", tmp_path / "bad")
     with pytest.raises(InputError, match="not a git revision"):
         rules_from_git("--output=x", repo / "rules", tmp_path / "bad")
+
+
+def test_an_installed_tool_compares_the_rules_of_the_repository_it_is_run_in(rules_copy: Path, tmp_path: Path) -> None:
+    """Installed (not editable), the bundled rules sit outside any git checkout: `rules diff --base
+    HEAD` then reads the rules/ of the repository of the working directory."""
+    from engine.maintainer.diff import default_rules, in_git_checkout
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    installed = tmp_path / "site-packages" / "rules"
+    shutil.copytree(rules_copy, installed)
+    repo = tmp_path / "rule-repo"
+    shutil.copytree(rules_copy, repo / "rules")
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for args in (["init", "-q"], ["add", "rules"], ["commit", "-qm", "rules"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+    assert not in_git_checkout(installed)
+    working = default_rules(installed, repo / "rules")  # run from a subfolder of the repository
+    assert working == repo / "rules"
+    base, name = base_directory("HEAD", working, tmp_path / "scratch")
+    assert name == "HEAD (git)" and sorted(p.name for p in base.glob("*.yaml")) == sorted(p.name for p in working.glob("*.yaml"))
+    assert default_rules(installed, tmp_path) == installed  # outside any repository: the bundled rules

@@ -180,3 +180,31 @@ def test_pairs_naming_unknown_items_are_refused(tmp_path: Path, registry: Regist
     with pytest.raises(RegistryLoadError) as info:
         load_pairs(p, registry)
     assert "5:" in str(info.value.issues[0]) and "not in the registry" in str(info.value.issues[0])
+
+
+def test_work_item_life_dates_history_and_checks(tmp_path: Path) -> None:
+    from engine.errors import RegistryLoadError
+    from engine.registry.items import date_key, read_items
+
+    good = tmp_path / "good.yaml"
+    good.write_text("schema: iotsec-triage/registry@1\nitems:\n- id: X.new-thing\n  title: A draft\n  study_group: SG17\n"
+                    "  status: consented\n  description: A draft.\n  start_date: 2025-04-22\n  target: 2027-Q4\n"
+                    "  history:\n  - {date: 2025-04-22, status: under_study, source: https://example.org/a, question: Q6/17}\n"
+                    "  - {date: 2025-12, status: consented, source: https://example.org/b}\n")
+    items, _ = read_items(good)
+    it = items[0]
+    assert (it.start_date, it.target, it.ongoing, it.question) == ("2025-04-22", "2027-Q4", True, "")  # unquoted YAML dates read as text
+    assert [e.date for e in it.history] == ["2025-04-22", "2025-12"] and date_key("2025-12") == "2025-12-01"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: iotsec-triage/registry@1\nitems:\n- id: X.new-thing\n  title: A draft\n  study_group: SG17\n"
+                   "  status: sleeping\n  description: A draft.\n  target: 2027-13\n"
+                   "  history:\n  - {date: '2025-12', status: consented, source: https://example.org/b, question: Q6/20, study_group: SG17}\n"
+                   "  - {date: '2025-04-22', status: under_study, source: https://example.org/a}\n")
+    with pytest.raises(RegistryLoadError) as err:
+        read_items(bad)
+    text = str(err.value)
+    assert "status" in text and "target" in text
+    bad.write_text(bad.read_text().replace("sleeping", "consented").replace("2027-13", "2027-12"))
+    with pytest.raises(RegistryLoadError) as err:
+        read_items(bad)
+    assert "not in date order" in str(err.value) and "Question Q6/20 is not in SG17" in str(err.value)
