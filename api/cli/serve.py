@@ -33,8 +33,7 @@ def _port_free(host: str, port: int) -> str | None:
 @click.option("--workers", type=int, default=None, help="uvicorn workers (default: IOTSEC_WORKERS or 1).")
 def serve_cmd(host: str, port: int, rules_dir: Path | None, workers: int | None) -> None:
     """Run the HTTP service (JSON API, OpenAPI at /docs)."""
-    import uvicorn
-
+    from api.web import serving
     from api.web.observability import prepare_serving
 
     if rules_dir is not None:
@@ -49,5 +48,5 @@ def serve_cmd(host: str, port: int, rules_dir: Path | None, workers: int | None)
     if count > 1:
         # Each worker holds its own rules: they follow the files, so one reload reaches them all.
         os.environ["IOTSEC_WATCH_RULES"] = "true"
-    uvicorn.run("api.web.main:app", host=host, port=port, workers=count,
-                log_level="info", timeout_graceful_shutdown=10, log_config=prepare_serving(count))
+    # A graceful stop answers every request already received (api/web/serving.py).
+    serving.run("api.web.main:app", host=host, port=port, workers=count, log_config=prepare_serving(count))

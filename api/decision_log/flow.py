@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from starlette.concurrency import run_in_threadpool
 
 from api.decision_log.review import apply_review
@@ -42,25 +44,30 @@ def decide(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: 
     return record(log_, proposal, triage(proposal, rs, registry), rs, actor, write)
 
 
-async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                       write: bool = True) -> tuple[ReviewedDecision, LogNote]:
-    """Triage in the event loop (fast, CPU only), then the database work in the threadpool."""
+def decide_indexed(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
+                   write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+    """Triage one proposal and record it, blocking; with write=False the review index spares the
+    database trip when no review of this contribution can exist (the service's hot path)."""
     decision = triage(proposal, rs, registry)
     if log_ is None:
         return apply_review(decision, None), "off"
     if not write:
-        # Nothing to store: only a review could change the answer, and the index knows if one may exist.
         try:
-            if log_.reviewed_index_stale():
-                await run_in_threadpool(log_.may_have_review, "", None)  # refresh the index off the loop
-            # Hash the proposal only when some review exists at all.
-            maybe = log_.any_review() and log_.may_have_review(proposal.reference, proposal_hash(proposal))
+            # Hash the proposal only when some review exists at all (the first call refreshes a stale index).
+            maybe = log_.may_have_review("", None) and log_.may_have_review(proposal.reference, proposal_hash(proposal))
         except Exception as exc:  # noqa: BLE001 - the log unreachable: answer with the rules
             log.warning("decision %s: review lookup failed: %s", decision.decision_id, exc)
             return apply_review(decision, None), "failed"
         if not maybe:
             return apply_review(decision, None), "off"
-    return await run_in_threadpool(record, log_, proposal, decision, rs, actor, write)
+    return record(log_, proposal, decision, rs, actor, write)
+
+
+async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
+                       write: bool = True, limiter: CapacityLimiter | None = None) -> tuple[ReviewedDecision, LogNote]:
+    """decide_indexed in a worker thread (`limiter` bounds how many at once): deciding is CPU work,
+    and on the event loop it would hold every other request for as long as it takes."""
+    return await anyio.to_thread.run_sync(decide_indexed, log_, proposal, rs, registry, actor, write, limiter=limiter)
 
 
 async def record_many_async(log_: DecisionLog | None, items: list[tuple[Proposal, Decision]], rs: RuleSet, actor: str,

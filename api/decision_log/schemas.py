@@ -10,6 +10,7 @@ from engine.models import Decision, Flag, QuestionId
 from engine.vocabulary import Home, LeadSG
 
 Status = Literal["open", "confirmed", "overridden", "reviewed"]
+MAX_OFFSET = 1_000_000_000  # far past any log, well inside the 64-bit integer a database takes
 
 
 class RulesNow(BaseModel):
@@ -149,4 +150,4 @@ class DecisionFilter(BaseModel):
     until: date | None = None
     sort: Literal["newest", "priority"] = "newest"
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)

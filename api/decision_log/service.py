@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -110,6 +111,14 @@ def _record(row: DecisionRow, reference_reviews: list[str] | None = None) -> Dec
         final_home=row.final_home, reviews=[_review_info(r, row.decision_id) for r in row.reviews])
 
 
+def _why(exc: BaseException) -> str:
+    """A failed write, said without SQL, parameters or paths: the driver's error class and, when it
+    names no path, its first line (e.g. "OperationalError: database or disk is full")."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).splitlines()[0][:100] if str(orig) else ""
+    return f"{type(orig).__name__}: {text}" if text and "/" not in text and "\\" not in text else type(orig).__name__
+
+
 @dataclass(frozen=True)
 class Logged:
     """What recording one decision did: the id that stands, whether a row was added, any review."""
@@ -137,6 +146,13 @@ class DecisionLog:
         # Which contributions have a review: (proposal hashes, references), and when it was read.
         self._reviewed: tuple[set[str], set[str]] | None = None
         self._reviewed_at = 0.0
+        # A SQLite file is watched: the (device, inode) it was opened as, so that a file deleted,
+        # moved or replaced under the service is noticed, not written to unseen (and lost at restart).
+        database = self.engine.url.database if self.engine.url.get_backend_name() == "sqlite" else None
+        self._file = database if database and database != ":memory:" and not database.startswith("file:") else None
+        self._identity: tuple[int, int] | None = None
+        # Why the last write failed (disk full, read-only...), until a write succeeds again.
+        self.write_failure: str | None = None
 
     def ensure_ready(self) -> None:
         """Migrate once (upgrade head); after a failure, retry at most every few seconds."""
@@ -156,11 +172,34 @@ class DecisionLog:
             self._ready = True
             self._failed_at = 0.0
             self.last_error = None
+            if self._file is not None:
+                st = os.stat(self._file)
+                self._identity = (st.st_dev, st.st_ino)
+
+    def file_problem(self) -> str | None:
+        """Why the SQLite file at the configured path is not the one this log writes to, else None."""
+        if self._file is None or self._identity is None:
+            return None
+        try:
+            st = os.stat(self._file)
+        except OSError:
+            return "the SQLite file was deleted or moved while serving"
+        if (st.st_dev, st.st_ino) != self._identity:
+            return "the SQLite file was replaced while serving; restart the service to log again"
+        return None
+
+    def _check_file(self) -> None:
+        problem = self.file_problem()
+        if problem is not None:
+            # Never open the path again: SQLite would make a new empty file there (or read a stranger's).
+            self.last_error = problem
+            raise LogUnavailable(problem)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
         """A session; a database that went away after start-up surfaces as LogUnavailable."""
         self.ensure_ready()
+        self._check_file()
         try:
             with self._sessions() as session:
                 yield session
@@ -181,10 +220,15 @@ class DecisionLog:
         """None when the log can be read now, else why not (naming no URL or path)."""
         try:
             self.ensure_ready()
+            problem = self.file_problem()
+            if problem is not None:
+                return problem
             with self.engine.connect() as conn:
                 conn.execute(select(DecisionRow.id).limit(1))
         except Exception as exc:  # any failure means "not available"; triage answers without the log
             return f"the database cannot be reached ({type(exc.__cause__ or exc).__name__})"
+        if self.write_failure is not None:
+            return f"writes are failing ({self.write_failure})"
         return None
 
     # -- the review index: most triages have no review, and need not ask the database ----------
@@ -227,7 +271,22 @@ class DecisionLog:
         names the same work (`same_work`). When it was made on another decision, it is carried
         onto this one in the same transaction, so the log says what the answer says.
         With write=False nothing is stored, but a review of the same contribution is still found.
+        Raises LogUnavailable when the write did not reach the configured database (its file
+        replaced or deleted meanwhile): nothing is reported as stored that is not.
         """
+        if not write:
+            return self._record(proposal, decision, actor, write=False)
+        try:
+            logged = self._record(proposal, decision, actor, write=True)
+            self._check_file()  # committed, but into the file that is at the path now?
+        except Exception as exc:
+            if not (isinstance(exc, LogUnavailable) and exc.__cause__ is None):  # a file problem says itself
+                self.write_failure = _why(exc.__cause__ or exc)
+            raise
+        self.write_failure = None
+        return logged
+
+    def _record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool) -> Logged:
         digest = proposal_hash(proposal)
         try:
             with self._session() as session, session.begin():

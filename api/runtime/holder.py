@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from engine.errors import RuleIssue, RuleLoadError
 from engine.ruleset import Parsed, RuleSet, load_rules, parse_directory
+
+
+def public_issues(issues: list[RuleIssue], base: Path | None) -> list[RuleIssue]:
+    """The issues as a client may see them: file names relative to the rule directory (or the bare
+    name outside it), and no server path in any message."""
+    out = []
+    root = Path(base).resolve() if base is not None else None
+    for issue in issues:
+        path = Path(issue.file)
+        shown = path.name
+        if root is not None:
+            for candidate in (path, path.resolve()):
+                try:
+                    shown = str(candidate.relative_to(root))
+                    break
+                except ValueError:
+                    continue
+        text = issue.message
+        for prefix in {str(path.parent), str(root) if root else ""} - {"", "."}:
+            text = text.replace(prefix + "/", "").replace(prefix, "")
+        out.append(replace(issue, file=path.name if shown in ("", ".") else shown, message=text))
+    return out
 
 
 @dataclass
@@ -118,6 +140,6 @@ class RuleHolder:
             # The latest reload: whether it went through. last_failure stays on record after a later success.
             "last_reload": None if self.last_reload is None else {"ok": self.last_reload[0], "at": iso(self.last_reload[1])},
             "last_failure": None if failure is None else {
-                "at": iso(failure.at), "at_epoch": failure.at, "errors": [i.as_dict() for i in failure.issues[:50]],
+                "at": iso(failure.at), "at_epoch": failure.at, "errors": [i.as_dict() for i in public_issues(failure.issues[:50], self.directory)],
             },
         }

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1_000)
     max_batch_body_bytes: int = Field(default=10_000_000, ge=1_000)
     max_batch_items: int = Field(default=1_000, ge=1)
+    max_batch_chars: int = Field(default=2_000_000, ge=1_000,
+                                 description="A batch's work budget: characters of text in all its items together (413 beyond).")
+    body_timeout_seconds: float = Field(default=10.0, gt=0, le=600, description="Time a client has to send a request body (408 after).")
+    decide_threads: int = Field(default=2, ge=1, le=64, description="Worker threads deciding single proposals at once (CPU work: about one per core).")
+    batch_threads: int = Field(default=1, ge=1, le=64, description="Worker threads deciding batch items at once (all batches share them).")
     workers: int = Field(default=1, ge=1, le=32)
     watch_rules: bool = Field(default=False, description="Reload when the rule files change (on by itself with several workers).")
     log_decisions: bool = Field(default=True, description="Write every triage to the decision log (reviews are honoured either way).")

@@ -17,6 +17,7 @@ from api.decision_log import apply_review
 from api.runtime import bootstrap
 from api.runtime.settings import Settings, get_settings
 from api.web import errors, observability, pages, security
+from api.web.lanes import Lanes
 from api.web.limits import BodyLimit
 from api.web.routes import decisions, intake, registry, rules, triage as triage_routes
 from engine import Proposal, triage
@@ -44,15 +45,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(title="iotsec-triage", version=__version__, lifespan=lifespan,
                   description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.")
     app.state.runtime = rt
+    app.state.lanes = Lanes(rt.settings.decide_threads, rt.settings.batch_threads)
+    app.state.token_throttle = security.Throttle()  # refused tokens, at the login page and on the API
     errors.install(app)
     for module in (triage_routes, rules, registry, decisions, intake, pages):
         app.include_router(module.router)
     app.include_router(registry.pages)
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving")
+    @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving; degraded when decisions are not being recorded")
     def healthz() -> dict[str, Any]:
         rs = rt.rules
-        return {"status": "ok", "rules": {"version": rs.version, "revision": rs.revision}, "decision_log": rt.log_health()}
+        log_health = rt.log_health()
+        # Triage answers either way (200); "degraded" says that what it answers is not being logged.
+        status = "ok" if log_health["status"] == "ok" or not log_health["writing"] else "degraded"
+        return {"status": status, "rules": {"version": rs.version, "revision": rs.revision}, "decision_log": log_health}
 
     if os.environ.get("IOTSEC_BENCH_ENDPOINTS") == "1":
         @app.post("/_bench/validate", include_in_schema=False)
@@ -73,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, default=rt.settings.max_body_bytes,
                        per_path={"/v1/triage/batch": rt.settings.max_batch_body_bytes,
                                  # files as received (a .docx with its figures, a spreadsheet of items)
-                                 "/v1/triage/file": rt.settings.max_batch_body_bytes, "/upload": rt.settings.max_batch_body_bytes})
+                                 "/v1/triage/file": rt.settings.max_batch_body_bytes, "/upload": rt.settings.max_batch_body_bytes},
+                       timeout=rt.settings.body_timeout_seconds)
     security.install(app)  # security headers, JSON-only gate, documented refusals
     observability.install(app, rt.settings)  # outermost: counts and logs every request, refused ones too
     return app

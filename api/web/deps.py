@@ -17,6 +17,7 @@ from api.runtime.bootstrap import Runtime
 from api.runtime.holder import RuleHolder
 from api.runtime.settings import Settings
 from api.web.errors import http_error
+from api.web.security import client_address
 from engine import RuleSet
 from engine.registry import Registry
 
@@ -52,6 +53,15 @@ async def get_log(request: Request) -> DecisionLog:
     return runtime_of(request).decision_log()
 
 
+def _check_throttle(request: Request) -> None:
+    """429 while the client (or everyone) has had too many tokens refused: no token is compared then."""
+    throttle = getattr(request.app.state, "token_throttle", None)
+    wait = throttle.retry_after(client_address(request)) if throttle is not None else None
+    if wait is not None:
+        raise http_error(429, f"too many refused tokens; try again in {int(wait) + 1} seconds", "throttled",
+                         ["header", "authorization"], headers={"Retry-After": str(int(wait) + 1)})
+
+
 def _check_token(request: Request, expected: SecretStr | None, role: str) -> None:
     if expected is None:
         raise http_error(404, f"{role} endpoints are off: no {role} token is configured", "disabled")
@@ -60,7 +70,11 @@ def _check_token(request: Request, expected: SecretStr | None, role: str) -> Non
     if scheme.lower() != "bearer" or not token:
         raise http_error(401, "a Bearer token is required", "unauthorized", ["header", "authorization"],
                          headers={"WWW-Authenticate": "Bearer"})
+    _check_throttle(request)
     if not secrets.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        throttle = getattr(request.app.state, "token_throttle", None)
+        if throttle is not None:
+            throttle.failed(client_address(request))
         raise http_error(403, "token refused", "forbidden", ["header", "authorization"])
 
 
@@ -77,6 +91,8 @@ def require_admin(request: Request, _: HTTPAuthorizationCredentials | None = Dep
 def require_staff(request: Request, _: HTTPAuthorizationCredentials | None = Depends(_staff_bearer)) -> None:
     settings = runtime_of(request).settings
     # The admin token also opens staff endpoints: an administrator can do what staff do.
+    if settings.admin_token is not None and settings.staff_token is not None:
+        _check_throttle(request)
     if settings.admin_token is not None and settings.staff_token is not None:
         header = request.headers.get("authorization", "")
         token = header.partition(" ")[2]

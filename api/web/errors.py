@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.decision_log import LogUnavailable, NotFound
+from api.runtime.holder import public_issues
 from engine.errors import EngineError, InputError, LoadError, RuleIssue
 
 log = logging.getLogger("iotsec_triage.api")
@@ -34,18 +35,28 @@ def http_error(status: int, msg: str, type_: str, loc: list[Any] | None = None,
 
 
 def issue_detail(issues: list[RuleIssue]) -> list[dict[str, Any]]:
-    """Located file problems in the error shape (file names only: no server path)."""
+    """Located file problems in the error shape (pass them through public_issues: no server path)."""
     return [dict(i.as_dict(), loc=[i.file, i.line, i.column], msg=str(i), type="rule_load_error") for i in issues]
+
+
+def shown(text: str) -> str:
+    """Text safe to put in an answer: a lone surrogate (no Unicode character, so no UTF-8) as its escape."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def clean_errors(errors: Any) -> list[dict[str, Any]]:
     """Validation errors without echoing large inputs back, and with JSON-safe values."""
     out = []
     for e in errors:
-        item: dict[str, Any] = {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        loc = [part if isinstance(part, int) else shown(str(part)) for part in e.get("loc", ())]
+        item: dict[str, Any] = {"loc": loc, "msg": shown(str(e.get("msg", ""))), "type": str(e.get("type", ""))}
         if "input" in e and isinstance(e["input"], (str, int, float, bool)) and e.get("type") != "missing":
-            text = str(e["input"])
-            item["input"] = text if len(text) <= MAX_SHOWN_INPUT else text[:MAX_SHOWN_INPUT] + "..."
+            text = str(e["input"]) if not isinstance(e["input"], int) or abs(e["input"]) < 10 ** 200 else "(a very long number)"
+            item["input"] = shown(text if len(text) <= MAX_SHOWN_INPUT else text[:MAX_SHOWN_INPUT] + "...")
         out.append(item)
     return out
 
@@ -75,7 +86,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LoadError)
     async def _load(_: Request, exc: LoadError) -> JSONResponse:
-        return JSONResponse({"detail": issue_detail(exc.issues)}, status_code=422)
+        return JSONResponse({"detail": issue_detail(public_issues(exc.issues, None))}, status_code=422)
 
     @app.exception_handler(LogUnavailable)
     async def _log_unavailable(_: Request, exc: LogUnavailable) -> JSONResponse:

@@ -28,6 +28,7 @@ from api.runtime.bootstrap import Runtime
 from api.web import views
 from api.web.deps import runtime_of
 from api.web.routes.decisions import csv_lines
+from api.web.security import RevokedSessions, Throttle, client_address
 from engine.intake.records import describe_validation
 from engine import Decision, InputError, Proposal
 from engine.intake.a1text import parse_a1
@@ -86,6 +87,23 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
     return found
 
 
+_REVOKED: "weakref.WeakKeyDictionary[Runtime, RevokedSessions]" = weakref.WeakKeyDictionary()
+
+
+def _revoked(request: Request) -> RevokedSessions:
+    """The sessions ended by logout, shared by the workers through the data directory."""
+    rt = runtime_of(request)
+    found = _REVOKED.get(rt)
+    if found is None:
+        found = _REVOKED[rt] = RevokedSessions(Path(rt.settings.data_dir) / "ended-sessions", SESSION_MAX_AGE)
+    return found
+
+
+def _throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.token_throttle
+    return throttle
+
+
 def _token_print(token: str) -> str:
     # The session names which staff token it was opened with, so a changed token ends it.
     return hashlib.sha256(b"iotsec-staff:" + token.encode()).hexdigest()[:32]
@@ -108,8 +126,11 @@ def _session(request: Request) -> dict[str, Any]:
 
 
 def _is_staff(request: Request, session: dict[str, Any]) -> bool:
-    staff = session.get("staff")
-    return isinstance(staff, str) and staff in _staff_prints(runtime_of(request).settings)
+    # A staff session names its token and its own id; logout ends the id on the server, so a cookie
+    # kept from before the logout opens nothing.
+    staff, sid = session.get("staff"), session.get("sid")
+    return (isinstance(staff, str) and staff in _staff_prints(runtime_of(request).settings)
+            and isinstance(sid, str) and not _revoked(request).revoked(sid))
 
 
 def _finish(request: Request, response: Response, session: dict[str, Any]) -> Response:
@@ -290,11 +311,20 @@ async def login(request: Request) -> Response:
         return _staff_off(request, session)
     token = form.get("token", "")
     name = form.get("name", "").strip()[:200]
+    client = client_address(request)
+    wait = _throttle(request).retry_after(client)
+    if wait is not None:
+        response = _render(request, session, "login.html", 429, name=name,
+                           error=f"Too many refused tokens; try again in {int(wait) + 1} seconds.")
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
     printed = _token_print(token)
     if not token or not any(hmac.compare_digest(printed, p) for p in _staff_prints(runtime_of(request).settings)):
+        _throttle(request).failed(client)
         return _render(request, session, "login.html", 403, error="That token was refused.", name=name)
+    _throttle(request).succeeded(client)
     # A fresh session (and CSRF token) on login: nothing from before the login carries over.
-    new = {"csrf": secrets.token_urlsafe(32), "staff": printed, "name": name}
+    new = {"csrf": secrets.token_urlsafe(32), "staff": printed, "name": name, "sid": secrets.token_urlsafe(18)}
     return _finish(request, RedirectResponse("/queue", status_code=303), new)
 
 
@@ -303,6 +333,8 @@ async def logout(request: Request) -> Response:
     session = _session(request)
     if await _form(request, session) is None:
         return _csrf_failed(request, session)
+    if isinstance(session.get("sid"), str):
+        _revoked(request).revoke(session["sid"])  # the cookie may have been copied: end it here, not only in the browser
     return _finish(request, RedirectResponse("/", status_code=303), {"csrf": secrets.token_urlsafe(32)})
 
 

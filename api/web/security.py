@@ -6,7 +6,13 @@ policy of their own) is left as it is.
 """
 from __future__ import annotations
 
+import collections
 import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 Scope = dict[str, Any]
@@ -25,6 +31,7 @@ REPORT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-i
 NO_CSP_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 
 _CSP_NAME = b"content-security-policy"
+log = logging.getLogger("iotsec_triage.security")
 
 
 def _headers(csp: str | None) -> list[tuple[bytes, bytes]]:
@@ -139,3 +146,114 @@ def install(app: Any) -> None:
     app.add_middleware(JsonOnly)
     app.add_middleware(SecurityHeaders)
     document_errors(app)
+
+
+# -- login throttling ------------------------------------------------------------------------------
+
+class Throttle:
+    """Failed token attempts counted per client address and in all, over a sliding window: past
+    `per_client` failures from one address, or `overall` from all of them, tokens are not even
+    compared until the window has moved on (429 with Retry-After). Memory is bounded: at most
+    `max_clients` addresses are followed (the oldest dropped first), each with at most `per_client`
+    times."""
+
+    def __init__(self, per_client: int = 10, overall: int = 100, window: float = 60.0, max_clients: int = 10_000,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.per_client, self.overall, self.window, self.max_clients = per_client, overall, window, max_clients
+        self._clock = clock or time.monotonic
+        self._clients: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
+        self._all: collections.deque[float] = collections.deque(maxlen=overall)
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> float | None:
+        """Seconds until `client` may try a token again, or None when it may now."""
+        now = self._clock()
+        with self._lock:
+            waits = []
+            mine = self._clients.get(client)
+            if mine is not None and len(mine) >= self.per_client and now - mine[0] < self.window:
+                waits.append(mine[0] + self.window - now)
+            if len(self._all) >= self.overall and now - self._all[0] < self.window:
+                waits.append(self._all[0] + self.window - now)
+            return max(waits) if waits else None
+
+    def failed(self, client: str) -> None:
+        """Count one refused token from `client`."""
+        now = self._clock()
+        with self._lock:
+            mine = self._clients.pop(client, None)
+            if mine is None:
+                mine = collections.deque(maxlen=self.per_client)
+            mine.append(now)
+            self._clients[client] = mine  # most recent last
+            while len(self._clients) > self.max_clients:
+                self._clients.popitem(last=False)
+            self._all.append(now)
+
+    def succeeded(self, client: str) -> None:
+        """A right token from `client`: its own count starts again."""
+        with self._lock:
+            self._clients.pop(client, None)
+
+
+def client_address(scope_or_request: Any) -> str:
+    """The address a request came from (uvicorn's proxy_headers setting decides whether to trust X-Forwarded-For)."""
+    client = getattr(scope_or_request, "client", None)
+    return str(client[0]) if client else "unknown"
+
+
+# -- server-side end of sessions -------------------------------------------------------------------
+
+class RevokedSessions:
+    """Session ids ended by logout, until their cookies would have expired anyway. Kept in a file in
+    the data directory (shared by every worker, and kept over a restart), else in memory; read
+    again whenever the file changes (one stat per check)."""
+
+    def __init__(self, path: Path, max_age: float) -> None:
+        self.path = Path(path)
+        self.max_age = max_age
+        self._ids: dict[str, float] = {}
+        self._seen: tuple[int, int, int] | None = None
+
+    def _refresh(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return
+        mark = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if mark == self._seen:
+            return
+        now = time.time()
+        try:
+            lines = self.path.read_text().splitlines()
+        except OSError:
+            return
+        for line in lines:
+            sid, _, until = line.partition(" ")
+            try:
+                if float(until) > now:
+                    self._ids[sid] = float(until)
+            except ValueError:
+                continue
+        self._seen = mark
+
+    def revoked(self, sid: str) -> bool:
+        """Whether the session `sid` was ended."""
+        self._refresh()
+        until = self._ids.get(sid)
+        return until is not None and until > time.time()
+
+    def revoke(self, sid: str) -> None:
+        """End the session `sid` (on every worker: they read the same file)."""
+        now = time.time()
+        until = now + self.max_age
+        self._ids = {k: v for k, v in self._ids.items() if v > now}
+        self._ids[sid] = until
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as f:
+                f.write(f"{sid} {until:.0f}\n")  # one short append: whole, even with several writers
+        except OSError as exc:
+            log.warning(
+                "cannot store a logout in the data directory (%s); it holds in this process only", exc.strerror)

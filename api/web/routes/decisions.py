@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
 from api.decision_log import DecisionFilter, DecisionPage, DecisionRecord, NotFound, ReviewRequest
+from api.decision_log.schemas import MAX_OFFSET
 from api.web.deps import LogDep, Staff
 from engine.intake.csvcells import safe_row
 from engine.labels import home_label
@@ -58,7 +59,7 @@ def list_decisions(log_: LogDep,
                    until: date | None = Query(None, description="Decided on or before this day (UTC)."),
                    sort: Literal["newest", "priority"] = Query("newest", description="priority: by need (NEEDS_REVIEW, JOINT_WORK, low "
                                                                     "confidence, COORDINATE_Q6_17_Q6_20), then newest."),
-                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                    format: Literal["json", "csv"] = "json") -> Any:
     flt = DecisionFilter(flag=flag, home=home, status=status, text=text, since=since, until=until, sort=sort, limit=limit, offset=offset)
     if format == "csv":

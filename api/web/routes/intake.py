@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from api.decision_log import ReviewedDecision, decide_async
 from api.web.deps import RuntimeDep
 from api.web.errors import http_error
+from api.web.lanes import lanes_of
+from api.web.limits import TOO_DEEP_MSG, nested_too_deeply
 from api.web.observability import note_decisions
 from engine.intake.a1text import A1Parse, parse_a1
 from engine.intake.files import read_upload
@@ -44,6 +46,8 @@ async def _read_text(request: Request) -> str:
         raise http_error(400, f"request body is not valid UTF-8 (byte {exc.start})", "invalid_encoding", ["body"]) from None
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
+        if nested_too_deeply(raw):  # BodyLimit has refused it already; json.loads must never meet it
+            raise http_error(400, TOO_DEEP_MSG, "too_deep", ["body"])
         try:
             data = json.loads(body)
         except json.JSONDecodeError as exc:
@@ -64,9 +68,11 @@ async def _read_text(request: Request) -> str:
              }, "required": True}})
 async def triage_text(request: Request, rt: RuntimeDep, use_registry: bool = Query(True, alias="registry")) -> Response:
     text = await _read_text(request)
-    parsed = parse_a1(text)  # InputError -> 422 with where, by api.web.errors
+    lanes = lanes_of(request.app.state)
+    parsed = await lanes.single(parse_a1, text)  # InputError -> 422 with where, by api.web.errors
     log_, write = rt.log_for_request()
-    decision, note = await decide_async(log_, parsed.proposal, rt.rules, rt.registry if use_registry else None, "api", write)
+    decision, note = await decide_async(log_, parsed.proposal, rt.rules, rt.registry if use_registry else None, "api", write,
+                                        limiter=lanes.limiter("single"))
     out = TextTriage(decision=decision, proposal=parsed.proposal.model_dump(mode="json", exclude={"text"}), **parsed.as_dict())
     note_decisions(decision)
     return Response(out.model_dump_json(), media_type="application/json", headers={"X-Decision-Log": note})

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.runtime.holder import public_issues
 from api.web.deps import Admin, HolderDep
 from api.web.errors import issue_detail
 
@@ -24,7 +25,7 @@ async def rules_reload(holder: HolderDep) -> JSONResponse:
     if fresh is None:
         return JSONResponse(status_code=422, content={
             "reloaded": False,
-            "detail": issue_detail(issues),
+            "detail": issue_detail(public_issues(issues, holder.directory)),
             "serving": {"version": holder.current.version, "revision": holder.current.revision},
         })
     return JSONResponse({"reloaded": True, "version": fresh.version, "revision": fresh.revision, "rules": len(fresh.rules)})

@@ -6,11 +6,12 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from api.decision_log import ReviewedDecision, decide_async, record_many_async
+from api.decision_log import LogNote, ReviewedDecision, decide_async, decide_indexed
 from api.web.deps import RuntimeDep, runtime_of
 from api.web.errors import clean_errors, http_error
+from api.web.lanes import BATCH_SLICE, lanes_of
 from api.web.observability import note_decisions
-from engine import Decision, Proposal, triage
+from engine import Proposal, RuleSet
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 
@@ -24,6 +25,7 @@ class BatchResult(BaseModel):
     ok: bool
     decision: ReviewedDecision | None = None
     error: list[dict[str, Any]] | None = None
+    log: LogNote | None = Field(default=None, description="What happened to this item's record: recorded, existing, off or failed.")
 
 
 class BatchResponse(BaseModel):
@@ -44,32 +46,75 @@ async def triage_one(proposal: Proposal, request: Request,
     rt = runtime_of(request)
     rules = rt.rules  # taken once: a reload never changes the rules under this request
     log_, write = rt.log_for_request()
-    decision, note = await decide_async(log_, proposal, rules, rt.registry if use_registry else None, "api", write)
+    decision, note = await decide_async(log_, proposal, rules, rt.registry if use_registry else None, "api", write,
+                                        limiter=lanes_of(request.app.state).limiter("single"))
     return respond(decision, note)
 
 
-@router.post("/triage/batch", response_model=BatchResponse, summary="Triage many proposals; one result or error per item, in order")
-async def triage_batch(body: BatchRequest, rt: RuntimeDep, use_registry: bool = Query(True, alias="registry")) -> Response:
-    limit = rt.settings.max_batch_items
-    if len(body.items) > limit:
-        raise http_error(413, f"{len(body.items)} items; a batch takes at most {limit}", "too_many_items", ["body", "items"])
-    rules = rt.rules
-    reg = rt.registry if use_registry else None
-    results: list[BatchResult] = []
-    decided: list[tuple[Proposal, Decision]] = []
-    for i, raw in enumerate(body.items):
+def text_size(value: Any, limit: int) -> int:
+    """Characters of text in a JSON value (strings and keys), counted until past `limit`."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += sum(len(k) for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return total
+
+
+def batch_note(notes: list[LogNote]) -> LogNote:
+    """The batch's X-Decision-Log: failed when any item's record failed, else what all items share."""
+    kinds = set(notes)
+    if "failed" in kinds:
+        return "failed"
+    if len(kinds) == 1:
+        return notes[0]
+    return "recorded" if "recorded" in kinds else "existing" if "existing" in kinds else "off"
+
+
+def _decide_slice(start: int, raws: list[Any], rules: RuleSet, registry: Any, log_: Any, write: bool) -> list[BatchResult]:
+    """Validate, decide and record a few batch items, each on its own (blocking: a worker thread)."""
+    out: list[BatchResult] = []
+    for i, raw in enumerate(raws, start):
         try:
             proposal = Proposal.model_validate(raw)
         except ValidationError as exc:
             errors = clean_errors(exc.errors(include_url=False))
             for e in errors:
                 e["loc"] = ["body", "items", i, *e["loc"]]
-            results.append(BatchResult(index=i, ok=False, error=errors))
+            out.append(BatchResult(index=i, ok=False, error=errors))
             continue
-        decided.append((proposal, triage(proposal, rules, reg)))
-        results.append(BatchResult(index=i, ok=True))
+        answer, note = decide_indexed(log_, proposal, rules, registry, "api", write)
+        out.append(BatchResult(index=i, ok=True, decision=answer, log=note))
+    return out
+
+
+@router.post("/triage/batch", response_model=BatchResponse, summary="Triage many proposals; one result or error per item, in order")
+async def triage_batch(body: BatchRequest, request: Request, rt: RuntimeDep, use_registry: bool = Query(True, alias="registry")) -> Response:
+    limit = rt.settings.max_batch_items
+    if len(body.items) > limit:
+        raise http_error(413, f"{len(body.items)} items; a batch takes at most {limit}", "too_many_items", ["body", "items"])
+    budget = rt.settings.max_batch_chars
+    size = text_size(body.items, budget)
+    if size > budget:
+        raise http_error(413, f"the items hold over {budget} characters of text, this batch's work budget; send them in smaller batches",
+                         "work_budget", ["body", "items"])
+    rules = rt.rules
+    reg = rt.registry if use_registry else None
     log_, write = rt.log_for_request()
-    answers, note = await record_many_async(log_, decided, rules, "api", write)
-    for result, answer in zip((r for r in results if r.ok), answers):
-        result.decision = answer
-    return respond(BatchResponse(results=results), note)
+    lanes = lanes_of(request.app.state)
+    results: list[BatchResult] = []
+    for start in range(0, len(body.items), BATCH_SLICE):
+        # One slice per trip: between slices other batches, single requests and reloads get their turn.
+        results += await lanes.batch(_decide_slice, start, body.items[start:start + BATCH_SLICE], rules, reg, log_, write)
+    notes = [r.log for r in results if r.log is not None]
+    answer = BatchResponse(results=results)
+    note = batch_note(notes) if notes else "off"  # no item decided: nothing to record
+    note_decisions(answer)
+    payload = await lanes.batch(answer.model_dump_json)  # a thousand decisions take a while to write out
+    return Response(payload, media_type="application/json", headers={"X-Decision-Log": note})

@@ -11,12 +11,12 @@ from typing import Any, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-import api.web.routes.triage
+import api.decision_log.flow
 from api.runtime.settings import Settings
 from api.web.app import create_app
 from api.web.limits import MAX_JSON_DEPTH, TOO_DEEP_MSG
 from engine import RuleLoadError, load_rules
-from tests.api.conftest import ADMIN
+from tests.api.conftest import ADMIN, STAFF
 
 JSON = {"content-type": "application/json"}
 GOOD = {"title": "Security requirements for smart irrigation gateways"}
@@ -161,14 +161,14 @@ def test_a_number_too_long_to_read_is_a_clear_400(quiet: TestClient) -> None:
 def test_a_100000_item_batch_is_refused_with_413_before_any_item_is_triaged(quiet: TestClient,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
-    real = api.web.routes.triage.triage
+    real = api.decision_log.flow.triage
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api.web.routes.triage, "triage", counting)
+    monkeypatch.setattr(api.decision_log.flow, "triage", counting)
     r = quiet.post("/v1/triage/batch", json={"items": [{"title": "x"}] * 100_000})
     assert r.status_code == 413
     d = _detail(r)
@@ -317,3 +317,144 @@ def test_current_memory_returns_after_hostile_requests(quiet: TestClient) -> Non
     for path, kwargs in list(_hostile_requests())[:150]:
         quiet.post(path, **kwargs)
     assert (rss() - before) / 2**20 < 100
+
+
+# -- malformed input is always a 4xx -----------------------------------------------------------------
+
+LONE = b'{"title": "Smart meter \\ud800 security"}'
+
+
+@pytest.mark.parametrize(("path", "body", "loc"), [
+    ("/v1/triage", LONE, ["body", "title"]),
+    ("/v1/triage", b'{"title": "Smart meter security", "\\udfff": 1}', ["body", "\\udfff"]),
+    ("/v1/triage/batch", b'{"items": [{"title": "Smart meter security"}, ' + LONE + b"]}", ["body", "items", 1, "title"]),
+    ("/v1/triage/text", b'{"text": "Title: IoT \\udc00 security"}', ["body", "text"]),
+    ("/v1/decisions/x/review", b'{"action": "confirm", "reviewer": "\\ud83d"}', ["body", "reviewer"]),
+])
+def test_a_lone_surrogate_escape_is_a_422_before_anything_is_decided_or_logged(tmp_path: Path, path: str, body: bytes,
+                                                                               loc: list[Any]) -> None:
+    settings = Settings(data_dir=tmp_path / "data", admin_token=ADMIN)  # type: ignore[arg-type]
+    with TestClient(create_app(settings)) as c:
+        r = c.post(path, content=body, headers={**JSON, "Authorization": f"Bearer {ADMIN}"})
+        assert r.status_code == 422, r.text
+        d = _detail(r)
+        assert d["type"] == "invalid_unicode" and "lone surrogate" in d["msg"] and d["loc"] == loc
+        assert c.app.state.runtime.decision_log().count() == 0  # type: ignore[attr-defined]
+        # A pair is one character (an emoji), and an escaped backslash before "u" is plain text.
+        pair = c.post("/v1/triage", content=b'{"title": "Smart meter security \\ud83d\\ude00 \\\\ud800"}', headers=JSON)
+        assert pair.status_code == 200, pair.text
+
+
+def test_error_bodies_that_echo_input_are_surrogate_safe() -> None:
+    from api.web.errors import clean_errors
+
+    out = clean_errors([{"loc": ("body", "ti\ud800tle"), "msg": "bad \udfff", "type": "x", "input": "a\ud800b"}])
+    assert json.dumps(out, ensure_ascii=False).encode("utf-8")  # encodable: no lone surrogate left
+    assert out[0]["input"] == "a\\ud800b" and out[0]["loc"] == ["body", "ti\\ud800tle"]
+
+
+@pytest.mark.parametrize("offset", ["18446744073709551616", "9223372036854775808", "1" + "0" * 30, "-1"])
+def test_an_offset_beyond_its_bound_is_a_422(tmp_path: Path, offset: str) -> None:
+    settings = Settings(data_dir=tmp_path / "data", admin_token=ADMIN, staff_token=STAFF)  # type: ignore[arg-type]
+    with TestClient(create_app(settings)) as c:
+        r = c.get(f"/v1/decisions?offset={offset}", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert r.status_code == 422 and _detail(r)["loc"] == ["query", "offset"]
+        assert c.get("/v1/decisions?offset=1000000000", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
+
+
+def test_deeply_nested_json_on_the_text_endpoint_is_a_400(quiet: TestClient) -> None:
+    r = quiet.post("/v1/triage/text", content=b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", headers=JSON)
+    assert r.status_code == 400 and _detail(r)["type"] == "too_deep"
+    ok = quiet.post("/v1/triage/text", json={"text": "Title: Security requirements for smart irrigation gateways"})
+    assert ok.status_code == 200
+
+
+def test_a_batch_over_its_work_budget_is_a_413_before_any_item_is_decided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+    real = api.decision_log.flow.triage
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api.decision_log.flow, "triage", counting)
+    settings = Settings(data_dir=tmp_path / "data", log_decisions=False, max_batch_chars=50_000)  # type: ignore[arg-type]
+    with TestClient(create_app(settings)) as c:
+        heavy = [dict(GOOD, text="security of connected things " * 1_000) for _ in range(3)]  # 3 x 29,000 characters
+        r = c.post("/v1/triage/batch", json={"items": heavy})
+        assert r.status_code == 413 and calls == 0
+        d = _detail(r)
+        assert d["type"] == "work_budget" and d["loc"] == ["body", "items"] and "50000 characters" in d["msg"]
+        assert c.post("/v1/triage/batch", json={"items": heavy[:1]}).status_code == 200 and calls == 1
+
+
+# -- deciding off the event loop -----------------------------------------------------------------------
+
+def test_deciding_runs_in_worker_threads_never_on_the_event_loop(quiet: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    real = api.decision_log.flow.triage
+    threads: list[str] = []
+
+    def where(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    loop_threads: list[str] = []
+
+    @quiet.app.get("/_test/loop-thread")  # type: ignore[attr-defined]
+    async def loop_thread() -> dict[str, str]:
+        loop_threads.append(threading.current_thread().name)
+        return {}
+
+    monkeypatch.setattr(api.decision_log.flow, "triage", where)
+    quiet.get("/_test/loop-thread")
+    assert quiet.post("/v1/triage", json=GOOD).status_code == 200
+    assert quiet.post("/v1/triage/batch", json={"items": [GOOD, GOOD]}).status_code == 200
+    assert quiet.post("/v1/triage/text", json={"text": "Title: " + GOOD["title"]}).status_code == 200
+    assert len(threads) == 4 and loop_threads and not set(threads) & set(loop_threads)
+
+
+def test_the_lanes_bound_how_many_decide_at_once_and_batches_take_turns() -> None:
+    import threading
+
+    import anyio
+
+    from api.web.lanes import Lanes
+
+    lanes = Lanes(decide_threads=2, batch_threads=1)
+    lock = threading.Lock()
+    running = {"single": 0, "batch": 0}
+    peak = {"single": 0, "batch": 0}
+    order: list[str] = []
+    gate = threading.Event()
+
+    def work(lane: str, name: str) -> None:
+        with lock:
+            running[lane] += 1
+            peak[lane] = max(peak[lane], running[lane])
+        gate.wait(5)  # bounded
+        with lock:
+            running[lane] -= 1
+            order.append(name)
+
+    async def batch(name: str, slices: int) -> None:
+        for i in range(slices):
+            await lanes.batch(work, "batch", f"{name}{i}")
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for i in range(6):
+                tg.start_soon(lanes.single, work, "single", f"s{i}")
+            tg.start_soon(batch, "A", 3)
+            await anyio.sleep(0.05)
+            tg.start_soon(batch, "B", 3)
+            await anyio.sleep(0.2)
+            gate.set()
+
+    anyio.run(main)
+    assert peak == {"single": 2, "batch": 1}
+    batches = [n for n in order if n[0] in "AB"]
+    # B's first slice comes right after A's first: a second batch does not wait for all of the first.
+    assert batches[:2] == ["A0", "B0"], batches

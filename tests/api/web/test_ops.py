@@ -164,12 +164,15 @@ def served(tmp_path: Path) -> Iterator[list[Served]]:
             s.proc.wait(timeout=10)
 
 
-def test_sigterm_finishes_the_request_in_flight_and_exits_0(tmp_path: Path, served: list[Served]) -> None:
+def test_sigterm_answers_every_request_already_received_and_exits_0(tmp_path: Path, served: list[Served]) -> None:
     server = Served(tmp_path, IOTSEC_LOG_DECISIONS="false")
     served.append(server)
     server.wait_ready()
     items = [dict(GOOD, reference=f"Y.shutdown-{i}") for i in range(1000)]
     answer: dict[str, Any] = {}
+    outcomes: list[str] = []  # per keep-alive client request: "ok", "refused" (never received) or what failed
+    lock = threading.Lock()
+    stop = threading.Event()
 
     def send_batch() -> None:
         try:
@@ -178,31 +181,87 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(tmp_path: Path, serv
         except httpx.HTTPError as exc:
             answer.update(error=repr(exc))
 
+    def keep_alive_client(n: int) -> None:
+        # One connection reused request after request, as a load balancer or a busy client does.
+        with httpx.Client(base_url=server.base, timeout=30) as c:
+            for i in range(2000):  # bounded; ends at the first refused connection
+                try:
+                    r = c.post("/v1/triage", json=dict(GOOD, reference=f"Y.ka-{n}-{i}"))
+                    outcome = "ok" if r.status_code == 200 else f"status {r.status_code}"
+                except httpx.ConnectError:
+                    outcome = "refused"  # a new connection after the listener closed: never received
+                except httpx.HTTPError as exc:
+                    outcome = f"{type(exc).__name__}: {exc}"
+                with lock:
+                    outcomes.append(outcome)
+                if outcome != "ok" or stop.is_set() and i > 10_000:
+                    return
+
     sender = threading.Thread(target=send_batch)
+    clients = [threading.Thread(target=keep_alive_client, args=(n,)) for n in range(8)]
     sender.start()
-    # The batch is decided on the event loop, so while it runs the server answers nothing else:
-    # a health check that times out says the batch is in flight.
-    busy = False
-    for _ in range(200):
-        try:
-            httpx.get(f"{server.base}/healthz", timeout=0.1)
-        except httpx.TimeoutException:
-            busy = True
-            break
-        if answer:
-            break
-    assert busy and not answer, f"could not catch the batch in flight: {str(answer)[:300] or 'health checks kept answering'}"
+    for t in clients:
+        t.start()
+    # Deciding runs in worker threads: health checks keep answering while the batch is decided.
+    for _ in range(100):
+        assert httpx.get(f"{server.base}/healthz", timeout=5).status_code == 200
+        with lock:
+            if outcomes.count("ok") >= 40:
+                break
+        time.sleep(0.02)
+    assert not answer, "the batch finished before the signal: make it larger"
     server.proc.send_signal(signal.SIGTERM)
     sender.join(timeout=60)
+    for t in clients:
+        t.join(timeout=60)
+    stop.set()
     assert answer.get("status") == 200, str(answer)[:300]
     assert len(answer["body"]["results"]) == 1000 and all(r["ok"] for r in answer["body"]["results"])
+    failed = [o for o in outcomes if o not in ("ok", "refused")]
+    assert not failed, failed[:5]
+    assert outcomes.count("ok") >= 40 and outcomes.count("refused") == len(clients)
     assert server.stop(signalled=True) == 0
     records = server.records()
-    assert any(r.get("route") == "/v1/triage/batch" and r.get("status") == 200 for r in records)
-    assert any("Shutting down" in r["msg"] for r in records)
-    ids = next(r for r in records if r.get("route") == "/v1/triage/batch")["decision_ids"]
+    shutting = next(i for i, r in enumerate(records) if "Shutting down" in r["msg"])
+    batch_line = next(i for i, r in enumerate(records) if r.get("route") == "/v1/triage/batch")
+    assert batch_line > shutting, "the batch was answered before the signal, not during the drain"
+    assert records[batch_line]["status"] == 200
+    ids = records[batch_line]["decision_ids"]
     assert ids[0] == answer["body"]["results"][0]["decision"]["decision_id"]
     assert ADMIN not in server.log.read_text()
+
+
+def _raw_request(port: int, head: bytes, body_part: bytes, wait: float) -> bytes:
+    """Send a request whose body stops short, then read what the server answers (bounded)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(head + body_part)
+        chunks = []
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize("ctype", ["application/json", "text/plain"])
+def test_a_body_that_does_not_arrive_in_time_is_a_408_and_the_connection_closes(tmp_path: Path, served: list[Served],
+                                                                               ctype: str) -> None:
+    server = Served(tmp_path, IOTSEC_LOG_DECISIONS="false", IOTSEC_BODY_TIMEOUT_SECONDS="1")
+    served.append(server)
+    server.wait_ready()
+    path = "/v1/triage" if ctype == "application/json" else "/v1/triage/text"
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: 500\r\n\r\n").encode()
+    raw = _raw_request(server.port, head, b'{"title": "half a bo', wait=10)
+    assert raw.startswith(b"HTTP/1.1 408"), raw[:200]
+    assert b"body_timeout" in raw and b"within 1 seconds" in raw
+    assert b"connection: close" in raw.lower(), raw.decode()
+    assert httpx.get(f"{server.base}/healthz", timeout=5).status_code == 200
+    assert server.stop() == 0
 
 
 def _children(pid: int) -> list[str]:

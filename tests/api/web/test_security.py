@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-import api.web.routes.triage
+import api.decision_log.flow
 from api.web.app import create_app
 from api.web.observability import JsonFormatter, redact
 from api.runtime.settings import MIN_TOKEN_LENGTH, Settings
@@ -86,7 +86,7 @@ def test_an_unexpected_failure_is_a_plain_500_without_details(tmp_path: Path, mo
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError('boom in File "/work/main/engine/triage.py", line 1')
 
-    monkeypatch.setattr(api.web.routes.triage, "triage", broken)
+    monkeypatch.setattr(api.decision_log.flow, "triage", broken)
     settings = Settings(data_dir=tmp_path / "data", log_decisions=False)  # type: ignore[arg-type]
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         r = c.post("/v1/triage/batch", json={"items": [GOOD]})
@@ -250,3 +250,99 @@ def test_redaction_of_authorization_values() -> None:
     assert redact("Authorization: Bearer abc.def-123") == "Authorization: Bearer [redacted]"
     assert redact('{"authorization": "Basic dXNlcjpwYXNz"}') == '{"authorization": "[redacted]"}'
     assert redact("nothing to hide") == "nothing to hide"
+
+
+# -- sessions, throttling, exports, paths ----------------------------------------------------------
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF field in the page"
+    return m.group(1)
+
+
+def _log_in(c: TestClient, token: str = STAFF) -> Any:
+    page = c.get("/login")
+    return c.post("/login", data={"csrf": _csrf(page.text), "token": token, "name": "Ana Staff"}, follow_redirects=False)
+
+
+def test_logout_ends_the_session_on_the_server_so_a_copied_cookie_opens_nothing(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", staff_token=STAFF)  # type: ignore[arg-type]
+    app = create_app(settings)
+    with TestClient(app) as c:
+        assert _log_in(c).status_code == 303
+        captured = c.cookies.get("iotsec_session")
+        assert captured and c.get("/queue", follow_redirects=False).status_code == 200
+        page = c.get("/queue")
+        assert c.post("/logout", data={"csrf": _csrf(page.text)}, follow_redirects=False).status_code == 303
+    with TestClient(app) as thief:  # the cookie as it was before the logout, replayed
+        thief.cookies.set("iotsec_session", captured)
+        r = thief.get("/queue", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+    # Another worker (or a restart) reads the same data directory: the session stays ended.
+    with TestClient(create_app(settings)) as other:
+        other.cookies.set("iotsec_session", captured)
+        assert other.get("/queue", follow_redirects=False).status_code == 303
+        assert _log_in(other).status_code == 303 and other.get("/queue", follow_redirects=False).status_code == 200
+
+
+def test_refused_tokens_are_throttled_per_client_with_retry_after(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", staff_token=STAFF, admin_token=ADMIN)  # type: ignore[arg-type]
+    app = create_app(settings)
+    with TestClient(app, client=("192.0.2.10", 5000)) as attacker, TestClient(app, client=("192.0.2.20", 5000)) as colleague:
+        statuses = [_log_in(attacker, "wrong-token-guess-%04d" % i).status_code for i in range(12)]
+        assert statuses[:10] == [403] * 10 and statuses[10:] == [429, 429]
+        blocked = _log_in(attacker)  # even the right token is not compared while blocked
+        assert blocked.status_code == 429 and 1 <= int(blocked.headers["retry-after"]) <= 60
+        assert "Too many refused tokens" in blocked.text
+        # The API's Bearer tokens count the same refusals.
+        api = attacker.get("/v1/decisions", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert api.status_code == 429 and api.headers["retry-after"] and api.json()["detail"][0]["type"] == "throttled"
+        assert _log_in(colleague).status_code == 303  # another address is not held up
+
+
+def test_the_throttle_holds_in_all_and_forgets_after_its_window() -> None:
+    from api.web.security import Throttle
+
+    now = [1000.0]
+    t = Throttle(per_client=3, overall=5, window=60, clock=lambda: now[0])
+    for i in range(5):
+        assert t.retry_after(f"10.0.0.{i}") is None
+        t.failed(f"10.0.0.{i}")
+    wait = t.retry_after("10.0.0.99")  # five addresses, one guess each: everyone waits
+    assert wait is not None and 59 <= wait <= 60
+    now[0] += 61
+    assert t.retry_after("10.0.0.99") is None
+    small = Throttle(per_client=2, overall=100, max_clients=3, clock=lambda: now[0])
+    for i in range(50):
+        small.failed(f"10.1.0.{i}")
+    assert len(small._clients) == 3  # memory bounded
+
+
+def test_csv_export_cells_cannot_start_a_formula(client: TestClient) -> None:
+    for title in ("=HYPERLINK(\"http://example.invalid\",\"x\") smart meter security", "+1 IoT gateway security",
+                  "-2+3 sensor security", "@SUM(A1) device security"):
+        client.post("/v1/triage", json={"title": title, "reference": title[:20]})
+    r = client.get("/v1/decisions?format=csv", headers={"Authorization": f"Bearer {STAFF}"})
+    assert r.status_code == 200
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(r.text)))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert cells and not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert any(c.startswith("'=HYPERLINK") for c in cells) and any(c.startswith("'@SUM") for c in cells)
+
+
+def test_rule_status_after_a_failed_reload_shows_no_server_path(tmp_path: Path, rules_copy: Path) -> None:
+    settings = Settings(rules_dir=rules_copy, data_dir=tmp_path / "data", admin_token=ADMIN, log_decisions=False)  # type: ignore[arg-type]
+    (rules_copy / "parts").mkdir()
+    with TestClient(create_app(settings)) as c:
+        (rules_copy / "parts" / "extra.yaml").write_text("schema: iotsec-triage/rules@1\nrules: [\n")
+        (rules_copy / "catalogue.yaml").write_text("schema: iotsec-triage/catalogue@1\nversion: [\n")
+        r = c.post("/v1/rules/reload", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert r.status_code == 422
+        status = c.get("/v1/rules")
+        for text in (r.text, status.text):
+            assert str(tmp_path) not in text and "/tmp" not in text and str(rules_copy) not in text
+        files = {e["file"] for e in status.json()["last_failure"]["errors"]}
+        assert "catalogue.yaml" in files, files
