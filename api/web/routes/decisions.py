@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from api.decision_log import DecisionFilter, DecisionPage, DecisionRecord, NotFound, ReviewRequest
 from api.decision_log.schemas import MAX_OFFSET
 from api.web.deps import LogDep, Staff
-from engine.intake.csvcells import safe_row
+from engine.csvcells import safe_row
 from engine.labels import home_label
 from engine.vocabulary import Home
 
