@@ -23,12 +23,13 @@ LogNote = Literal["recorded", "existing", "off", "failed"]
 
 
 def record(log_: DecisionLog | None, proposal: Proposal, decision: Decision, rs: RuleSet | None, actor: str,
-           write: bool = True) -> tuple[ReviewedDecision, LogNote]:
-    """Record one decision and apply any review; blocking (call from a thread in async code)."""
+           write: bool = True, *, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
+    """Record one decision and apply any review; blocking (call from a thread in async code).
+    `item_id`: the item's own id when the door has one (a file's id column), stored with the decision."""
     if log_ is None:
         return apply_review(decision, None), "off"
     try:
-        logged = log_.record(proposal, decision, actor, write=write)
+        logged = log_.record(proposal, decision, actor, write=write, item_id=item_id)
     except (LogUnavailable, Exception) as exc:  # noqa: B014 - any database failure: answer anyway
         log.warning("decision %s not logged: %s", decision.decision_id, exc)
         return apply_review(decision, None), "failed"
@@ -39,13 +40,13 @@ def record(log_: DecisionLog | None, proposal: Proposal, decision: Decision, rs:
 
 
 def decide(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-           write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+           write: bool = True, *, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
     """Triage one proposal and record it: the blocking form used by the command line and pages."""
-    return record(log_, proposal, triage(proposal, rs, registry), rs, actor, write)
+    return record(log_, proposal, triage(proposal, rs, registry), rs, actor, write, item_id=item_id)
 
 
 def decide_indexed(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                   write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+                   write: bool = True, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
     """Triage one proposal and record it, blocking; with write=False the review index spares the
     database trip when no review of this contribution can exist (the service's hot path)."""
     decision = triage(proposal, rs, registry)
@@ -60,14 +61,15 @@ def decide_indexed(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, re
             return apply_review(decision, None), "failed"
         if not maybe:
             return apply_review(decision, None), "off"
-    return record(log_, proposal, decision, rs, actor, write)
+    return record(log_, proposal, decision, rs, actor, write, item_id=item_id)
 
 
 async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                       write: bool = True, limiter: CapacityLimiter | None = None) -> tuple[ReviewedDecision, LogNote]:
+                       write: bool = True, limiter: CapacityLimiter | None = None,
+                       item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
     """decide_indexed in a worker thread (`limiter` bounds how many at once): deciding is CPU work,
     and on the event loop it would hold every other request for as long as it takes."""
-    return await anyio.to_thread.run_sync(decide_indexed, log_, proposal, rs, registry, actor, write, limiter=limiter)
+    return await anyio.to_thread.run_sync(decide_indexed, log_, proposal, rs, registry, actor, write, item_id, limiter=limiter)
 
 
 async def record_many_async(log_: DecisionLog | None, items: list[tuple[Proposal, Decision]], rs: RuleSet, actor: str,

@@ -104,7 +104,7 @@ def need_of(flags: list[str], confidence: float) -> int:
 
 def _record(row: DecisionRow, reference_reviews: list[str] | None = None) -> DecisionRecord:
     return DecisionRecord(reference_reviews=reference_reviews or [],
-        decision_id=row.decision_id, reference=row.reference, proposal_hash=row.proposal_hash, title=row.title,
+        decision_id=row.decision_id, reference=row.reference, item_id=row.item_id, proposal_hash=row.proposal_hash, title=row.title,
         proposal=row.proposal, result=row.result, home=row.home, lead=row.lead, confidence=row.confidence,
         flags=[c for c in row.flag_codes.split(",") if c], rule_revision=row.rule_revision, rule_version=row.rule_version,
         actor=row.actor, created_at=_utc(row.created_at), status=row.status,  # type: ignore[arg-type]
@@ -264,7 +264,8 @@ class DecisionLog:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True) -> Logged:
+    def record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True,
+               item_id: str | None = None) -> Logged:
         """Store one decision (once per proposal hash and rule revision) and find the review that stands.
 
         A review stands for the same content (same hash), or the same reference with a title that
@@ -273,11 +274,12 @@ class DecisionLog:
         With write=False nothing is stored, but a review of the same contribution is still found.
         Raises LogUnavailable when the write did not reach the configured database (its file
         replaced or deleted meanwhile): nothing is reported as stored that is not.
+        `item_id` is the item's own id when the door has one (stored; an existing row without one gets it).
         """
         if not write:
             return self._record(proposal, decision, actor, write=False)
         try:
-            logged = self._record(proposal, decision, actor, write=True)
+            logged = self._record(proposal, decision, actor, write=True, item_id=item_id)
             self._check_file()  # committed, but into the file that is at the path now?
         except Exception as exc:
             if not (isinstance(exc, LogUnavailable) and exc.__cause__ is None):  # a file problem says itself
@@ -286,7 +288,7 @@ class DecisionLog:
         self.write_failure = None
         return logged
 
-    def _record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool) -> Logged:
+    def _record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool, item_id: str | None = None) -> Logged:
         digest = proposal_hash(proposal)
         try:
             with self._session() as session, session.begin():
@@ -297,8 +299,11 @@ class DecisionLog:
                                                                     DecisionRow.rule_revision == decision.ruleset.revision)
                                           .options(selectinload(DecisionRow.reviews)))
                 if existing is not None:
+                    if item_id and existing.item_id is None:  # item_id: the first id seen stays
+                        existing.item_id = item_id[:100]
                     return Logged(existing.decision_id, False, self._standing(session, existing, review))
                 row = self._new_row(proposal, digest, decision, actor)
+                row.item_id = item_id[:100] if item_id else None  # item_id: kept beside the row, not in its hash
                 session.add(row)
                 session.flush()
                 if review is not None:
@@ -440,7 +445,8 @@ class DecisionLog:
         if flt.text and flt.text.strip():
             needle = flt.text.strip().lower()
             conditions.append(or_(*(func.lower(col).contains(needle, autoescape=True)
-                                    for col in (DecisionRow.title, DecisionRow.reference, DecisionRow.decision_id))))
+                                    for col in (DecisionRow.title, DecisionRow.reference, DecisionRow.decision_id,
+                                                DecisionRow.item_id))))
         if flt.since:
             conditions.append(DecisionRow.created_at >= datetime.combine(flt.since, dtime.min, timezone.utc))
         if flt.until:
