@@ -50,9 +50,13 @@ def runtime(rules_dir: Path | None = None, *, registry: bool = True, registry_fi
     if registry_file is not None:
         settings = settings.model_copy(update={"registry_file": registry_file})
     try:
-        return bootstrap.build(settings, rules_dir=rules_dir, registry=registry, database_url=database_url)
+        rt = bootstrap.build(settings, rules_dir=rules_dir, registry=registry, database_url=database_url)
     except LoadError as exc:
         fail_load(exc)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(rt.close)  # the decision log's connections closed when the command ends
+    return rt
 
 
 def read_text(path: str) -> tuple[str, str]:
