@@ -8,6 +8,7 @@ Prints figures; never asserts timings. Run: python -m bench.cli_bench [N]
 
 Targets (not yet met): --help <= 8x and a first decision <= 25x `python -c pass`.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ import time
 from pathlib import Path
 
 MAX_RUNS = 50
-SMALL = {"title": "Security requirements for smart irrigation gateways",
-         "summary": "Gateways relay soil sensor readings to a farm platform; this draft specifies their authentication."}
+SMALL = {
+    "title": "Security requirements for smart irrigation gateways",
+    "summary": "Gateways relay soil sensor readings to a farm platform; this draft specifies their authentication.",
+}
 
 
 def cli() -> str:

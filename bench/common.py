@@ -1,4 +1,5 @@
 """Shared pieces of the benchmarks: a typical 2 KB proposal and synthetic rules."""
+
 from __future__ import annotations
 
 import random
@@ -59,7 +60,7 @@ def synthetic_rules_dir(target: Path, count: int, seed: int = 7) -> Path:
         q = rng.choice(questions)
         kind = ("security_item", "iot_item")[i % 2]
         lines.append(
-            f"  - {{id: synthetic.r{i:04d}, description: \"Synthetic rule {i}.\", source: \"bench\", stage: advisory, "
+            f'  - {{id: synthetic.r{i:04d}, description: "Synthetic rule {i}.", source: "bench", stage: advisory, '
             f"when: {{all: [{kind}, {b}], min: {{{a}: 2}}}}, then: {{questions: [{q}]}}}}"
         )
     (target / "zz_synthetic.yaml").write_text("\n".join(lines) + "\n")

@@ -4,6 +4,7 @@ Sequential requests through the ASGI app in-process (no network), distinct propo
 logged request inserts a row. Prints figures; asserts nothing. PostgreSQL when
 IOTSEC_TEST_POSTGRES_URL is set.  Run: python -m bench.decision_log_bench [N]
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.web.app import create_app
 from api.runtime.settings import Settings
+from api.web.app import create_app
 
 
 def run(label: str, settings: Settings, n: int) -> None:
@@ -26,16 +27,21 @@ def run(label: str, settings: Settings, n: int) -> None:
             c.post("/v1/triage", json={"title": f"Warm-up security item {i}"})
         times = []
         for i in range(n):
-            body = {"title": f"Security requirements for smart irrigation gateways, variant {i}",
-                    "summary": "Threats to irrigation controllers on farms and requirements for the platform."}
+            body = {
+                "title": f"Security requirements for smart irrigation gateways, variant {i}",
+                "summary": "Threats to irrigation controllers on farms and requirements for the platform.",
+            }
             t = time.perf_counter()
             r = c.post("/v1/triage", json=body)
             times.append(time.perf_counter() - t)
             assert r.status_code == 200
         note = r.headers.get("x-decision-log")
     times.sort()
-    print(f"{label:<12} n={n} median {statistics.median(times) * 1000:6.2f} ms  p95 {times[int(n * 0.95)] * 1000:6.2f} ms  "
-          f"({note})")
+    print(
+        f"{label:<12} n={n} median {statistics.median(times) * 1000:6.2f} ms  p95 {times[int(n * 0.95)] * 1000:6.2f} "
+        "ms  "
+        f"({note})"
+    )
 
 
 def main() -> None:
@@ -57,7 +63,11 @@ def main() -> None:
             with admin.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             try:
-                run("postgresql", Settings(data_dir=Path(tmp) / "pg", database_url=f"{pg}?options=-csearch_path%3D{schema}"), n)
+                run(
+                    "postgresql",
+                    Settings(data_dir=Path(tmp) / "pg", database_url=f"{pg}?options=-csearch_path%3D{schema}"),
+                    n,
+                )
             finally:
                 with admin.begin() as conn:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

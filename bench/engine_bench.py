@@ -5,16 +5,15 @@ turn), so that a slow spell of a shared machine falls on all of them alike and t
 
 Run: .venv/bin/python -m bench.engine_bench [--rounds 7]   (prints figures; asserts nothing)
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
 
 from bench.common import TYPICAL, synthetic_rules_dir
 from engine import Proposal, load_rules, triage
@@ -54,9 +53,14 @@ def main() -> None:
     proposal = Proposal.model_validate(TYPICAL)
     tmp = Path(tempfile.mkdtemp(prefix="iotsec-bench-"))
     base = load_rules(synthetic_rules_dir(tmp / "r0", 0))
-    registry = load_default_registry().enable_precedent()  # the full registry: related work and precedent, as the doors run it
+    registry = (
+        load_default_registry().enable_precedent()
+    )  # the full registry: related work and precedent, as the doors run it
     more = {n: load_rules(synthetic_rules_dir(tmp / f"r{n}", n)) for n in (100, 1_000)}
-    print(f"typical proposal: {len(proposal.model_dump_json())} bytes of JSON; {args.rounds} interleaved rounds of {PER_ROUND}")
+    print(
+        f"typical proposal: {len(proposal.model_dump_json())} bytes of JSON; {args.rounds} interleaved rounds of "
+        f"{PER_ROUND}"
+    )
 
     cases: dict[str, Callable[[], object]] = {
         "bundled": lambda: triage(proposal, base),
@@ -65,17 +69,23 @@ def main() -> None:
     }
     samples = interleaved(cases, args.rounds)
     b50 = statistics.median(samples["bundled"]) * 1e6
-    print(f"bundled rules ({len(base.rules)} rules, {len(base.host.shards)} shard(s)): "
-          f"p50 {b50:.0f} us, p99 {p(samples['bundled'], 0.99):.0f} us per decision")
+    print(
+        f"bundled rules ({len(base.rules)} rules, {len(base.host.shards)} shard(s)): "
+        f"p50 {b50:.0f} us, p99 {p(samples['bundled'], 0.99):.0f} us per decision"
+    )
     r50 = statistics.median(samples["registry"]) * 1e6
-    print(f"  with the full registry ({len(registry)} items: related work and precedent): p50 {r50:.0f} us, "
-          f"p99 {p(samples['registry'], 0.99):.0f} us = {r50 / b50:.2f}x the rules-only p50 (target <= 2x)")
+    print(
+        f"  with the full registry ({len(registry)} items: related work and precedent): p50 {r50:.0f} us, "
+        f"p99 {p(samples['registry'], 0.99):.0f} us = {r50 / b50:.2f}x the rules-only p50 (target <= 2x)"
+    )
     for n, rs in more.items():
         s = samples[f"+{n}"]
         largest = max(len(sh.rule_ids) for sh in rs.host.shards)
         e50 = statistics.median(s) * 1e6
-        print(f"bundled + {n} synthetic rules ({len(rs.rules)} rules, {len(rs.host.shards)} shards, largest {largest}): "
-              f"p50 {e50:.0f} us, p99 {p(s, 0.99):.0f} us = {e50 / b50:.2f}x the bundled p50")
+        print(
+            f"bundled + {n} synthetic rules ({len(rs.rules)} rules, {len(rs.host.shards)} shards, largest {largest}): "
+            f"p50 {e50:.0f} us, p99 {p(s, 0.99):.0f} us = {e50 / b50:.2f}x the bundled p50"
+        )
 
     items: list[Proposal] = []
     for path in fixture_files(ROOT / "fixtures" / "proposals"):

@@ -10,13 +10,11 @@ to lint). Cases slower than SKIP_AFTER are not tried at the next size.
 
 Run: .venv/bin/python -m bench.hostile_bench [--rounds 3]   (prints figures; asserts nothing)
 """
+
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
 
 from engine import Proposal, bundled_rules_dir, load_rules, triage
 from engine.lexicon import compile_matcher
@@ -30,7 +28,9 @@ PHRASES = {
 SIZES = {"10 KB": 10_000, "100 KB": 100_000, "1 MB": 1_000_000}
 
 
-SKIP_AFTER = 2.0  # seconds: a case slower than this is not tried on the next size (100 times the text, quadratic before the fix)
+SKIP_AFTER = (
+    2.0  # seconds: a case slower than this is not tried on the next size (100 times the text, quadratic before the fix)
+)
 
 
 def best(run, rounds: int) -> float:
@@ -64,8 +64,10 @@ def main() -> None:
         print(f"{name:<28}" + "".join(cells) + f"{hits:>14}", flush=True)
     # A lexicon the loader refuses (stop words as blockers, finding 2), compiled directly: the
     # matcher itself must stay linear even so.
-    bad = compile_matcher({"security": ["security", "network"], "device": ["devices"]},
-                          {"security": ["the", "of", "and"], "device": ["the", "of", "and"]})
+    bad = compile_matcher(
+        {"security": ["security", "network"], "device": ["devices"]},
+        {"security": ["the", "of", "and"], "device": ["the", "of", "and"]},
+    )
     cells, last = [], 0.0
     unit = PHRASES["english"]
     for size in SIZES.values():
@@ -89,6 +91,7 @@ def main() -> None:
     print()
     print(f"refusing deeply nested YAML (parse_yaml), best of {args.rounds} (seconds)")
     from engine.yamlfile import YamlFileError, parse_yaml
+
     for label, size in (("8 KB", 8_000), ("40 KB", 40_000), ("1 MB", 1_000_000)):
         text = "schema: iotsec-triage/rules@1\nrules: " + "[" * (size // 2) + "]" * (size // 2) + "\n"
 
@@ -97,6 +100,7 @@ def main() -> None:
                 parse_yaml(text, "deep.yaml")
             except YamlFileError:
                 pass
+
         print(f"{'[' * 3 + '... ' + label:<28}{best(refuse, args.rounds):>12.4f}", flush=True)
 
 

@@ -13,6 +13,7 @@ The targets (issue #13): the 100 KB body answers within a second, /healthz p99 u
 
 Run: .venv/bin/python -m bench.hostile_service   (about 20 s; prints figures; exit 1 on a failed request)
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,13 @@ def main() -> int:
         work = Path(tmp)
         rules = work / "rules"
         shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-        env = {"IOTSEC_ADMIN_TOKEN": secrets.token_urlsafe(24), "IOTSEC_RULES_DIR": str(rules),
-               "IOTSEC_DATA_DIR": str(work / "data"), "IOTSEC_LOG_LEVEL": "WARNING", "IOTSEC_LOG_DECISIONS": "true"}
+        env = {
+            "IOTSEC_ADMIN_TOKEN": secrets.token_urlsafe(24),
+            "IOTSEC_RULES_DIR": str(rules),
+            "IOTSEC_DATA_DIR": str(work / "data"),
+            "IOTSEC_LOG_LEVEL": "WARNING",
+            "IOTSEC_LOG_DECISIONS": "true",
+        }
         server = Server(work, "hostile", 1, env)
         try:
             server.wait_ready()
@@ -84,10 +90,18 @@ def main() -> int:
                 ("idle", "", None, 0),
                 ("text-100k", "/v1/triage", HOSTILE, 1),
                 ("text-100k x2", "/v1/triage", HOSTILE, 2),
-                ("batch-5x100k", "/v1/triage/batch", {"items": [dict(HOSTILE, reference=f"Y.x{i}") for i in range(5)]}, 2),
+                (
+                    "batch-5x100k",
+                    "/v1/triage/batch",
+                    {"items": [dict(HOSTILE, reference=f"Y.x{i}") for i in range(5)]},
+                    2,
+                ),
                 ("batch-20", "/v1/triage/batch", batch20, 4),
             ]
-            print(f"{'case':<14} {'requests':>8} {'status':>10} {'max s':>7}   healthz: {'n':>4} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+            print(
+                f"{'case':<14} {'requests':>8} {'status':>10} {'max s':>7}   healthz: {'n':>4} {'p50 ms':>7} "
+                f"{'p99 ms':>7} {'max ms':>7}"
+            )
             with httpx.Client(base_url=server.base, timeout=120) as c:
                 for name, path, body, parallel in cases:
                     start = time.perf_counter()
@@ -114,9 +128,11 @@ def main() -> int:
                     health = prober.between(start, end)
                     statuses = sorted({s for s, _ in answers})
                     slowest = max(t for _, t in answers)
-                    print(f"{name:<14} {len(answers):>8} {','.join(map(str, statuses)):>10} {slowest:>7.2f}   "
-                          f"         {len(health):>4} {pct(health, 0.5):>7.1f} {pct(health, 0.99):>7.1f} "
-                          f"{(health[-1] * 1000 if health else float('nan')):>7.1f}")
+                    print(
+                        f"{name:<14} {len(answers):>8} {','.join(map(str, statuses)):>10} {slowest:>7.2f}   "
+                        f"         {len(health):>4} {pct(health, 0.5):>7.1f} {pct(health, 0.99):>7.1f} "
+                        f"{(health[-1] * 1000 if health else float('nan')):>7.1f}"
+                    )
                     if statuses != [200]:
                         failures.append(f"{name}: statuses {statuses}")
             prober.stop_event.set()

@@ -20,6 +20,7 @@ Run: .venv/bin/python -m bench.load_test [--scale 1.0] [--workers 1]
 Uses wrk when /usr/bin/wrk exists (client in C, so the figures are the server's), else an httpx
 asyncio client. Every server it starts binds 127.0.0.1 and is stopped at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,15 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-ROOT = Path(__file__).resolve().parent.parent
+from typing import Any
 
 from bench.common import TYPICAL
 from engine import bundled_rules_dir
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CONNECTIONS = 64
 TOTAL_BUDGET = 90.0
@@ -65,11 +67,14 @@ class Result:
 
     def line(self) -> str:
         rps = self.requests / self.seconds if self.seconds else 0.0
-        return (f"{self.name:<12} {self.requests:>8} {self.errors:>6} {rps:>10.1f} {self.p50_ms:>9.1f} {self.p99_ms:>9.1f}"
-                f"  {self.note}")
+        return (
+            f"{self.name:<12} {self.requests:>8} {self.errors:>6} {rps:>10.1f} {self.p50_ms:>9.1f} {self.p99_ms:>9.1f}"
+            f"  {self.note}"
+        )
 
 
 # -- the server ----------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -88,8 +93,22 @@ class Server:
         full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", HOST, "--port", str(self.port)],
-            cwd=workdir, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-c",
+                "from api.cli import main; main()",
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+            ],
+            cwd=workdir,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -131,6 +150,7 @@ class Server:
 
 # -- load generators -----------------------------------------------------------------------------
 
+
 def _lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid Lua string literal for this ASCII text
 
@@ -161,14 +181,37 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(name: str, url: str, seconds: float, method: str = "GET", headers: dict[str, str] | None = None,
-            body: str | None = None, unique: tuple[str, str] | None = None, timeout: float = 10.0) -> Result:
+def run_wrk(
+    name: str,
+    url: str,
+    seconds: float,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    unique: tuple[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(wrk_script(method, headers or {}, body, unique))
     try:
         secs = max(1, int(round(seconds)))
-        proc = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{secs}s", "--timeout", f"{timeout:g}s", "--latency", "-s", f.name, url],
-                              capture_output=True, text=True, timeout=secs + 20)
+        proc = subprocess.run(
+            [
+                WRK,
+                "-t2",
+                f"-c{CONNECTIONS}",
+                f"-d{secs}s",
+                "--timeout",
+                f"{timeout:g}s",
+                "--latency",
+                "-s",
+                f.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=secs + 20,
+        )
     finally:
         os.unlink(f.name)
     out = proc.stdout
@@ -185,8 +228,16 @@ def run_wrk(name: str, url: str, seconds: float, method: str = "GET", headers: d
     return Result(name, requests, errors, elapsed, _ms(dist.get("50", "0ms")), _ms(dist.get("99", "0ms")))
 
 
-def run_httpx(name: str, url: str, seconds: float, method: str = "GET", headers: dict[str, str] | None = None,
-              body: str | None = None, unique: tuple[str, str] | None = None, timeout: float = 10.0) -> Result:
+def run_httpx(
+    name: str,
+    url: str,
+    seconds: float,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    unique: tuple[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Result:
     import httpx
 
     latencies: list[float] = []
@@ -197,6 +248,7 @@ def run_httpx(name: str, url: str, seconds: float, method: str = "GET", headers:
         limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
         stop = time.perf_counter() + seconds
         async with httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers or {}) as client:
+
             async def worker(wid: int) -> None:
                 nonlocal errors
                 n = 0
@@ -210,17 +262,20 @@ def run_httpx(name: str, url: str, seconds: float, method: str = "GET", headers:
                     except httpx.HTTPError:
                         errors += 1
                     latencies.append(time.perf_counter() - t0)
+
             start = time.perf_counter()
             await asyncio.gather(*(worker(i) for i in range(CONNECTIONS)))
             return time.perf_counter() - start
 
     elapsed = asyncio.run(main())
     latencies.sort()
-    pick = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else (lambda q: 0.0)
+    pick = (
+        (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else (lambda q: 0.0)
+    )
     return Result(name, len(latencies), errors, elapsed, pick(0.50), pick(0.99))
 
 
-def run_sigterm(server: "Server", url: str, seconds: float, headers: dict[str, str], body: str) -> Result:
+def run_sigterm(server: Server, url: str, seconds: float, headers: dict[str, str], body: str) -> Result:
     """Load on keep-alive connections, SIGTERM halfway; errors = requests sent and not answered (or 5xx)."""
     import httpx
 
@@ -236,6 +291,7 @@ def run_sigterm(server: "Server", url: str, seconds: float, headers: dict[str, s
         deadline = start + seconds + 40  # the graceful stop, bounded
 
         async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
+
             async def worker() -> None:
                 nonlocal errors, refused
                 while time.perf_counter() < deadline:
@@ -253,20 +309,29 @@ def run_sigterm(server: "Server", url: str, seconds: float, headers: dict[str, s
                     if r.status_code >= 400:
                         errors += 1
                         kinds[str(r.status_code)] = kinds.get(str(r.status_code), 0) + 1
+
             await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
         return time.perf_counter() - start
 
     elapsed = asyncio.run(main())
     latencies.sort()
-    pick = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else (lambda q: 0.0)
+    pick = (
+        (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else (lambda q: 0.0)
+    )
     note = f"answered {len(latencies)}, refused after close {refused}" + (f", failed {kinds}" if kinds else "")
     return Result("sigterm", len(latencies) + errors, errors, elapsed, pick(0.50), pick(0.99), note)
 
 
 # -- helpers -------------------------------------------------------------------------------------
 
-def call(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-         opener: urllib.request.OpenerDirector | None = None) -> tuple[int, bytes, Any]:
+
+def call(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    opener: urllib.request.OpenerDirector | None = None,
+) -> tuple[int, bytes, Any]:
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with (opener or urllib.request.build_opener()).open(req, timeout=15) as r:
@@ -316,8 +381,9 @@ class Reloader(threading.Thread):
             n += 1
             catalogue.write_text(original + f"\n# load test reload {n}\n")  # a new revision each time
             t0 = time.perf_counter()
-            status, body, _ = call("POST", f"{self.base}/v1/rules/reload", b"",
-                                   {"Authorization": f"Bearer {self.token}"})
+            status, body, _ = call(
+                "POST", f"{self.base}/v1/rules/reload", b"", {"Authorization": f"Bearer {self.token}"}
+            )
             self.slowest = max(self.slowest, time.perf_counter() - t0)
             if status == 200:
                 self.ok += 1
@@ -328,7 +394,8 @@ class Reloader(threading.Thread):
 
 # -- main ----------------------------------------------------------------------------------------
 
-def stop_and_check(server: "Server", label: str) -> list[str]:
+
+def stop_and_check(server: Server, label: str) -> list[str]:
     """Stop a server; what went wrong: error lines in its log, or a non-zero exit."""
     code = server.stop()
     problems = [f"{label}: {line}" for line in server.error_lines()]
@@ -360,14 +427,21 @@ def main() -> int:
     def budget(planned: float, reserve: float) -> float:
         return max(1.0, min(planned * scale, deadline - time.monotonic() - reserve))
 
-    print(f"load test: {CONNECTIONS} connections, {'wrk' if use_wrk else 'httpx asyncio client'}, "
-          f"{args.workers} worker(s), 127.0.0.1, budget {TOTAL_BUDGET:.0f} s")
+    print(
+        f"load test: {CONNECTIONS} connections, {'wrk' if use_wrk else 'httpx asyncio client'}, "
+        f"{args.workers} worker(s), 127.0.0.1, budget {TOTAL_BUDGET:.0f} s"
+    )
     with tempfile.TemporaryDirectory(prefix="iotsec-load-") as tmp:
         work = Path(tmp)
         rules = work / "rules"
         shutil.copytree(bundled_rules_dir(), rules, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-        common = {"IOTSEC_ADMIN_TOKEN": admin, "IOTSEC_STAFF_TOKEN": staff, "IOTSEC_RULES_DIR": str(rules),
-                  "IOTSEC_DATA_DIR": str(work / "data"), "IOTSEC_LOG_LEVEL": "WARNING"}
+        common = {
+            "IOTSEC_ADMIN_TOKEN": admin,
+            "IOTSEC_STAFF_TOKEN": staff,
+            "IOTSEC_RULES_DIR": str(rules),
+            "IOTSEC_DATA_DIR": str(work / "data"),
+            "IOTSEC_LOG_LEVEL": "WARNING",
+        }
 
         # Server A: the decision log is on (the same proposals: recorded once, then "existing").
         server = Server(work, "server-a", args.workers, dict(common, IOTSEC_LOG_DECISIONS="true"))
@@ -394,8 +468,10 @@ def main() -> int:
             r = load("reload", f"{base}/v1/triage", budget(8, 26), "POST", json_headers, proposal)
             reloader.stop_event.set()
             reloader.join(timeout=20)
-            r.note = (f"reloads ok={reloader.ok} failed={reloader.failed} revisions={len(reloader.revisions)}, "
-                      f"slowest reload {reloader.slowest:.2f} s")
+            r.note = (
+                f"reloads ok={reloader.ok} failed={reloader.failed} revisions={len(reloader.revisions)}, "
+                f"slowest reload {reloader.slowest:.2f} s"
+            )
             if reloader.failed or not reloader.ok:
                 failures.append(f"reloads: {reloader.ok} ok, {reloader.failed} failed")
             results.append(r)

@@ -2,6 +2,7 @@
 
 Prints figures; never asserts timings. Run: python -m bench.registry_bench
 """
+
 from __future__ import annotations
 
 import statistics
@@ -10,8 +11,8 @@ from pathlib import Path
 
 from engine import bundled_rules_dir, load_rules
 from engine.facts import extract
-from engine.maintainer.goldens import fixture_files, load_fixtures
 from engine.maintainer.evaluation import default_pairs_file, load_pairs
+from engine.maintainer.goldens import fixture_files, load_fixtures
 from engine.registry import load_default_registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +40,10 @@ def main() -> None:
     per.sort()
     print(f"registry: {len(registry)} items; proposals: {len(prepared)}; {rounds} rounds each")
     print(f"concept index (once per rule-set revision): {build * 1e3:.2f} ms")
-    print(f"related() per proposal (facts already extracted): median {statistics.median(per):.1f} us, "
-          f"p90 {per[int(len(per) * 0.9)]:.1f} us, mean {statistics.fmean(per):.1f} us, max {per[-1]:.1f} us")
+    print(
+        f"related() per proposal (facts already extracted): median {statistics.median(per):.1f} us, "
+        f"p90 {per[int(len(per) * 0.9)]:.1f} us, mean {statistics.fmean(per):.1f} us, max {per[-1]:.1f} us"
+    )
 
 
 if __name__ == "__main__":

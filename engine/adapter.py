@@ -41,14 +41,16 @@ How each measured hazard is kept away from users:
   through the same path evaluations take; the rule must fire and must not be skipped by the index.
   What fails is reported per rule (the loader locates it as file:line).
 """
+
 from __future__ import annotations
 
 import itertools
 import json
 import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import durable_rules_engine as _dre
 
@@ -82,7 +84,14 @@ class Condition:
     layer: int = 0
 
     def signals(self) -> set[str]:
-        return set(self.all) | set(self.any) | set(self.none) | set(self.in_title) | {s for s, _ in self.min} | {s for s, _ in self.max}
+        return (
+            set(self.all)
+            | set(self.any)
+            | set(self.none)
+            | set(self.in_title)
+            | {s for s, _ in self.min}
+            | {s for s, _ in self.max}
+        )
 
     def needs(self, title_level: int = 3) -> tuple[tuple[tuple[str, int], ...], ...] | None:
         """Necessary conditions for the rule to fire: alternatives, each a tuple of (signal, lowest
@@ -187,8 +196,10 @@ class RuleHost:
                 # Every earlier layer has run (shards and parts are in layer order): its derived
                 # facts become plain signals of this layer's facts.
                 self._derive(fired, signals)
-                state = layers[part.layer] = (self._relevant(part.layer, signals),
-                                              [(n, f'"{n}":{v}') for n, v in signals.items() if v])
+                state = layers[part.layer] = (
+                    self._relevant(part.layer, signals),
+                    [(n, f'"{n}":{v}') for n, v in signals.items() if v],
+                )
             return state[1] if part.number in state[0] else None
 
         with ENGINE_LOCK:
@@ -224,8 +235,14 @@ class RuleHost:
                     out.add(number)
         return out
 
-    def _run_shard(self, shard: Shard, members: Callable[[Part], list[tuple[str, str]] | None],
-                   signals: dict[str, int], fired: list[str], seen: set[str]) -> None:
+    def _run_shard(
+        self,
+        shard: Shard,
+        members: Callable[[Part], list[tuple[str, str]] | None],
+        signals: dict[str, int],
+        fired: list[str],
+        seen: set[str],
+    ) -> None:
         """Assert the fact of each part worth it into the shard's session, in layer order, each
         once the previous one's actions have run; then retract them all."""
         asserted: list[str] = []
@@ -264,7 +281,7 @@ class RuleHost:
                 raise EngineError("rule evaluation did not settle (10,000 actions)")
             # One action per message, '{"<rule id>": {...facts...}}'; rule ids never contain quotes,
             # so the name is read without parsing the echoed facts.
-            rule_id = pending[2:pending.index('"', 2)]
+            rule_id = pending[2 : pending.index('"', 2)]
             if rule_id != CATCH_ALL and rule_id not in seen:
                 seen.add(rule_id)
                 fired.append(rule_id)
@@ -351,7 +368,11 @@ def pack(conditions: list[Condition], shard_size: int) -> list[list[list[Conditi
             best: tuple[int, int] | None = None
             for i, (rules, signals) in enumerate(open_):
                 growth = len(reads - signals)
-                if len(rules) < shard_size and len(signals) + growth <= MAX_SHARD_SIGNALS and (best is None or growth < best[0]):
+                if (
+                    len(rules) < shard_size
+                    and len(signals) + growth <= MAX_SHARD_SIGNALS
+                    and (best is None or growth < best[0])
+                ):
                     best = (growth, i)
             if best is None:
                 open_.append(([c], set(reads)))
@@ -372,7 +393,9 @@ def _signals(conditions: list[Condition]) -> set[str]:
 
 def build_host(conditions: list[Condition], shard_size: int, title_level: int, label: str) -> RuleHost:
     """Compile and register every shard; on any failure free what was registered and raise."""
-    odd = sorted(n for n in _signals(conditions) | {d for c in conditions for d in c.derive} if not _PLAIN_NAME.match(n))
+    odd = sorted(
+        n for n in _signals(conditions) | {d for c in conditions for d in c.derive} if not _PLAIN_NAME.match(n)
+    )
     if odd:  # facts are written as JSON by hand (Part.fact): names must need no escaping
         raise EngineError(f"signal names must be plain words: {', '.join(map(repr, odd[:5]))}")
     wide = [c.rule_id for c in conditions if len(c.signals()) > MAX_RULE_SIGNALS]
@@ -390,9 +413,17 @@ def build_host(conditions: list[Condition], shard_size: int, title_level: int, l
             parts: list[Part] = []
             for group in groups:
                 if len(_signals(group)) > MAX_SHARD_SIGNALS:  # pack() never makes one; never assert one
-                    raise EngineError(f"a shard part reads {len(_signals(group))} signals, more than {MAX_SHARD_SIGNALS}")
-                zeros = tuple(sorted({n for c in group for n in (*c.none, *(m for m, _ in c.max), *(m for m, k in c.min if k <= 0))}))
-                part = Part(next(numbers), group[0].layer, tuple(c.rule_id for c in group), frozenset(_signals(group)), zeros)
+                    raise EngineError(
+                        f"a shard part reads {len(_signals(group))} signals, more than {MAX_SHARD_SIGNALS}"
+                    )
+                zeros = tuple(
+                    sorted(
+                        {n for c in group for n in (*c.none, *(m for m, _ in c.max), *(m for m, k in c.min if k <= 0))}
+                    )
+                )
+                part = Part(
+                    next(numbers), group[0].layer, tuple(c.rule_id for c in group), frozenset(_signals(group)), zeros
+                )
                 by_signal, always = by_layer.setdefault(part.layer, ({}, set()))
                 for c in group:
                     needs = c.needs(title_level)
@@ -433,8 +464,7 @@ def example(c: Condition, title_level: int) -> tuple[dict[str, int], bool]:
         ceilings = dict(c.max)
         free = [n for n in c.any if n not in c.none and ceilings.get(n, 1) >= 1]
         need(free[0] if free else c.any[0], 1)
-    satisfiable = (all(signals.get(n, 0) == 0 for n in c.none)
-                   and all(signals.get(n, 0) <= high for n, high in c.max))
+    satisfiable = all(signals.get(n, 0) == 0 for n in c.none) and all(signals.get(n, 0) <= high for n, high in c.max)
     return signals, satisfiable
 
 
@@ -454,14 +484,23 @@ def prove(host: RuleHost, conditions: list[Condition], title_level: int) -> list
                     if failure is not None:
                         problems.append((rule_id, f"the rule engine failed on a fact for this rule: {failure}"))
                     elif satisfiable and rule_id not in fired:
-                        problems.append((rule_id, "the rule engine did not fire this rule on a fact that satisfies its conditions"))
+                        problems.append(
+                            (rule_id, "the rule engine did not fire this rule on a fact that satisfies its conditions")
+                        )
                     elif satisfiable and part.number not in host._relevant(part.layer, signals):
-                        problems.append((rule_id, "evaluations would skip this rule on a fact that satisfies its conditions"))
+                        problems.append(
+                            (rule_id, "evaluations would skip this rule on a fact that satisfies its conditions")
+                        )
                 _, failure = _exercise(host, shard, part, dict.fromkeys(part.signals, 1))
                 if failure is not None and len(problems) == found:  # no one rule to blame: the widest
                     widest = max(part.rule_ids, key=lambda r: (len(by_id[r].signals()), r))
-                    problems.append((widest, f"the rule engine refused the largest fact of this rule's shard "
-                                             f"({len(part.signals)} signals, read by {len(part.rule_ids)} rules): {failure}"))
+                    problems.append(
+                        (
+                            widest,
+                            f"the rule engine refused the largest fact of this rule's shard "
+                            f"({len(part.signals)} signals, read by {len(part.rule_ids)} rules): {failure}",
+                        )
+                    )
             _discard(shard)
     return problems
 

@@ -1,9 +1,10 @@
 """Cited Recommendations and the Study Group that owns each, by series range or registry entry."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 # X.1352, Y.4500.3, H.810, ITU-T Q.5050; provisional names such as X.iot-dt or Y.IoT-sec-xyz.
 _REC = re.compile(r"(?<![A-Za-z0-9.])([A-Z])\.(\d{1,4}(?:\.\d{1,3})?)(?![0-9])")
@@ -11,10 +12,12 @@ _PROVISIONAL = re.compile(r"^\s*([A-Z])\.([A-Za-z][\w.-]*)")
 # A revision cue counts when at most a few words ("of Recommendation ITU-T") stand between it and the id.
 # Only the words that name the Recommendation may stand between: "revision of Recommendation ITU-T",
 # "extends the existing"; a cue about something else ("replacing passwords as in X.1254") is no revision.
-_CUE_BEFORE_ID = re.compile(r"(?:^|\W)(?:revis\w*|amend\w*|corrigend\w*|new (?:edition|version)|updat\w* (?:of|to)|"
-                            r"extension (?:of|to)|extends?|supersed\w*|replac\w*|rev|amd)\W+"
-                            r"(?:(?:of|to|the|existing|current|published|recommendations?|rec|itu-t|itu|no|\d+|\[)\W*){0,5}$",
-                            re.IGNORECASE)
+_CUE_BEFORE_ID = re.compile(
+    r"(?:^|\W)(?:revis\w*|amend\w*|corrigend\w*|new (?:edition|version)|updat\w* (?:of|to)|"
+    r"extension (?:of|to)|extends?|supersed\w*|replac\w*|rev|amd)\W+"
+    r"(?:(?:of|to|the|existing|current|published|recommendations?|rec|itu-t|itu|no|\d+|\[)\W*){0,5}$",
+    re.IGNORECASE,
+)
 _REVISION_CUE = re.compile(
     r"(revis\w*|amend\w*|corrigend\w*|new (?:edition|version)|updat\w* (?:of|to)|extension (?:of|to)|"
     r"extends?|supersed\w*|replac\w*|\brev\b|\bamd\b)",
@@ -69,8 +72,9 @@ def owner(rec: str, series: Iterable[SeriesRange], known: Mapping[str, str]) -> 
     return found.sg if found else None
 
 
-def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapping[str, str],
-                   *, relation_field: bool = False) -> list[Citation]:
+def find_citations(
+    field: str, text: str, series: list[SeriesRange], known: Mapping[str, str], *, relation_field: bool = False
+) -> list[Citation]:
     """Every Recommendation cited in `text`; revision cues close before an id mark it revised."""
     found: list[Citation] = []
     for m in _REC.finditer(text):
@@ -80,14 +84,18 @@ def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapp
             continue
         rng = series_of(rec, series)
         start, end = m.start(), m.end()
-        after = text[end:end + 260]
+        after = text[end : end + 260]
         revised = subject = False
         if start:
-            clause_before = _CLAUSE.split(text[max(0, start - 60):start])[-1]
+            clause_before = _CLAUSE.split(text[max(0, start - 60) : start])[-1]
             revised = bool(_CUE_BEFORE_ID.search(clause_before))
             # "Recommendation ITU-T X.1234 specifies ..." opening a field: the text describes that Recommendation.
-            subject = start < 200 and bool(after) and bool(_RECOMMENDATION_BEFORE.search(text[max(0, start - 40):start])) and bool(
-                _SUBJECT_VERB.match(after))
+            subject = (
+                start < 200
+                and bool(after)
+                and bool(_RECOMMENDATION_BEFORE.search(text[max(0, start - 40) : start]))
+                and bool(_SUBJECT_VERB.match(after))
+            )
         if relation_field and not revised and after:
             revised = bool(_REVISION_CUE.search(after[:30]))
         question = rng.question if rng is not None and rng.sg == sg else None
@@ -95,8 +103,9 @@ def find_citations(field: str, text: str, series: list[SeriesRange], known: Mapp
     return found
 
 
-def provisional_sg(reference: str, provisional: Mapping[str, str], series: list[SeriesRange],
-                   known: Mapping[str, str]) -> str | None:
+def provisional_sg(
+    reference: str, provisional: Mapping[str, str], series: list[SeriesRange], known: Mapping[str, str]
+) -> str | None:
     """The SG suggested by a provisional name's series letter (X.iot-dt -> the X series' owner)."""
     if not reference:
         return None

@@ -6,6 +6,7 @@ return) as a formula, so a title such as `=HYPERLINK(...)` sent by anyone would 
 member's machine when the export is opened. Such a cell is written with a leading `'`, which
 spreadsheets show as text and do not run (OWASP "CSV injection").
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -12,6 +12,7 @@ codes in `api/cli/common.py`, each in one place.
 A `RuleIssue` is not an exception: it is one located problem (file:line:column, message,
 suggestion), the unit that load errors, lint findings and rule-test failures are made of.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

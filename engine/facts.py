@@ -8,12 +8,14 @@ Signals are integers by name, the only thing the rules see:
   proposes_<sg> (Questions the submitter proposes), reference_<sg> (series of the provisional
   name), liaises_<sg> (liaisons naming a Study Group or Question).
 """
+
 from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine.citations import Citation, find_citations, provisional_sg
 from engine.lexicon import MAX_EVIDENCE, Matcher, prepare_joined, replace_prepared
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+|\n+")
 _MAYBE_REC = re.compile(r"[A-Z]\.\d")
 _SG_IN_TEXT = re.compile(r"\b(?:SG|Study Group\s*)(\d{1,2})\b|\bQ\d{1,2}/(\d{1,2})\b", re.IGNORECASE)
-
 
 
 class Ev(NamedTuple):
@@ -49,7 +50,7 @@ class Facts:
     def words(self, name: str) -> list[Ev]:
         return self.evidence.get(name, [])
 
-    def concepts_of(self, category: str, rs: "RuleSet") -> list[str]:
+    def concepts_of(self, category: str, rs: RuleSet) -> list[str]:
         """The concepts of a category that the proposal has, in lexicon order (worked out once)."""
         if self._by_category is None:
             by_category: dict[str, list[str]] = {}
@@ -82,7 +83,7 @@ def _drop_excluded(text: str, cues: Matcher) -> str:
     return "\n".join(out)
 
 
-def extract(proposal: Proposal, rs: "RuleSet") -> Facts:
+def extract(proposal: Proposal, rs: RuleSet) -> Facts:
     """Everything the rules may look at, from one proposal."""
     weights: Mapping[str, int] = rs.catalogue.fields  # type: ignore[assignment]  # keys are field names
     texts = [proposal.title, " ; ".join(proposal.keywords), proposal.scope, proposal.summary, proposal.text]

@@ -1,4 +1,5 @@
 """Flag texts: the catalogue's templates filled in one way, and two fillings merged into one."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -19,5 +20,5 @@ def merge(first: str, second: str) -> str:
     """Two fillings of one template '... ({detail}).' become one text with both details."""
     prefix = first[: first.rfind("(") + 1] if "(" in first else ""
     if prefix and second.startswith(prefix) and first.endswith(").") and second.endswith(")."):
-        return f"{first[:-2]}; {second[len(prefix):]}"
+        return f"{first[:-2]}; {second[len(prefix) :]}"
     return f"{first} {second}"

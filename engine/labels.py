@@ -1,6 +1,7 @@
 """The one notation of a home for people and files: `SG17`, `SG20`, `joint:SG17`, `other:SG11`,
 `undetermined`. The CLI, batch reports, diffs, evaluation, the landscape and the pages all use it,
 and evaluation files name accepted answers in it (`joint` alone accepts joint work led by either)."""
+
 from __future__ import annotations
 
 from typing import Protocol

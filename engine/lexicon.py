@@ -13,6 +13,7 @@ collected in the same pass and applied by one backward sweep over hits and block
 come in end order), never by checking a hit against every span; callers cap the evidence kept per
 concept (MAX_EVIDENCE). So a text that repeats one phrase costs time linear in its length.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -53,7 +54,7 @@ def prepare_joined(texts: list[str]) -> tuple[str, str, list[int]]:
 def replace_prepared(norm: str, ends: list[int], i: int, text: str) -> tuple[str, str, list[int]]:
     """prepare_joined() after the i-th text is replaced by `text`, re-preparing only that text."""
     start = ends[i - 1] + 1 if i else 0
-    norm = norm[:start] + normalise(text.replace(SEPARATOR, " ")) + norm[ends[i]:]
+    norm = norm[:start] + normalise(text.replace(SEPARATOR, " ")) + norm[ends[i] :]
     return norm, _lower(norm), _ends(norm)
 
 
@@ -103,7 +104,8 @@ def variants(phrase: str) -> set[str]:
 # Words too common to mean anything on their own: a phrase or blocker matched in any case and made
 # only of them would match nearly every sentence of English (a blocker "the" is a span at every
 # "the"). The loader refuses them; abbreviations, matched by their capitals ("ITS"), are exempt.
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be been before being below between
 both but by can could did do does doing down during each either else for from further had has have having
 he her here hers him his how i if in into is it its itself just may me might more most must my neither no
@@ -111,7 +113,8 @@ nor not of off on once only or other our ours out over own per same shall she sh
 the their theirs them then there these they this those through thus to too under until up upon us very via
 was we were what when where whether which while who whom whose why will with within without would yet you
 your yours
-""".split())
+""".split()
+)
 MIN_PHRASE_CHARS = 3  # letters and digits of a phrase matched in any case, unless it has a digit ("5G")
 
 
@@ -218,8 +221,13 @@ class Matcher:
             hits = self._in_context(low, hits, pending, nears)
         return _unblocked(hits, blocks) if blocks else hits
 
-    def _in_context(self, low: str, hits: list[tuple[str, str, int, int]], pending: list[tuple[int, int, str, int, int]],
-                    nears: list[tuple[int, int, int]]) -> list[tuple[str, str, int, int]]:
+    def _in_context(
+        self,
+        low: str,
+        hits: list[tuple[str, str, int, int]],
+        pending: list[tuple[int, int, str, int, int]],
+        nears: list[tuple[int, int, int]],
+    ) -> list[tuple[str, str, int, int]]:
         """`hits` with the conditional hits that have their context inserted in text order.
         O((p + c) log n + n) for p conditional hits and c context spans: words and fields are
         numbered once, each hit is placed against its rule's context spans by bisection."""
@@ -227,7 +235,9 @@ class Matcher:
             return hits
         spaces = [m.start() for m in re.finditer(" ", low)]
         seps = [m.start() for m in re.finditer(SEPARATOR, low)]
-        by_rule: dict[int, tuple[list[int], list[int], list[int]]] = {}  # rule -> sorted ends, sorted starts, ends' places
+        by_rule: dict[
+            int, tuple[list[int], list[int], list[int]]
+        ] = {}  # rule -> sorted ends, sorted starts, ends' places
         for n, start, end in nears:
             ends, starts, places = by_rule.setdefault(n, ([], [], []))
             ends.append(bisect.bisect_right(spaces, end))
@@ -271,7 +281,9 @@ def _same_field(seps: list[int], spaces: list[int], word_a: int, word_b: int) ->
     return bisect.bisect_left(seps, a) == bisect.bisect_left(seps, b)
 
 
-def _unblocked(hits: list[tuple[str, str, int, int]], blocks: list[tuple[str, int, int]]) -> list[tuple[str, str, int, int]]:
+def _unblocked(
+    hits: list[tuple[str, str, int, int]], blocks: list[tuple[str, int, int]]
+) -> list[tuple[str, str, int, int]]:
     """The hits not inside a blocker span of their concept, in one backward sweep: hits and spans
     both come in end order, so walking back from the end, the spans seen so far are exactly those
     ending at or after the current hit, and the lowest start among them per concept says whether
@@ -292,8 +304,9 @@ def _unblocked(hits: list[tuple[str, str, int, int]], blocks: list[tuple[str, in
     return [h for h, k in zip(hits, keep) if k]
 
 
-def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[str]] | None = None,
-                    requires: list[Context] | None = None) -> Matcher:
+def compile_matcher(
+    phrases: dict[str, list[str]], not_within: dict[str, list[str]] | None = None, requires: list[Context] | None = None
+) -> Matcher:
     """Build the matcher from {concept: [phrases]}; `owners` maps each surface form to its concepts.
     `not_within[c]` lists phrases inside which concept c does not count ("de-identification").
     `requires`: phrases of a concept that count only near a context phrase (Context)."""
@@ -331,8 +344,17 @@ def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[st
         # (length, concepts, {exact form: (concepts, concepts blocked)} or None, concepts blocked):
         # blocker pseudo-concepts are kept apart, so the hot path never tests a concept's name.
         split = _split(folded)
-        automaton.add_word(spaced, (len(spaced), split[0], {form: _split(cs) for form, cs in exact.items()} or None,
-                                    split[1], split[2], split[3]))
+        automaton.add_word(
+            spaced,
+            (
+                len(spaced),
+                split[0],
+                {form: _split(cs) for form, cs in exact.items()} or None,
+                split[1],
+                split[2],
+                split[3],
+            ),
+        )
     if len(automaton):
         automaton.make_automaton()
     # Which concepts claim each surface form (blocker and context pseudo-concepts left out, a
@@ -351,5 +373,9 @@ def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[st
 def _split(concepts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
     """(concepts, concepts blocked, context rules it is a conditional phrase of, context rules it
     is a context phrase of) of one form."""
-    return (tuple(c for c in concepts if c[0] not in (BLOCK, COND, NEAR)), tuple(c[1:] for c in concepts if c[0] == BLOCK),
-            tuple(int(c[1:]) for c in concepts if c[0] == COND), tuple(int(c[1:]) for c in concepts if c[0] == NEAR))
+    return (
+        tuple(c for c in concepts if c[0] not in (BLOCK, COND, NEAR)),
+        tuple(c[1:] for c in concepts if c[0] == BLOCK),
+        tuple(int(c[1:]) for c in concepts if c[0] == COND),
+        tuple(int(c[1:]) for c in concepts if c[0] == NEAR),
+    )

@@ -10,6 +10,7 @@ Text that comes in is checked as Unicode, not only as characters:
   short field, and zero-width and other invisible characters too in the title: they make what is
   displayed differ from what is matched.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,6 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from engine.vocabulary import Home, LeadSG, Outcome
-
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _QUESTION = re.compile(r"^Q(\d{1,2})/(\d{1,2})$", re.ASCII | re.IGNORECASE)
@@ -42,8 +42,10 @@ def _no_control(value: str) -> str:
 def _visible(value: str) -> str:
     found = _INVISIBLE.search(value)
     if found:
-        raise ValueError(f"invisible character U+{ord(found.group()):04X} ({unicodedata.name(found.group(), 'format character')}) "
-                         f"at offset {found.start()} is not allowed")
+        raise ValueError(
+            f"invisible character U+{ord(found.group()):04X} ({unicodedata.name(found.group(), 'format character')}) "
+            f"at offset {found.start()} is not allowed"
+        )
     return value
 
 
@@ -73,14 +75,22 @@ def _question(value: str) -> str:
 
 _NoControl = AfterValidator(_no_control)
 _Identifier = BeforeValidator(normalise_identifier)
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _NoControl, AfterValidator(_visible)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _NoControl, AfterValidator(_visible)
+]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000), AfterValidator(_no_body_control)]
-BodyText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100_000), AfterValidator(_no_body_control)]
+BodyText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=100_000), AfterValidator(_no_body_control)
+]
 Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NoControl]
-IdentifierItem = Annotated[str, _Identifier, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NoControl]
+IdentifierItem = Annotated[
+    str, _Identifier, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NoControl
+]
 Reference = Annotated[str, _Identifier, StringConstraints(strip_whitespace=True, max_length=100), _NoControl]
 Submitter = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), _NoControl]
-QuestionId = Annotated[str, _Identifier, StringConstraints(strip_whitespace=True, max_length=10), AfterValidator(_question)]
+QuestionId = Annotated[
+    str, _Identifier, StringConstraints(strip_whitespace=True, max_length=10), AfterValidator(_question)
+]
 
 
 def _printable(text: str) -> str:
@@ -99,7 +109,10 @@ def _refuse_surrogates(data: Any) -> Any:
             found = _SURROGATE.search(item) if isinstance(item, str) else None
             if found:
                 where = f"{key}[{i}]" if isinstance(value, list) else str(key)
-                raise ValueError(f"{where}: lone surrogate U+{ord(found.group()):04X} at offset {found.start()} is not valid Unicode text")
+                raise ValueError(
+                    f"{where}: lone surrogate U+{ord(found.group()):04X} at offset {found.start()} is not valid "
+                    "Unicode text"
+                )
     return data
 
 
@@ -112,8 +125,12 @@ class Proposal(BaseModel):
     summary: LongText = ""
     scope: LongText = ""
     keywords: list[Item] = Field(default_factory=list, max_length=50)
-    questions: list[QuestionId] = Field(default_factory=list, max_length=20, description="Questions the submitter proposes, e.g. 'Q6/17'.")
-    relations: list[IdentifierItem] = Field(default_factory=list, max_length=50, description="Related or revised Recommendations, e.g. 'X.1352'.")
+    questions: list[QuestionId] = Field(
+        default_factory=list, max_length=20, description="Questions the submitter proposes, e.g. 'Q6/17'."
+    )
+    relations: list[IdentifierItem] = Field(
+        default_factory=list, max_length=50, description="Related or revised Recommendations, e.g. 'X.1352'."
+    )
     liaisons: list[IdentifierItem] = Field(default_factory=list, max_length=50)
     reference: Reference = Field(default="", description="Provisional name, e.g. 'X.iot-dt'.")
     text: BodyText = Field(default="", description="Full body text.")
@@ -144,8 +161,11 @@ class Reason(BaseModel):
     effect: str
     evidence: list[Evidence] = Field(default_factory=list)
     stage: str = ""
-    outcome: Outcome = Field(default="advisory", description="chosen: decided the home; outranked: recommended a home "
-                             "that lost; advisory: suggested Questions or raised flags only; derived: fed later rules.")
+    outcome: Outcome = Field(
+        default="advisory",
+        description="chosen: decided the home; outranked: recommended a home "
+        "that lost; advisory: suggested Questions or raised flags only; derived: fed later rules.",
+    )
 
 
 class RelatedWork(BaseModel):

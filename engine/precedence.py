@@ -13,6 +13,7 @@
    weight in that stage (halved for a tie turned joint); 0 when undetermined. Below the
    catalogue's review_below the decision carries NEEDS_REVIEW.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -96,27 +97,45 @@ def decide(candidates: list[Candidate], signals: dict[str, int], cat: CatalogueF
     losers: dict[str, str] = {}
     for c in candidates:
         if c.stage != deciding:
-            losers[c.rule] = f"stage {c.stage} comes after stage {deciding}" if STAGES.index(c.stage) > STAGES.index(deciding) else ""
+            losers[c.rule] = (
+                f"stage {c.stage} comes after stage {deciding}"
+                if STAGES.index(c.stage) > STAGES.index(deciding)
+                else ""
+            )
     top_key, top_w = ranked[0]
     tied = [k for k, w in ranked if w == top_w]
     if len(tied) > 1:
         homes = {k[0] for k in tied}
         if homes <= {"SG17", "SG20", "joint"} and len(homes) > 1:
             tie_lead = stronger_lead(signals, cat)
-            steps.append(f"tie between {', '.join(_label(k) for k in tied)}: horizontal meets vertical, joint work led by {tie_lead}")
+            steps.append(
+                f"tie between {', '.join(_label(k) for k in tied)}: horizontal meets vertical, joint work led by "
+                f"{tie_lead}"
+            )
             for c in by_stage[deciding]:
                 if c.key not in tied:
                     losers[c.rule] = f"weight {totals[c.key]} below the tied {top_w}"
             winners = [c.rule for c in by_stage[deciding] if c.key in tied]
-            return Outcome("joint", tie_lead, None, round(base * top_w * len(tied) / stage_total / 2, 3),
-                           deciding, winners, steps, {k: v for k, v in losers.items() if v}, tie=True)
+            return Outcome(
+                "joint",
+                tie_lead,
+                None,
+                round(base * top_w * len(tied) / stage_total / 2, 3),
+                deciding,
+                winners,
+                steps,
+                {k: v for k, v in losers.items() if v},
+                tie=True,
+            )
         steps.append(f"tie between {', '.join(_label(k) for k in tied)}: undetermined")
         for c in by_stage[deciding]:
             losers[c.rule] = f"tied at weight {top_w}; no precedence between them"
         return Outcome("undetermined", None, None, 0.0, deciding, [], steps, losers, tie=True)
     for c in by_stage[deciding]:
         if c.key != top_key:
-            losers[c.rule] = f"{_label(c.key)} weight {totals[c.key]} is below {_label(top_key)} weight {top_w} in stage {deciding}"
+            losers[c.rule] = (
+                f"{_label(c.key)} weight {totals[c.key]} is below {_label(top_key)} weight {top_w} in stage {deciding}"
+            )
     home, lead, other = top_key
     if home in ("SG17", "SG20"):
         lead = home

@@ -16,6 +16,7 @@ Signals, for each Study Group `sg` of the catalogue (lower case: `near_sg17`, ..
 A source also gives, per signal, the evidence behind it (the precedents by id and title, the
 classifier's terms): the reasons of the rules that read a signal show it like any other words.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ class Precedent:
 
     def best(self) -> tuple[str | None, int]:
         """The Study Group existing work points to most (by `prec_`), and how strongly."""
-        prec = {n[len(PREC):].upper(): v for n, v in self.signals.items() if n.startswith(PREC) and n != "prec_lead"}
+        prec = {n[len(PREC) :].upper(): v for n, v in self.signals.items() if n.startswith(PREC) and n != "prec_lead"}
         if not prec:
             return None, 0
         sg = max(sorted(prec), key=prec.__getitem__)
@@ -53,7 +54,7 @@ class PrecedentSource(Protocol):
     """Anything that can say what existing work suggests for a proposal (its facts carry the
     prepared text, so a source need not normalise the proposal again)."""
 
-    def precedent(self, proposal: "Proposal", facts: Facts, rs: "RuleSet") -> Precedent: ...
+    def precedent(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> Precedent: ...
 
 
 NO_PRECEDENT = Precedent({}, {})
@@ -65,8 +66,10 @@ class StaticPrecedent:
 
     signals: dict[str, int]
 
-    def precedent(self, proposal: "Proposal", facts: Facts, rs: "RuleSet") -> Precedent:
-        return Precedent(dict(self.signals), {n: [Ev("registry", f"{n} = {v}", "precedent")] for n, v in self.signals.items()})
+    def precedent(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> Precedent:
+        return Precedent(
+            dict(self.signals), {n: [Ev("registry", f"{n} = {v}", "precedent")] for n, v in self.signals.items()}
+        )
 
 
 def for_fixture(signals: dict[str, int]) -> StaticPrecedent | None:
@@ -74,7 +77,7 @@ def for_fixture(signals: dict[str, int]) -> StaticPrecedent | None:
     return StaticPrecedent(signals) if signals else None
 
 
-def apply(facts: Facts, p: Precedent, rs: "RuleSet") -> None:
+def apply(facts: Facts, p: Precedent, rs: RuleSet) -> None:
     """Add a source's signals (those the rule set knows) and their evidence to the facts."""
     known = rs.precedent_signals
     for name, value in p.signals.items():
@@ -85,11 +88,12 @@ def apply(facts: Facts, p: Precedent, rs: "RuleSet") -> None:
             facts.evidence[name] = list(evs)
 
 
-def review_reasons(signals: dict[str, int], home_sgs: list[str], stage: str | None, cfg: "ReviewDef",
-                   evidence: dict[str, list[Ev]]) -> list[str]:
+def review_reasons(
+    signals: dict[str, int], home_sgs: list[str], stage: str | None, cfg: ReviewDef, evidence: dict[str, list[Ev]]
+) -> list[str]:
     """Why existing work or the submitter's own hints put a decision up for review (words for NEEDS_REVIEW)."""
     out: list[str] = []
-    prec = {n[len(PREC):].upper(): v for n, v in signals.items() if n.startswith(PREC) and n != "prec_lead" and v}
+    prec = {n[len(PREC) :].upper(): v for n, v in signals.items() if n.startswith(PREC) and n != "prec_lead" and v}
     if prec:
         best = max(sorted(prec), key=prec.__getitem__)
         if prec[best] >= cfg.disagree and best not in home_sgs:
@@ -99,8 +103,11 @@ def review_reasons(signals: dict[str, int], home_sgs: list[str], stage: str | No
             out.append(f"existing work is split (the first Study Group leads by {signals.get('prec_lead', 0)} points)")
     if cfg.proposed:
         for prefix, what in (("proposes_", "the proposed Question"), ("reference_", "the provisional name's series")):
-            elsewhere = sorted(n[len(prefix):].upper() for n, v in signals.items() if n.startswith(prefix) and v
-                               and n[len(prefix):].upper() not in home_sgs)
+            elsewhere = sorted(
+                n[len(prefix) :].upper()
+                for n, v in signals.items()
+                if n.startswith(prefix) and v and n[len(prefix) :].upper() not in home_sgs
+            )
             if elsewhere and not any(signals.get(prefix + sg.lower(), 0) for sg in home_sgs):
                 out.append(f"{what} points to {', '.join(elsewhere)}")
     return out

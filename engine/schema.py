@@ -5,6 +5,7 @@ Every file of a rule set names its kind and version on its first key:
     iotsec-triage/lexicon@1    concepts and the phrases that produce them
     iotsec-triage/rules@1      rules: conditions over signals, effects
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -33,6 +34,7 @@ class _Strict(BaseModel):
 
 
 # ---------------------------------------------------------------- catalogue
+
 
 class StudyGroupDef(_Strict):
     name: Sentence
@@ -70,10 +72,12 @@ class RepeatDef(_Strict):
 class ReviewDef(_Strict):
     """When a decision also carries NEEDS_REVIEW, beyond review_below (rules/README.md, "Review")."""
 
-    disagree: int = Field(default=101, ge=0, le=101)   # existing work points to another home at least this much (prec_, 0..100)
-    thin_lead: int = Field(default=0, ge=0, le=100)    # the first SG by precedent leads the second by less than this
-    proposed: bool = False                             # the submitter's Question or series letter points elsewhere
-    contested: bool = False                            # both SG17 and SG20 had candidates and a principle or default decided
+    disagree: int = Field(
+        default=101, ge=0, le=101
+    )  # existing work points to another home at least this much (prec_, 0..100)
+    thin_lead: int = Field(default=0, ge=0, le=100)  # the first SG by precedent leads the second by less than this
+    proposed: bool = False  # the submitter's Question or series letter points elsewhere
+    contested: bool = False  # both SG17 and SG20 had candidates and a principle or default decided
     # confidence = (1 - w) x the rules' confidence + w x how strongly existing work points to the home (prec_, 0..1);
     # only when there are precedent signals (with a registry). 0 keeps the rules' confidence.
     precedent_weight: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -111,6 +115,7 @@ class CatalogueFile(_Strict):
 
 # ---------------------------------------------------------------- lexicon
 
+
 class CategoryDef(_Strict):
     id: Name
     description: Sentence
@@ -142,6 +147,7 @@ class LexiconFile(_Strict):
 
 
 # ---------------------------------------------------------------- rules
+
 
 class When(_Strict):
     """Conditions over signals; every listed condition must hold."""

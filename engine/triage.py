@@ -3,6 +3,7 @@
 Related work comes from whatever `RelatedWorkFinder` the caller passes (the registry of existing
 work, in practice); the core only knows the protocol.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -23,8 +24,9 @@ MAX_EVIDENCE_PER_REASON = 6
 class RelatedWorkFinder(Protocol):
     """Finds the existing work a decided proposal overlaps, and the flags that overlap raises."""
 
-    def related(self, proposal: Proposal, facts: Facts, home: str, lead: str | None,
-                rs: RuleSet) -> tuple[list[RelatedWork], list[Flag]]: ...
+    def related(
+        self, proposal: Proposal, facts: Facts, home: str, lead: str | None, rs: RuleSet
+    ) -> tuple[list[RelatedWork], list[Flag]]: ...
 
 
 @dataclass
@@ -106,7 +108,9 @@ def _questions(rs: RuleSet, fired: list[Rule], outcome: Outcome, proposal: Propo
     return picked
 
 
-def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate], facts: Facts | None = None) -> list[Flag]:
+def _flags(
+    rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Candidate], facts: Facts | None = None
+) -> list[Flag]:
     texts = rs.catalogue.flags
     fill = flag_texts.fill
     flags: dict[str, Flag] = {}
@@ -123,15 +127,22 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
         triggers = [c for c in candidates if c.stage == "joint"]
         if triggers:
             where = home_label(outcome.home, outcome.lead, outcome.other_sg)
-            detail = (f"; the home stays {where}, where the {outcome.stage} stage puts it ({', '.join(outcome.winners)}), "
-                      f"and the joint trigger is {', '.join(c.rule for c in triggers)}")
-            add("JOINT_WORK", fill(texts, "JOINT_WORK", "Joint work led by {lead}{detail}.", lead=triggers[0].lead or "", detail=detail))
+            detail = (
+                f"; the home stays {where}, where the {outcome.stage} stage puts it ({', '.join(outcome.winners)}), "
+                f"and the joint trigger is {', '.join(c.rule for c in triggers)}"
+            )
+            add(
+                "JOINT_WORK",
+                fill(
+                    texts, "JOINT_WORK", "Joint work led by {lead}{detail}.", lead=triggers[0].lead or "", detail=detail
+                ),
+            )
     stakes: dict[str, list[str]] = {}
     for c in candidates:
         # A stake is a candidate that counted: one in the deciding stage, or any joint trigger.
         if c.stage != outcome.stage and c.stage != "joint":
             continue
-        for sg in (["SG17", "SG20"] if c.home == "joint" else [c.home]):
+        for sg in ["SG17", "SG20"] if c.home == "joint" else [c.home]:
             stakes.setdefault(sg, []).append(c.rule)
     for r in fired:
         for f in r.definition.then.flags:
@@ -140,8 +151,15 @@ def _flags(rs: RuleSet, fired: list[Rule], outcome: Outcome, candidates: list[Ca
                 stakes.setdefault("SG20", []).append(r.id)
     if outcome.home == "joint" or ("SG17" in stakes and "SG20" in stakes):
         rules = sorted(set(stakes.get("SG17", []) + stakes.get("SG20", [])), key=lambda i: rs.rules[i].order)
-        add("COORDINATE_Q6_17_Q6_20", fill(texts, "COORDINATE_Q6_17_Q6_20", "Coordinate Q6/17 and Q6/20 ({detail}).",
-                                           detail="rules: " + ", ".join(rules)))
+        add(
+            "COORDINATE_Q6_17_Q6_20",
+            fill(
+                texts,
+                "COORDINATE_Q6_17_Q6_20",
+                "Coordinate Q6/17 and Q6/20 ({detail}).",
+                detail="rules: " + ", ".join(rules),
+            ),
+        )
     for r in fired:
         for f in r.definition.then.flags:
             if f.code != "COORDINATE_Q6_17_Q6_20":
@@ -170,33 +188,52 @@ def _calibrated(outcome: Outcome, signals: dict[str, int], rs: RuleSet) -> float
     w = rs.catalogue.review.precedent_weight
     if not w or outcome.home == "undetermined" or not any(signals.get(n) for n in rs.precedent_signals):
         return outcome.confidence
-    agree = max((signals.get("prec_" + sg.lower(), 0) for sg in _sgs_of(outcome.home, outcome.lead, outcome.other_sg)), default=0)
+    agree = max(
+        (signals.get("prec_" + sg.lower(), 0) for sg in _sgs_of(outcome.home, outcome.lead, outcome.other_sg)),
+        default=0,
+    )
     return round((1 - w) * outcome.confidence + w * agree / 100, 3)
 
 
-def run_rules(rs: RuleSet, proposal: Proposal, precedent: "_precedent.PrecedentSource | None" = None) -> tuple[Facts, list[str]]:
+def run_rules(
+    rs: RuleSet, proposal: Proposal, precedent: _precedent.PrecedentSource | None = None
+) -> tuple[Facts, list[str]]:
     facts = extract(proposal, rs)
     if precedent is not None:
         _precedent.apply(facts, precedent.precedent(proposal, facts, rs), rs)
     return facts, rs.host.evaluate(facts.signals)
 
 
-def _source(registry: RelatedWorkFinder | None, precedent: "_precedent.PrecedentSource | None") -> "_precedent.PrecedentSource | None":
+def _source(
+    registry: RelatedWorkFinder | None, precedent: _precedent.PrecedentSource | None
+) -> _precedent.PrecedentSource | None:
     """Precedent from the caller's source, else from the registry when it is one too."""
     if precedent is not None:
         return precedent
     return registry if isinstance(registry, _precedent.PrecedentSource) else None
 
 
-def triage(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
-           decision_id: str | None = None, precedent: "_precedent.PrecedentSource | None" = None) -> Decision:
+def triage(
+    proposal: Proposal,
+    rs: RuleSet,
+    registry: RelatedWorkFinder | None = None,
+    *,
+    decision_id: str | None = None,
+    precedent: _precedent.PrecedentSource | None = None,
+) -> Decision:
     """The recommended home of one proposal, with its reasons. Pure apart from the id.
     Precedent signals come from `precedent`, else from the registry; without either they are 0."""
     return trace(proposal, rs, registry, decision_id=decision_id, precedent=precedent).decision
 
 
-def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = None, *,
-          decision_id: str | None = None, precedent: "_precedent.PrecedentSource | None" = None) -> Trace:
+def trace(
+    proposal: Proposal,
+    rs: RuleSet,
+    registry: RelatedWorkFinder | None = None,
+    *,
+    decision_id: str | None = None,
+    precedent: _precedent.PrecedentSource | None = None,
+) -> Trace:
     """triage(), keeping every intermediate step for explanation."""
     facts, fired_ids = run_rules(rs, proposal, _source(registry, precedent))
     fired = sorted((rs.rules[i] for i in fired_ids), key=lambda r: (r.stage_rank, r.order))
@@ -228,21 +265,30 @@ def trace(proposal: Proposal, rs: RuleSet, registry: RelatedWorkFinder | None = 
     winners = outcome.winners
     order = sorted(fired, key=lambda r: r.id not in winners)  # stable: winners first, then (stage, file order)
     # One validation of the whole decision (fast, in pydantic-core) rather than a model per piece.
-    decision = Decision.model_validate({
-        "home": outcome.home,
-        "lead": outcome.lead,
-        "other_sg": outcome.other_sg,
-        "questions": _questions(rs, fired, outcome, proposal, facts),
-        "confidence": outcome.confidence,
-        "flags": flags,
-        "reasons": [{"rule": r.id, "text": r.definition.description, "effect": _effect(r, outcome, by_rule.get(r.id)),
-                     "evidence": [{"field": e[0], "words": e[1], "concept": e[2]}
-                                  for e in rule_evidence(r, rs, facts)],
-                     "stage": r.definition.stage, "outcome": _outcome(r, outcome, by_rule)} for r in order],
-        "deciding_rules": [r.id for r in order if r.id in winners],
-        "related_work": related,
-        "ruleset": {"version": rs.version, "revision": rs.revision},
-        "decision_id": decision_id or uuid.uuid4().hex,
-    })
+    decision = Decision.model_validate(
+        {
+            "home": outcome.home,
+            "lead": outcome.lead,
+            "other_sg": outcome.other_sg,
+            "questions": _questions(rs, fired, outcome, proposal, facts),
+            "confidence": outcome.confidence,
+            "flags": flags,
+            "reasons": [
+                {
+                    "rule": r.id,
+                    "text": r.definition.description,
+                    "effect": _effect(r, outcome, by_rule.get(r.id)),
+                    "evidence": [{"field": e[0], "words": e[1], "concept": e[2]} for e in rule_evidence(r, rs, facts)],
+                    "stage": r.definition.stage,
+                    "outcome": _outcome(r, outcome, by_rule),
+                }
+                for r in order
+            ],
+            "deciding_rules": [r.id for r in order if r.id in winners],
+            "related_work": related,
+            "ruleset": {"version": rs.version, "revision": rs.revision},
+            "decision_id": decision_id or uuid.uuid4().hex,
+        }
+    )
     derived = {r.id: list(r.definition.then.derive) for r in fired if r.definition.then.derive}
     return Trace(facts, fired_ids, derived, candidates, outcome, decision, related)

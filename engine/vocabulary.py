@@ -3,6 +3,7 @@
 Kept free of imports from the rest of the engine, so that any module may use it (it is what
 breaks the old facts <-> ruleset cycle).
 """
+
 from __future__ import annotations
 
 from typing import Literal

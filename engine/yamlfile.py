@@ -12,15 +12,17 @@ Bounds, each checked before the next (and before any tree is built):
 - nesting of any kind, and node count: the parser's event stream is read with a depth counter and
   stops at the first event beyond MAX_DEPTH or MAX_EVENTS, so nothing the scan misses can cost more.
 """
+
 from __future__ import annotations
 
 import difflib
 import os
 import re
 import stat
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -62,8 +64,15 @@ class YamlDoc:
                 break
         return line, col
 
-    def issue(self, path: Sequence[int | str], message: str, *, value: object = None,
-              suggestion: str | None = None, code: str = "schema") -> RuleIssue:
+    def issue(
+        self,
+        path: Sequence[int | str],
+        message: str,
+        *,
+        value: object = None,
+        suggestion: str | None = None,
+        code: str = "schema",
+    ) -> RuleIssue:
         line, col = self.locate(path)
         shown = None if value is None else _short(value)
         return RuleIssue(self.file, line, col, message, shown, suggestion, code)
@@ -85,11 +94,15 @@ def read_bounded(path: Path, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise YamlFileError([RuleIssue(name, 1, 1, "not a regular file", code="io")])
         if info.st_size > limit:
-            raise YamlFileError([RuleIssue(name, 1, 1, f"file is {info.st_size} bytes, over the {limit}-byte limit", code="limit")])
+            raise YamlFileError(
+                [RuleIssue(name, 1, 1, f"file is {info.st_size} bytes, over the {limit}-byte limit", code="limit")]
+            )
         try:
             raw = f.read(limit + 1)  # the file may have grown since fstat
         except OSError as exc:
-            raise YamlFileError([RuleIssue(name, 1, 1, f"cannot read file: {exc.strerror or exc}", code="io")]) from None
+            raise YamlFileError(
+                [RuleIssue(name, 1, 1, f"cannot read file: {exc.strerror or exc}", code="io")]
+            ) from None
     if len(raw) > limit:
         raise YamlFileError([RuleIssue(name, 1, 1, f"file is over the {limit}-byte limit", code="limit")])
     return raw
@@ -163,7 +176,9 @@ def parse_yaml(text: str, name: str) -> YamlDoc:
     """Parse YAML text; reject deep nesting, aliases, anchors and tags before anything is constructed."""
     deep = nesting_scan(text)
     if deep is not None:
-        raise YamlFileError([RuleIssue(name, deep[0], deep[1], f"nested too deeply (more than {MAX_DEPTH} levels)", code="limit")])
+        raise YamlFileError(
+            [RuleIssue(name, deep[0], deep[1], f"nested too deeply (more than {MAX_DEPTH} levels)", code="limit")]
+        )
     yaml = YAML(typ="rt", pure=True)
     try:
         depth = 0
@@ -175,22 +190,32 @@ def parse_yaml(text: str, name: str) -> YamlDoc:
             if isinstance(event, CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise YamlFileError([RuleIssue(name, line, col, f"nested too deeply (more than {MAX_DEPTH} levels)", code="limit")])
+                    raise YamlFileError(
+                        [RuleIssue(name, line, col, f"nested too deeply (more than {MAX_DEPTH} levels)", code="limit")]
+                    )
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1
             if isinstance(event, AliasEvent):
-                raise YamlFileError([RuleIssue(name, line, col, "YAML aliases (*name) are not allowed in rule files", code="alias")])
+                raise YamlFileError(
+                    [RuleIssue(name, line, col, "YAML aliases (*name) are not allowed in rule files", code="alias")]
+                )
             if isinstance(event, NodeEvent) and event.anchor:
-                raise YamlFileError([RuleIssue(name, line, col, "YAML anchors (&name) are not allowed in rule files", code="alias")])
+                raise YamlFileError(
+                    [RuleIssue(name, line, col, "YAML anchors (&name) are not allowed in rule files", code="alias")]
+                )
             if isinstance(event, (ScalarEvent, CollectionStartEvent)) and event.tag:
-                raise YamlFileError([RuleIssue(name, line, col, f"YAML tags are not allowed ({event.tag})", code="tag")])
+                raise YamlFileError(
+                    [RuleIssue(name, line, col, f"YAML tags are not allowed ({event.tag})", code="tag")]
+                )
         data = yaml.load(text)
     except YamlFileError:
         raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise YamlFileError([RuleIssue(name, line, col, f"invalid YAML: {exc.problem or exc.context}", code="syntax")]) from None
+        raise YamlFileError(
+            [RuleIssue(name, line, col, f"invalid YAML: {exc.problem or exc.context}", code="syntax")]
+        ) from None
     except (YAMLError, ValueError, RecursionError) as exc:
         raise YamlFileError([RuleIssue(name, 1, 1, f"invalid YAML: {type(exc).__name__}", code="syntax")]) from None
     return YamlDoc(name, data)
@@ -267,6 +292,7 @@ def _fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
 
 def _inner_model(annotation: Any) -> Any:
     from typing import get_args
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in get_args(annotation):

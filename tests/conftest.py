@@ -1,9 +1,10 @@
 """Shared fixtures: the bundled rule set (loaded once), the fixture files, an app client."""
+
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

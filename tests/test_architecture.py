@@ -9,6 +9,7 @@
 Each check is a function of the import graph, so the tests below also show it failing on a
 deliberate violation.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,9 +23,25 @@ PACKAGES = ("engine", "api", "rules", "fixtures")
 
 # room -> the rooms it may import (besides itself). Order matters: the first prefix that matches wins.
 ROOMS: dict[str, set[str]] = {
-    "api.web": {"api", "api.runtime", "api.decision_log", "engine.maintainer", "engine.registry", "engine.intake", "engine"},
-    "api.cli": {"api", "api.runtime", "api.decision_log", "api.web", "engine.maintainer", "engine.registry", "engine.intake",
-                "engine"},
+    "api.web": {
+        "api",
+        "api.runtime",
+        "api.decision_log",
+        "engine.maintainer",
+        "engine.registry",
+        "engine.intake",
+        "engine",
+    },
+    "api.cli": {
+        "api",
+        "api.runtime",
+        "api.decision_log",
+        "api.web",
+        "engine.maintainer",
+        "engine.registry",
+        "engine.intake",
+        "engine",
+    },
     "api.runtime": {"api", "api.decision_log", "engine.registry", "engine"},
     "api.decision_log": {"engine"},
     "api": {"engine"},  # api/__init__.py: the version only
@@ -35,8 +52,20 @@ ROOMS: dict[str, set[str]] = {
     "rules": set(),
     "fixtures": set(),
 }
-CORE_FORBIDDEN = ("fastapi", "starlette", "uvicorn", "click", "sqlalchemy", "alembic", "psycopg", "subprocess",
-                  "matplotlib", "jinja2", "dotenv", "pydantic_settings")
+CORE_FORBIDDEN = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "click",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "subprocess",
+    "matplotlib",
+    "jinja2",
+    "dotenv",
+    "pydantic_settings",
+)
 # Uses the core may not make even of the standard library: the environment, threads, processes.
 CORE_FORBIDDEN_CALLS = ("os.environ", "os.getenv", "os.system", "threading.Thread", "multiprocessing")
 
@@ -84,7 +113,10 @@ def imports_of(path: Path, name: str, known: Iterable[str] = ()) -> set[str]:
 
 def graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     """Module -> the project modules it imports."""
-    return {name: {i for i in imports_of(path, name, modules) if i in modules and i != name} for name, path in modules.items()}
+    return {
+        name: {i for i in imports_of(path, name, modules) if i in modules and i != name}
+        for name, path in modules.items()
+    }
 
 
 def room_of(module: str) -> str:
@@ -199,9 +231,30 @@ def test_the_cycle_check_fails_on_a_cycle() -> None:
 
 
 EXPORTED = [
-    "Decision", "EngineError", "Evidence", "Flag", "InputError", "LoadError", "Proposal", "Reason", "RegistryLoadError",
-    "RelatedWork", "RelatedWorkFinder", "RuleIssue", "RuleLoadError", "RuleSet", "RulesetInfo", "Trace", "TriageError",
-    "YamlFileError", "bundled_rules_dir", "home_label", "label_of", "load_rules", "trace", "triage",
+    "Decision",
+    "EngineError",
+    "Evidence",
+    "Flag",
+    "InputError",
+    "LoadError",
+    "Proposal",
+    "Reason",
+    "RegistryLoadError",
+    "RelatedWork",
+    "RelatedWorkFinder",
+    "RuleIssue",
+    "RuleLoadError",
+    "RuleSet",
+    "RulesetInfo",
+    "Trace",
+    "TriageError",
+    "YamlFileError",
+    "bundled_rules_dir",
+    "home_label",
+    "label_of",
+    "load_rules",
+    "trace",
+    "triage",
 ]
 
 
@@ -211,8 +264,11 @@ def exported_problems(module: object, expected: list[str]) -> list[str]:
     problems += [f"exported but not curated: {n}" for n in names if n not in expected]
     problems += [f"in __all__ but missing: {n}" for n in names if not hasattr(module, n)]
     public = {n for n in vars(module) if not n.startswith("_")}
-    problems += [f"public but not in __all__: {n}" for n in sorted(public - set(names))
-                 if not isinstance(getattr(module, n), type(ast)) and n not in ("Path", "annotations")]
+    problems += [
+        f"public but not in __all__: {n}"
+        for n in sorted(public - set(names))
+        if not isinstance(getattr(module, n), type(ast)) and n not in ("Path", "annotations")
+    ]
     return problems
 
 

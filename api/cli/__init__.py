@@ -5,6 +5,7 @@ imports the group (api.cli.common holds what they share). Commands are imported 
 not before: `--help` and each command pay only for what they use. Exit codes: 0 ok, 1 findings,
 2 usage or input errors.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -23,7 +24,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "explain": ("api.cli.rules", "explain_cmd", "Explain the decision on one proposal: facts, rules, precedence."),
     "landscape": ("api.cli.registry", "landscape_cmd", "The landscape of existing work for the JCG."),
     "related-eval": ("api.cli.registry", "related_eval_cmd", "Precision and recall of related-work detection."),
-    "registry": ("api.cli.registry", "registry_group", "Keep the registry of existing work (import from public records)."),
+    "registry": (
+        "api.cli.registry",
+        "registry_group",
+        "Keep the registry of existing work (import from public records).",
+    ),
 }
 
 

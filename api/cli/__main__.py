@@ -1,4 +1,5 @@
 """`python -m api.cli ...` runs the command line (where no console script is on PATH)."""
+
 from api.cli import main
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ runtime assembled by api.runtime.bootstrap (so each command honours the same set
 Exit codes: 0 ok, 1 findings (lint errors, failed rule tests, a missed floor), 2 usage or input
 errors (a bad file, a broken rule set, a port that is taken).
 """
+
 from __future__ import annotations
 
 import sys
@@ -35,16 +36,32 @@ def fail_load(exc: LoadError) -> NoReturn:
     raise fail(f"{len(exc.issues)} problem(s) in the {exc.what}") from None
 
 
-rules_option = click.option("--rules", "rules_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-                            help="Rule directory (default: IOTSEC_RULES_DIR or the bundled rules).")
-registry_option = click.option("--registry", "registry_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-                               help="Registry file (default: IOTSEC_REGISTRY_FILE or the bundled registry).")
-no_registry_option = click.option("--no-registry", is_flag=True,
-                                  help="Decide from the rules alone, without the registry of existing work.")
+rules_option = click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Rule directory (default: IOTSEC_RULES_DIR or the bundled rules).",
+)
+registry_option = click.option(
+    "--registry",
+    "registry_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Registry file (default: IOTSEC_REGISTRY_FILE or the bundled registry).",
+)
+no_registry_option = click.option(
+    "--no-registry", is_flag=True, help="Decide from the rules alone, without the registry of existing work."
+)
 
 
-def runtime(rules_dir: Path | None = None, *, registry: bool = True, registry_file: Path | None = None,
-            database_url: str | None = None) -> bootstrap.Runtime:
+def runtime(
+    rules_dir: Path | None = None,
+    *,
+    registry: bool = True,
+    registry_file: Path | None = None,
+    database_url: str | None = None,
+) -> bootstrap.Runtime:
     """The core as the service assembles it, with this command's overrides; exit 2 on a broken file."""
     settings = Settings()  # read when the command runs (one command, one reading)
     if registry_file is not None:
@@ -75,7 +92,11 @@ def read_text(path: str) -> tuple[str, str]:
 
 def files_of(path: Path) -> list[Path]:
     """The files of a folder that hold proposals (.docx, .txt, .xlsx, .csv, .json, .jsonl), sorted, subfolders too."""
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$")))
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$"))
+    )
 
 
 def records_from(path: str, fmt: str = "auto") -> Iterator[Record]:

@@ -3,33 +3,46 @@
 Exit codes as everywhere: 0 ok, 1 findings (lint findings, failed fixtures), 2 usage or input.
 `rules diff` reports, it does not judge: 0 whenever it could run.
 """
+
 from __future__ import annotations
 
 import itertools
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import click
 from pydantic import ValidationError
 
 from api.cli.common import EXIT_FINDINGS, fail, no_registry_option, records_from, rules_option, runtime
 from engine import InputError, Proposal, bundled_rules_dir
+from engine.errors import RuleIssue
 from engine.maintainer.diff import DiffReport, base_directory, default_rules, diff, fixture_corpus, jsonl_corpus
 from engine.maintainer.explain import explain, render_text
-from engine.errors import RuleIssue
-from engine.maintainer.lint import LintReport, lint_directory
 from engine.maintainer.goldens import bundled_fixtures_dir
+from engine.maintainer.lint import LintReport, lint_directory
 from engine.maintainer.rule_tests import TestReport, fixture_paths, run_fixtures
 
-format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-                             help="text for people, json for tools.")
-rules_dir_argument = click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True))
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools.",
+)
+rules_dir_argument = click.argument(
+    "directory", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
 
 
-fixtures_option = click.option("--fixtures", "fixtures_path", type=click.Path(path_type=Path, exists=True), default=None,
-                               help="A fixture file or a directory of them (default: the bundled fixtures/proposals).")
+fixtures_option = click.option(
+    "--fixtures",
+    "fixtures_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="A fixture file or a directory of them (default: the bundled fixtures/proposals).",
+)
 
 
 @click.group("rules")
@@ -38,6 +51,7 @@ def rules_group() -> None:
 
 
 # ---------------------------------------------------------------- lint
+
 
 def _lint_line(f: RuleIssue) -> list[str]:
     lines = [f"{f.where}: [{f.code}] {f.message}"]
@@ -77,6 +91,7 @@ def lint_cmd(directory: Path | None, fmt: str) -> None:
 
 
 # ---------------------------------------------------------------- test
+
 
 def render_test(report: TestReport, rule_count: int) -> str:
     """One PASS/FAIL line per fixture (differences under a failure), then rule coverage."""
@@ -124,7 +139,7 @@ def logged_proposals() -> tuple[list[tuple[str, Proposal]], str | None]:
     from api.runtime.settings import Settings
 
     url = Settings().resolved_database_url()
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
         return [], None  # never create an empty log just to read it
     log = DecisionLog(url)
     out: list[tuple[str, Proposal]] = []
@@ -135,11 +150,15 @@ def logged_proposals() -> tuple[list[tuple[str, Proposal]], str | None]:
                 continue
             seen.add(record.proposal_hash)
             try:
-                out.append((f"log:{record.reference or record.decision_id[:12]}", Proposal.model_validate(record.proposal)))
+                out.append(
+                    (f"log:{record.reference or record.decision_id[:12]}", Proposal.model_validate(record.proposal))
+                )
             except ValidationError:
                 continue  # logged under an older proposal model; nothing to compare
     except Exception as exc:  # any driver or migration failure: diff the rest, say why
-        click.echo(f"note: decision log not read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+        click.echo(
+            f"note: decision log not read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True
+        )
         return [], None
     finally:
         log.close()
@@ -149,14 +168,26 @@ def logged_proposals() -> tuple[list[tuple[str, Proposal]], str | None]:
 def render_diff(report: DiffReport) -> str:
     """Changed proposals, each with the rules responsible on each side, then the summary tables."""
     b, w = report.base, report.working
-    lines = [f"base:    {b['directory']}  (version {b['version']}, revision {b['revision']})",
-             f"working: {w['directory']}  (version {w['version']}, revision {w['revision']})"]
+    lines = [
+        f"base:    {b['directory']}  (version {b['version']}, revision {b['revision']})",
+        f"working: {w['directory']}  (version {w['version']}, revision {w['revision']})",
+    ]
     rc = report.rule_changes
-    changed_rules = [f"{label} {', '.join(rc[key])}" for key, label in
-                     (("modified", "modified:"), ("added", "added:"), ("removed", "removed:"),
-                      ("concepts_changed", "lexicon concepts changed:"), ("catalogue_changed", "changed:")) if rc.get(key)]
+    changed_rules = [
+        f"{label} {', '.join(rc[key])}"
+        for key, label in (
+            ("modified", "modified:"),
+            ("added", "added:"),
+            ("removed", "removed:"),
+            ("concepts_changed", "lexicon concepts changed:"),
+            ("catalogue_changed", "changed:"),
+        )
+        if rc.get(key)
+    ]
     lines.append("rules:   " + ("; ".join(changed_rules) if changed_rules else "no rule differs"))
-    lines.append("corpus:  " + ", ".join(f"{n} from {src}" for src, n in report.sources.items()) + f" = {report.total} proposals")
+    lines.append(
+        "corpus:  " + ", ".join(f"{n} from {src}" for src, n in report.sources.items()) + f" = {report.total} proposals"
+    )
     lines.append("")
     if not report.changes:
         lines.append("No proposal changes home, lead, Questions or flags.")
@@ -167,7 +198,7 @@ def render_diff(report: DiffReport) -> str:
 
     for c in report.changes:
         lines.append(f"~ {c.source}")
-        lines.append(f"    \"{c.title[:100]}\"")
+        lines.append(f'    "{c.title[:100]}"')
         for fname in ("home", "lead", "questions"):
             if fname in c.changed:
                 before, after = c.base[fname], c.working[fname]
@@ -192,7 +223,11 @@ def render_diff(report: DiffReport) -> str:
     lines.append(f"  {'changed':<28}{s['changed']:>6}")
     for fname, n in s["by_field"].items():
         lines.append(f"    {fname + ' changed':<26}{n:>6}")
-    for title, key in (("home moves", "home_moves"), ("flag changes", "flag_changes"), ("rules involved", "rules_involved")):
+    for title, key in (
+        ("home moves", "home_moves"),
+        ("flag changes", "flag_changes"),
+        ("rules involved", "rules_involved"),
+    ):
         if s[key]:
             lines.append(f"  {title}")
             lines += [f"    {label:<36}{n:>4}" for label, n in s[key].items()]
@@ -200,15 +235,31 @@ def render_diff(report: DiffReport) -> str:
 
 
 @rules_group.command("diff")
-@click.option("--base", "base", required=True, help="The rules to compare against: a directory, or a git revision of rules/ (e.g. HEAD).")
-@click.option("--corpus", "corpus_files", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="JSON Lines of proposals (or of objects with a 'proposal' key); repeatable.")
+@click.option(
+    "--base",
+    "base",
+    required=True,
+    help="The rules to compare against: a directory, or a git revision of rules/ (e.g. HEAD).",
+)
+@click.option(
+    "--corpus",
+    "corpus_files",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="JSON Lines of proposals (or of objects with a 'proposal' key); repeatable.",
+)
 @rules_option
 @fixtures_option
 @click.option("--no-log", is_flag=True, help="Leave the decision log out of the corpus.")
 @format_option
-def diff_cmd(base: str, corpus_files: tuple[Path, ...], rules_dir: Path | None, fixtures_path: Path | None,
-             no_log: bool, fmt: str) -> None:
+def diff_cmd(
+    base: str,
+    corpus_files: tuple[Path, ...],
+    rules_dir: Path | None,
+    fixtures_path: Path | None,
+    no_log: bool,
+    fmt: str,
+) -> None:
     """Every proposal whose home, lead, Questions or flags change between --base and the working rules."""
     # Installed (not editable), the bundled rules are in site-packages: the repository one is in counts.
     working_dir = rules_dir or default_rules(bundled_rules_dir(), Path.cwd())
@@ -243,6 +294,7 @@ def diff_cmd(base: str, corpus_files: tuple[Path, ...], rules_dir: Path | None, 
 
 
 # ---------------------------------------------------------------- explain
+
 
 def _one_proposal(file: str) -> Proposal:
     """The single proposal of FILE ('-' = stdin), or exit 2 saying what is wrong and where."""

@@ -1,4 +1,5 @@
 """`iotsec-triage serve`: the HTTP service (JSON API, pages, OpenAPI at /docs) under uvicorn."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """`iotsec-triage triage` (proposals in, decisions out) and `eval` (accuracy on labelled items)."""
+
 from __future__ import annotations
 
 import json
@@ -6,11 +7,20 @@ from pathlib import Path
 
 import click
 
-from api.cli.common import EXIT_FINDINGS, EXIT_USAGE, fail, no_registry_option, read_text, records_from, rules_option, runtime
+from api.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_USAGE,
+    fail,
+    no_registry_option,
+    read_text,
+    records_from,
+    rules_option,
+    runtime,
+)
 from api.decision_log import decide
 from engine import Decision
-from engine.intake.a1text import parse_a1
 from engine.errors import InputError
+from engine.intake.a1text import parse_a1
 from engine.labels import label_of
 from engine.maintainer.evaluation import EvalReport, Labelled, evaluate, leave_one_out, read_labelled
 from engine.models import Proposal
@@ -29,7 +39,11 @@ def _a1_proposal(path: str) -> tuple[str, Proposal | str]:
         parsed = parse_a1(text)
     except InputError as exc:
         return name, str(exc)
-    click.echo(f"{name}: found {', '.join(parsed.found)}" + (f"; not found {', '.join(parsed.missing)}" if parsed.missing else ""), err=True)
+    click.echo(
+        f"{name}: found {', '.join(parsed.found)}"
+        + (f"; not found {', '.join(parsed.missing)}" if parsed.missing else ""),
+        err=True,
+    )
     return name, parsed.proposal
 
 
@@ -44,9 +58,16 @@ def _json_line(item_id: str | None, decision: Decision) -> str:
 @rules_option
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
 @no_registry_option
-@click.option("--text", "as_text", is_flag=True, help="FILE is the plain text of an A.1 justification; the fields found go to stderr.")
+@click.option(
+    "--text",
+    "as_text",
+    is_flag=True,
+    help="FILE is the plain text of an A.1 justification; the fields found go to stderr.",
+)
 @click.option("--no-log", is_flag=True, help="Do not record the decisions in the decision log.")
-def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, as_text: bool = False, no_log: bool = False) -> None:
+def triage_cmd(
+    file: str, rules_dir: Path | None, fmt: str, no_registry: bool, as_text: bool = False, no_log: bool = False
+) -> None:
     """Triage FILE or every file of a folder: JSON, JSON Lines, CSV, XLSX, an A.1 .docx or .txt ('-' reads stdin).
     One decision per line; each is recorded in the decision log (the id the service gives the same text)."""
     rt = runtime(rules_dir, registry=not no_registry)
@@ -86,13 +107,20 @@ def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, a
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @rules_option
 @no_registry_option
-@click.option("--leave-one-out", "loo", is_flag=True,
-              help="Judge each item as a new proposal: its own number stripped from its text, itself (and its editions) "
-                   "removed from the precedent, the classifier fitted without its fold.")
-@click.option("--misses", "max_misses", type=int, default=50, show_default=True, help="How many misses to list (0: none).")
+@click.option(
+    "--leave-one-out",
+    "loo",
+    is_flag=True,
+    help="Judge each item as a new proposal: its own number stripped from its text, itself (and its editions) "
+    "removed from the precedent, the classifier fitted without its fold.",
+)
+@click.option(
+    "--misses", "max_misses", type=int, default=50, show_default=True, help="How many misses to list (0: none)."
+)
 @click.option("--floor", type=float, default=None, help="Exit 1 when the accuracy is below this.")
-def eval_cmd(files: tuple[Path, ...], rules_dir: Path | None, no_registry: bool, loo: bool, max_misses: int,
-             floor: float | None) -> None:
+def eval_cmd(
+    files: tuple[Path, ...], rules_dir: Path | None, no_registry: bool, loo: bool, max_misses: int, floor: float | None
+) -> None:
     """Accuracy on FILES (JSON Lines): dev items ({"accept": [...], "proposal": {...}}, optional "joint": true)
     or Recommendations ({"id", "title", "study_group", "abstract"}: title + abstract as the proposal).
     Prints accuracy, recall per SG, the confusion table, joint recall, review recall and load,
@@ -109,8 +137,9 @@ def eval_cmd(files: tuple[Path, ...], rules_dir: Path | None, no_registry: bool,
         if not items:
             raise fail(f"{file}: no items")
         index = rt.registry.precedent_index if rt.registry is not None else None
-        report = evaluate(items, rt.rules, rt.registry,
-                          precedent_for=leave_one_out(index) if loo and index is not None else None)
+        report = evaluate(
+            items, rt.rules, rt.registry, precedent_for=leave_one_out(index) if loo and index is not None else None
+        )
         _print_report(name + (" (leave-one-out)" if loo else ""), report, max_misses)
         below = below or (floor is not None and report.accuracy < floor)
     if below:
@@ -121,14 +150,19 @@ def eval_cmd(files: tuple[Path, ...], rules_dir: Path | None, no_registry: bool,
 def _print_report(name: str, report: EvalReport, max_misses: int) -> None:
     click.echo(f"== {name}: {report.total} items")
     click.echo(f"accuracy        {report.good}/{report.total} = {report.accuracy:.3f}")
-    click.echo("recall per SG   " + "  ".join(f"{sg} {g / n:.2f} ({g}/{n})" for sg, (g, n) in report.recall_by_sg().items()))
+    click.echo(
+        "recall per SG   " + "  ".join(f"{sg} {g / n:.2f} ({g}/{n})" for sg, (g, n) in report.recall_by_sg().items())
+    )
     joint, marked = report.joint_recall()
     if marked:
-        click.echo(f"joint recall    {joint}/{marked} = {joint / marked:.3f} (items marked \"joint\": true)")
+        click.echo(f'joint recall    {joint}/{marked} = {joint / marked:.3f} (items marked "joint": true)')
     wrong = report.total - report.good
     flagged = sum(r.review for r in report.rows if not r.good)
     click.echo(f"review recall   {flagged}/{wrong} = {report.review_recall:.3f} (wrong answers carrying NEEDS_REVIEW)")
-    click.echo(f"review load     {sum(r.review for r in report.rows)}/{report.total} = {report.review_load:.3f} (answers carrying it)")
+    click.echo(
+        f"review load     {sum(r.review for r in report.rows)}/{report.total} = {report.review_load:.3f} (answers "
+        "carrying it)"
+    )
     click.echo("by confidence   " + "  ".join(f"{b}: {g / n:.2f} ({g}/{n})" for b, g, n in report.bands()))
     rows = sorted({e for e, _ in report.confusion})
     cols = sorted({g for _, g in report.confusion})
@@ -142,7 +176,9 @@ def _print_report(name: str, report: EvalReport, max_misses: int) -> None:
         for m in report.misses[:max_misses]:
             d = m.decision
             review = " [NEEDS_REVIEW]" if any(f.code == "NEEDS_REVIEW" for f in d.flags) else ""
-            click.echo(f"  MISS {m.item.id}: expected {'|'.join(m.item.accept)}, got {label_of(d)} "
-                       f"(confidence {d.confidence}){review}\n       title: {m.item.proposal.title[:100]}\n"
-                       f"       deciding: {', '.join(d.deciding_rules) or '(none)'}")
+            click.echo(
+                f"  MISS {m.item.id}: expected {'|'.join(m.item.accept)}, got {label_of(d)} "
+                f"(confidence {d.confidence}){review}\n       title: {m.item.proposal.title[:100]}\n"
+                f"       deciding: {', '.join(d.deciding_rules) or '(none)'}"
+            )
     click.echo("")

@@ -7,6 +7,7 @@ triages each item, commits each decision on its own (a killed run loses nothing 
 reports item by item, goes on past bad items and ends with counts by home and by flag.
 Running it again adds no duplicate: a proposal is stored once per rule revision.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,22 +24,41 @@ from engine.models import Proposal
 
 def summary_lines(counts: Counter[str], homes: Counter[str], flags: Counter[str]) -> list[str]:
     """The closing summary: totals, then counts by home and by flag."""
-    lines = [f"items {counts['items']}: decided {counts['decided']} (new {counts['recorded']}, already logged {counts['existing']}, "
-             f"decided by a review {counts['reviewed']}), bad {counts['bad']}, not logged {counts['failed']}"]
-    lines.append("by home: " + (", ".join(f"{h} {n}" for h, n in sorted(homes.items(), key=lambda x: (-x[1], x[0]))) or "-"))
-    lines.append("by flag: " + (", ".join(f"{f} {n}" for f, n in sorted(flags.items(), key=lambda x: (-x[1], x[0]))) or "-"))
+    lines = [
+        f"items {counts['items']}: decided {counts['decided']} (new {counts['recorded']}, already logged "
+        f"{counts['existing']}, "
+        f"decided by a review {counts['reviewed']}), bad {counts['bad']}, not logged {counts['failed']}"
+    ]
+    lines.append(
+        "by home: " + (", ".join(f"{h} {n}" for h, n in sorted(homes.items(), key=lambda x: (-x[1], x[0]))) or "-")
+    )
+    lines.append(
+        "by flag: " + (", ".join(f"{f} {n}" for f, n in sorted(flags.items(), key=lambda x: (-x[1], x[0]))) or "-")
+    )
     return lines
 
 
 @click.command("batch")
 @click.argument("file")
 @rules_option
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True,
-              help="auto: CSV when FILE ends in .csv, else JSON Lines.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "csv"]),
+    default="auto",
+    show_default=True,
+    help="auto: CSV when FILE ends in .csv, else JSON Lines.",
+)
 @no_registry_option
 @click.option("--actor", default="batch", show_default=True, help="Who is recorded as having triaged the items.")
-@click.option("--database-url", default=None, help="Decision log URL (default: IOTSEC_DATABASE_URL or SQLite under IOTSEC_DATA_DIR).")
-def batch_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, actor: str, database_url: str | None) -> None:
+@click.option(
+    "--database-url",
+    default=None,
+    help="Decision log URL (default: IOTSEC_DATABASE_URL or SQLite under IOTSEC_DATA_DIR).",
+)
+def batch_cmd(
+    file: str, rules_dir: Path | None, fmt: str, no_registry: bool, actor: str, database_url: str | None
+) -> None:
     """Triage every item of FILE (JSONL or CSV) into the decision log, item by item, with a summary."""
     rt = runtime(rules_dir, registry=not no_registry, database_url=database_url)
     items: list[tuple[str, Proposal | str, str | None]] = []
@@ -70,8 +90,10 @@ def batch_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, ac
                 home = label_of(decision)
                 homes[home] += 1
                 flags.update(decision.flag_codes())
-                click.echo(f"{where}\t{home}\t{','.join(decision.questions) or '-'}\t{note}{' (reviewed)' if decision.reviewed else ''}"
-                           f"\t{decision.decision_id}")
+                click.echo(
+                    f"{where}\t{home}\t{','.join(decision.questions) or '-'}\t{note}"
+                    f"{' (reviewed)' if decision.reviewed else ''}\t{decision.decision_id}"
+                )
     finally:
         log_.close()
     for line in summary_lines(counts, homes, flags):

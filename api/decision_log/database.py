@@ -1,11 +1,13 @@
 """Engine and session factory for the decision log, and migrations run at start-up (upgrade head)."""
+
 from __future__ import annotations
 
 import fcntl
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,7 +21,7 @@ def normalize_url(url: str) -> str:
     """postgres:// and postgresql:// mean psycopg 3 here (the only PostgreSQL driver installed)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -41,6 +43,7 @@ def make_engine(url: str) -> Engine:
         kwargs["pool_timeout"] = 5
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
             cur = dbapi_conn.cursor()
@@ -49,6 +52,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
     return engine
 
 

@@ -1,4 +1,5 @@
 """Tables of the decision log: one row per automatic decision, one per person's review of it."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -45,8 +46,9 @@ class DecisionRow(Base):
     # The home that stands: the rules' at first, a reviewer's after an override (filters use it).
     final_home: Mapped[str] = mapped_column(String(16), index=True)
 
-    reviews: Mapped[list["ReviewRow"]] = relationship(back_populates="decision", order_by="ReviewRow.id",
-                                                      cascade="all, delete-orphan")
+    reviews: Mapped[list[ReviewRow]] = relationship(
+        back_populates="decision", order_by="ReviewRow.id", cascade="all, delete-orphan"
+    )
 
 
 class ReviewRow(Base):

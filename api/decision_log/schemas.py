@@ -1,4 +1,5 @@
 """What the decision log hands out: reviewed decisions, review requests, stored records."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -56,7 +57,7 @@ class PublicReview(BaseModel):
     inherited_from: int | None = None
 
     @classmethod
-    def of(cls, review: ReviewInfo) -> "PublicReview":
+    def of(cls, review: ReviewInfo) -> PublicReview:
         return cls.model_validate(review.model_dump(exclude={"reviewer", "reason"}))
 
 
@@ -64,9 +65,14 @@ class ReviewedDecision(Decision):
     """A Decision (docs/architecture.md contract, unchanged) plus whether a person's review decided it."""
 
     reviewed: bool = Field(False, description="True when a person's review of this contribution decides it.")
-    decided_by: Literal["rules", "review"] = Field("rules", description="Who decided the home: the rules, or a person's review.")
-    review: PublicReview | None = Field(None, description="The review that stands (same proposal hash, or same reference and "
-                                        "the same work); the reviewer's name and reason are for staff only.")
+    decided_by: Literal["rules", "review"] = Field(
+        "rules", description="Who decided the home: the rules, or a person's review."
+    )
+    review: PublicReview | None = Field(
+        None,
+        description="The review that stands (same proposal hash, or same reference and "
+        "the same work); the reviewer's name and reason are for staff only.",
+    )
     rules_now: RulesNow | None = Field(None, description="What the rules said, when a review decided.")
 
 
@@ -91,7 +97,7 @@ class ReviewRequest(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ReviewRequest":
+    def _consistent(self) -> ReviewRequest:
         if self.action == "override":
             if self.home is None:
                 raise ValueError("an override needs a home")
@@ -115,8 +121,11 @@ class DecisionRecord(BaseModel):
 
     decision_id: str
     reference: str
-    item_id: str | None = Field(None, description="The item's own id when it came with one (a file's id column, a "
-                                "contribution number, a batch item's id); the first one seen for this decision.")
+    item_id: str | None = Field(
+        None,
+        description="The item's own id when it came with one (a file's id column, a "
+        "contribution number, a batch item's id); the first one seen for this decision.",
+    )
     proposal_hash: str
     title: str
     proposal: dict[str, Any]
@@ -132,8 +141,11 @@ class DecisionRecord(BaseModel):
     status: Literal["open", "confirmed", "overridden"]
     final_home: str
     reviews: list[ReviewInfo] = Field(default_factory=list)
-    reference_reviews: list[str] = Field(default_factory=list, description="Other decisions of the same reference with a "
-                                         "review that does not stand for this one (different work under the same name).")
+    reference_reviews: list[str] = Field(
+        default_factory=list,
+        description="Other decisions of the same reference with a "
+        "review that does not stand for this one (different work under the same name).",
+    )
 
 
 class DecisionPage(BaseModel):

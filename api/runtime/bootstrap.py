@@ -2,6 +2,7 @@
 the decision log out. The service, every command and the benchmarks assemble the core here, so
 they all honour the same settings (IOTSEC_RULES_DIR, IOTSEC_REGISTRY_FILE, IOTSEC_DATABASE_URL).
 """
+
 from __future__ import annotations
 
 import logging
@@ -10,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.runtime.cache import ParseCache
 from api.runtime.holder import RuleHolder
 from api.runtime.settings import Settings, get_settings
 from engine import RuleSet
-from api.runtime.cache import ParseCache
 from engine.registry import Registry, default_registry_file
 
 if TYPE_CHECKING:
@@ -81,7 +82,11 @@ class Runtime:
             reason = self.decision_log().health()
         except Exception as exc:  # noqa: BLE001 - a malformed URL is "unavailable" too
             reason = f"the database cannot be reached ({type(exc).__name__})"
-        return {"status": "ok", "writing": writing} if reason is None else {"status": "unavailable", "writing": writing, "reason": reason}
+        return (
+            {"status": "ok", "writing": writing}
+            if reason is None
+            else {"status": "unavailable", "writing": writing, "reason": reason}
+        )
 
     def close(self) -> None:
         if self._log is not None:
@@ -89,8 +94,13 @@ class Runtime:
         self.holder.close()
 
 
-def build(settings: Settings | None = None, *, rules_dir: Path | None = None, registry: bool = True,
-          database_url: str | None = None) -> Runtime:
+def build(
+    settings: Settings | None = None,
+    *,
+    rules_dir: Path | None = None,
+    registry: bool = True,
+    database_url: str | None = None,
+) -> Runtime:
     """Assemble the core from settings; `rules_dir`, `registry=False` and `database_url` are the
     doors' own overrides (--rules, --no-registry, --database-url). Raises RuleLoadError or
     RegistryLoadError with every located problem: a broken file fails here, not later."""
@@ -103,4 +113,6 @@ def build(settings: Settings | None = None, *, rules_dir: Path | None = None, re
     holder.load()
     # Precedent (the nearest existing items and a classifier fitted on them) rides on the registry:
     # every door that triages with the registry gets its signals; without it they are 0.
-    return Runtime(settings, holder, reg.enable_precedent() if registry else None, database_url or settings.resolved_database_url())
+    return Runtime(
+        settings, holder, reg.enable_precedent() if registry else None, database_url or settings.resolved_database_url()
+    )

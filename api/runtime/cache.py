@@ -11,6 +11,7 @@ Where: IOTSEC_CACHE_DIR, by default `$XDG_CACHE_HOME/iotsec-triage` (`~/.cache/i
 `IOTSEC_CACHE_DIR=off` turns it off. Entries are pickles: the cache directory must be as
 trusted as the installed code (it is the user's own, created 0700).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,7 +97,9 @@ class ParseCache:
         """read_items(), from the cache when the same file was read before."""
         try:
             # The file and every data file beside it: a registry file may name one to import.
-            beside = sorted(p for p in path.parent.iterdir() if p.is_file() and p.suffix in (".yaml", ".jsonl", ".json"))
+            beside = sorted(
+                p for p in path.parent.iterdir() if p.is_file() and p.suffix in (".yaml", ".jsonl", ".json")
+            )
             if any(p.stat().st_size > MAX_FILE_BYTES for p in [path, *beside]):
                 return read_items(path)  # refused there, before anything is read whole
             parts = [path.read_bytes()] + [p.name.encode() + b"\0" + p.read_bytes() for p in beside]

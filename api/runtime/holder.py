@@ -1,13 +1,15 @@
 """The rule set in service: loaded once, swapped whole on reload, the old one kept on failure;
 optionally followed on disk by a watcher thread (several workers stay on one revision that way)."""
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import RuleIssue, RuleLoadError
 from engine.ruleset import Parsed, RuleSet, load_rules, parse_directory
@@ -43,7 +45,7 @@ class FailedLoad:
 
 def iso(epoch: float) -> str:
     """An epoch time as ISO 8601 in UTC (the notation of every time the service shows)."""
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -94,8 +96,9 @@ class RuleHolder:
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         """Names, sizes and modification times of the rule files: cheap to read, changes on any edit."""
         try:
-            return tuple(sorted((p.name, st.st_size, st.st_mtime_ns) for p in self.directory.glob("*.yaml")
-                                for st in [p.stat()]))
+            return tuple(
+                sorted((p.name, st.st_size, st.st_mtime_ns) for p in self.directory.glob("*.yaml") for st in [p.stat()])
+            )
         except OSError:
             return ()
 
@@ -138,8 +141,14 @@ class RuleHolder:
             "reloads": self.reloads,
             "failed_reloads": self.failures,
             # The latest reload: whether it went through. last_failure stays on record after a later success.
-            "last_reload": None if self.last_reload is None else {"ok": self.last_reload[0], "at": iso(self.last_reload[1])},
-            "last_failure": None if failure is None else {
-                "at": iso(failure.at), "at_epoch": failure.at, "errors": [i.as_dict() for i in public_issues(failure.issues[:50], self.directory)],
+            "last_reload": None
+            if self.last_reload is None
+            else {"ok": self.last_reload[0], "at": iso(self.last_reload[1])},
+            "last_failure": None
+            if failure is None
+            else {
+                "at": iso(failure.at),
+                "at_epoch": failure.at,
+                "errors": [i.as_dict() for i in public_issues(failure.issues[:50], self.directory)],
             },
         }

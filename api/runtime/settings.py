@@ -1,4 +1,5 @@
 """One typed settings object, read once from IOTSEC_* environment variables and an optional .env."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -17,21 +18,40 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where the SQLite decision log lives.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     registry_file: Path | None = Field(default=None, description="Registry of existing work; default: the bundled one.")
-    cache_dir: str | None = Field(default=None, description="Cache of parsed rule and registry files (api/runtime/cache.py); "
-                                  "default ~/.cache/iotsec-triage; 'off' turns it off.")
+    cache_dir: str | None = Field(
+        default=None,
+        description="Cache of parsed rule and registry files (api/runtime/cache.py); "
+        "default ~/.cache/iotsec-triage; 'off' turns it off.",
+    )
     admin_token: SecretStr | None = None
     staff_token: SecretStr | None = None
     max_body_bytes: int = Field(default=1_000_000, ge=1_000)
     max_batch_body_bytes: int = Field(default=10_000_000, ge=1_000)
     max_batch_items: int = Field(default=1_000, ge=1)
-    max_batch_chars: int = Field(default=2_000_000, ge=1_000,
-                                 description="A batch's work budget: characters of text in all its items together (413 beyond).")
-    body_timeout_seconds: float = Field(default=10.0, gt=0, le=600, description="Time a client has to send a request body (408 after).")
-    decide_threads: int = Field(default=2, ge=1, le=64, description="Worker threads deciding single proposals at once (CPU work: about one per core).")
-    batch_threads: int = Field(default=1, ge=1, le=64, description="Worker threads deciding batch items at once (all batches share them).")
+    max_batch_chars: int = Field(
+        default=2_000_000,
+        ge=1_000,
+        description="A batch's work budget: characters of text in all its items together (413 beyond).",
+    )
+    body_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="Time a client has to send a request body (408 after)."
+    )
+    decide_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Worker threads deciding single proposals at once (CPU work: about one per core).",
+    )
+    batch_threads: int = Field(
+        default=1, ge=1, le=64, description="Worker threads deciding batch items at once (all batches share them)."
+    )
     workers: int = Field(default=1, ge=1, le=32)
-    watch_rules: bool = Field(default=False, description="Reload when the rule files change (on by itself with several workers).")
-    log_decisions: bool = Field(default=True, description="Write every triage to the decision log (reviews are honoured either way).")
+    watch_rules: bool = Field(
+        default=False, description="Reload when the rule files change (on by itself with several workers)."
+    )
+    log_decisions: bool = Field(
+        default=True, description="Write every triage to the decision log (reviews are honoured either way)."
+    )
 
     @field_validator("admin_token", "staff_token")
     @classmethod

@@ -3,6 +3,7 @@
 The app keeps one typed object, `app.state.runtime` (api.runtime.bootstrap.Runtime); `runtime_of`
 is the one place that reads it. The getters are `async def` on purpose: FastAPI runs a plain
 `def` dependency in the threadpool, a thread hop per dependency per request for an attribute read."""
+
 from __future__ import annotations
 
 import secrets
@@ -58,8 +59,13 @@ def _check_throttle(request: Request) -> None:
     throttle = getattr(request.app.state, "token_throttle", None)
     wait = throttle.retry_after(client_address(request)) if throttle is not None else None
     if wait is not None:
-        raise http_error(429, f"too many refused tokens; try again in {int(wait) + 1} seconds", "throttled",
-                         ["header", "authorization"], headers={"Retry-After": str(int(wait) + 1)})
+        raise http_error(
+            429,
+            f"too many refused tokens; try again in {int(wait) + 1} seconds",
+            "throttled",
+            ["header", "authorization"],
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
 
 
 def _check_token(request: Request, expected: SecretStr | None, role: str) -> None:
@@ -68,8 +74,13 @@ def _check_token(request: Request, expected: SecretStr | None, role: str) -> Non
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise http_error(401, "a Bearer token is required", "unauthorized", ["header", "authorization"],
-                         headers={"WWW-Authenticate": "Bearer"})
+        raise http_error(
+            401,
+            "a Bearer token is required",
+            "unauthorized",
+            ["header", "authorization"],
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     _check_throttle(request)
     if not secrets.compare_digest(token.encode(), expected.get_secret_value().encode()):
         throttle = getattr(request.app.state, "token_throttle", None)
@@ -81,7 +92,9 @@ def _check_token(request: Request, expected: SecretStr | None, role: str) -> Non
 # Declares the bearer scheme in OpenAPI (the Authorize button of /docs); the checks below read the
 # header themselves, so that a missing or refused token keeps the one error shape.
 _admin_bearer = HTTPBearer(auto_error=False, scheme_name="admin", description="IOTSEC_ADMIN_TOKEN")
-_staff_bearer = HTTPBearer(auto_error=False, scheme_name="staff", description="IOTSEC_STAFF_TOKEN (the admin token works too)")
+_staff_bearer = HTTPBearer(
+    auto_error=False, scheme_name="staff", description="IOTSEC_STAFF_TOKEN (the admin token works too)"
+)
 
 
 def require_admin(request: Request, _: HTTPAuthorizationCredentials | None = Depends(_admin_bearer)) -> None:

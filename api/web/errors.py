@@ -3,6 +3,7 @@
 The one mapping of the project's exceptions to HTTP: routes raise `http_error(...)` or let a
 TriageError through, and the handlers below give it its status and body.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,9 @@ def error_body(msg: str, type_: str, loc: list[Any] | None = None, **extra: Any)
     return {"detail": [item]}
 
 
-def http_error(status: int, msg: str, type_: str, loc: list[Any] | None = None,
-               headers: dict[str, str] | None = None) -> StarletteHTTPException:
+def http_error(
+    status: int, msg: str, type_: str, loc: list[Any] | None = None, headers: dict[str, str] | None = None
+) -> StarletteHTTPException:
     """An HTTPException whose body is the one error shape (raise it from a route)."""
     detail: Any = [{"loc": loc or [], "msg": msg, "type": type_}]  # the handler below answers it as is
     return StarletteHTTPException(status, detail, headers=headers)
@@ -55,7 +57,11 @@ def clean_errors(errors: Any) -> list[dict[str, Any]]:
         loc = [part if isinstance(part, int) else shown(str(part)) for part in e.get("loc", ())]
         item: dict[str, Any] = {"loc": loc, "msg": shown(str(e.get("msg", ""))), "type": str(e.get("type", ""))}
         if "input" in e and isinstance(e["input"], (str, int, float, bool)) and e.get("type") != "missing":
-            text = str(e["input"]) if not isinstance(e["input"], int) or abs(e["input"]) < 10 ** 200 else "(a very long number)"
+            text = (
+                str(e["input"])
+                if not isinstance(e["input"], int) or abs(e["input"]) < 10**200
+                else "(a very long number)"
+            )
             item["input"] = shown(text if len(text) <= MAX_SHOWN_INPUT else text[:MAX_SHOWN_INPUT] + "...")
         out.append(item)
     return out
@@ -72,12 +78,20 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 400 and cause is not None:
             # FastAPI's body reader hides why a body could not be parsed; say it plainly.
             if isinstance(cause, UnicodeDecodeError):
-                return JSONResponse(error_body(f"request body is not valid UTF-8 (byte {cause.start})", "invalid_encoding", ["body"]), 400)
+                return JSONResponse(
+                    error_body(f"request body is not valid UTF-8 (byte {cause.start})", "invalid_encoding", ["body"]),
+                    400,
+                )
             if isinstance(cause, RecursionError):
                 return JSONResponse(error_body("request body is nested too deeply", "too_deep", ["body"]), 400)
             if isinstance(cause, ValueError):  # e.g. a number of more than 4300 digits
-                return JSONResponse(error_body(f"request body is not valid JSON: {str(cause).split(';')[0]}", "json_invalid", ["body"]), 400)
-        detail = exc.detail if isinstance(exc.detail, list) else [{"loc": [], "msg": str(exc.detail), "type": "http_error"}]
+                return JSONResponse(
+                    error_body(f"request body is not valid JSON: {str(cause).split(';')[0]}", "json_invalid", ["body"]),
+                    400,
+                )
+        detail = (
+            exc.detail if isinstance(exc.detail, list) else [{"loc": [], "msg": str(exc.detail), "type": "http_error"}]
+        )
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(InputError)

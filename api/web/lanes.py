@@ -11,12 +11,14 @@ takes. Here single proposals take one lane (`decide_threads` at once) and batch 
   * a reload runs in the default thread pool, outside both lanes.
 The lanes' limiters are made per event loop on first use (a TestClient runs a loop of its own).
 """
+
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -30,8 +32,9 @@ class Lanes:
 
     def __init__(self, decide_threads: int, batch_threads: int) -> None:
         self.sizes = {"single": decide_threads, "batch": batch_threads}
-        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, CapacityLimiter]] = \
+        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, CapacityLimiter]] = (
             weakref.WeakKeyDictionary()
+        )
 
     def limiter(self, lane: str) -> CapacityLimiter:
         """The lane's limiter on the running event loop."""
@@ -50,7 +53,7 @@ class Lanes:
         return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter("batch"))
 
 
-def lanes_of(app_state: object) -> Lanes:
+def lanes_of(app_state: Any) -> Lanes:
     """The app's lanes (set by create_app on app.state)."""
-    lanes: Lanes = getattr(app_state, "lanes")
+    lanes: Lanes = app_state.lanes
     return lanes

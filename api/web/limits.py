@@ -3,12 +3,14 @@ the size (413), the time the client takes to send it (408, at most `timeout` sec
 body), and for JSON bodies the nesting depth (400, at most MAX_JSON_DEPTH) and lone UTF-16
 surrogate escapes (422 naming where: "\\ud800" alone is no Unicode character, and no part of the
 service could store or answer it; every endpoint, before any model or the decision log sees it)."""
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from itertools import accumulate
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import anyio
 from fastapi import HTTPException  # detail may be structured (a list of located errors)
@@ -88,7 +90,9 @@ class _TooLarge(HTTPException):
     """Raised from `receive`; an HTTPException so that FastAPI's body reader passes it on as 413."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, [{"loc": ["body"], "msg": f"request body is over the {limit}-byte limit", "type": "body_too_large"}])
+        super().__init__(
+            413, [{"loc": ["body"], "msg": f"request body is over the {limit}-byte limit", "type": "body_too_large"}]
+        )
 
 
 class _TimedOut(HTTPException):
@@ -107,8 +111,9 @@ class BodyLimit:
     body that is not all in within `timeout` seconds of the request's start (slow senders hold a
     connection and a task each: uvicorn's keep-alive timeout does not cover a body)."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], default: int, per_path: dict[str, int],
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, app: Callable[..., Awaitable[None]], default: int, per_path: dict[str, int], timeout: float = 10.0
+    ) -> None:
         self.app = app
         self.default = default
         self.per_path = per_path
@@ -127,7 +132,9 @@ class BodyLimit:
                     await _reject(send, 400, "Content-Length is not a number", "bad_request")
                     return
                 if declared > limit:
-                    await _reject(send, 413, f"request body of {declared} bytes is over the {limit}-byte limit", "body_too_large")
+                    await _reject(
+                        send, 413, f"request body of {declared} bytes is over the {limit}-byte limit", "body_too_large"
+                    )
                     return
         if _is_json(scope):
             await self._json(scope, receive, send, limit)
@@ -204,8 +211,14 @@ class BodyLimit:
         if lone is not None:
             path, code, offset = lone
             loc = ["body", *(p if isinstance(p, int) else p.encode("utf-8", "backslashreplace").decode() for p in path)]
-            await _reject(send, 422, f"lone surrogate U+{code:04X} at offset {offset} is not valid Unicode text "
-                                     "(a \\uD800-\\uDFFF escape must be half of a pair)", "invalid_unicode", loc)
+            await _reject(
+                send,
+                422,
+                f"lone surrogate U+{code:04X} at offset {offset} is not valid Unicode text "
+                "(a \\uD800-\\uDFFF escape must be half of a pair)",
+                "invalid_unicode",
+                loc,
+            )
             return
         await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send)
 
@@ -222,7 +235,15 @@ def _replay(first: dict[str, Any], receive: Receive) -> Receive:
 
 async def _reject(send: Send, status: int, msg: str, type_: str, loc: list[Any] | None = None) -> None:
     body = json.dumps({"detail": [{"loc": loc or ["body"], "msg": msg, "type": type_}]}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -1,4 +1,5 @@
 """ASGI entry point for uvicorn: `api.web.main:app` (settings from IOTSEC_* environment variables)."""
+
 import sys
 
 from api.web.app import create_app

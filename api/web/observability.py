@@ -13,6 +13,7 @@ Metrics (GET /metrics, Prometheus text format):
     iotsec_rule_reloads_total{result="succeeded"|"failed"}  POST /v1/rules/reload outcomes
 With several workers, PROMETHEUS_MULTIPROC_DIR makes /metrics add up every worker's figures.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -25,9 +26,10 @@ import signal
 import tempfile
 import time
 from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
@@ -47,11 +49,19 @@ MAX_IDS_LOGGED = 100
 RELOAD_ROUTE = "/v1/rules/reload"
 
 REGISTRY = CollectorRegistry(auto_describe=True)
-REQUESTS = Counter("iotsec_http_requests", "HTTP requests answered, by method, route template and status.",
-                   ["method", "route", "status"], registry=REGISTRY)
-LATENCY = Histogram("iotsec_http_request_duration_seconds", "Time to answer an HTTP request, by method and route template.",
-                    ["method", "route"], registry=REGISTRY,
-                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+REQUESTS = Counter(
+    "iotsec_http_requests",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "iotsec_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route template.",
+    ["method", "route"],
+    registry=REGISTRY,
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 DECISIONS = Counter("iotsec_decisions", "Decisions answered by the API, by home.", ["home"], registry=REGISTRY)
 RELOADS = Counter("iotsec_rule_reloads", "Rule reloads asked for over HTTP, by result.", ["result"], registry=REGISTRY)
 
@@ -66,7 +76,12 @@ _request: ContextVar[dict[str, Any] | None] = ContextVar("iotsec_request", defau
 _secrets: set[str] = set()
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 _AUTH_FIELD = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\s+\[redacted\])(?:[a-z]+\s+)?[^\s\"',;]+")
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName", "color_message"}
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
@@ -90,7 +105,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -149,17 +164,22 @@ def prepare_serving(workers: int) -> dict[str, Any]:
 
 # -- the middleware -------------------------------------------------------------------------------
 
+
 def note_decisions(answer: Any) -> None:
     """Count the decisions of an API answer (one decision, or a batch) and tie their ids to this request's logs."""
     results = getattr(answer, "results", None)
-    decisions = [answer] if results is None else [r.decision for r in results if getattr(r, "decision", None) is not None]
+    decisions = (
+        [answer] if results is None else [r.decision for r in results if getattr(r, "decision", None) is not None]
+    )
     homes: Tally[str] = Tally(str(d.home) for d in decisions if getattr(d, "home", None) is not None)
     for home, n in homes.items():
         DECISIONS.labels(home).inc(n)
     ctx = _request.get()
     if ctx is not None:
         ids = ctx.setdefault("decision_ids", [])
-        ids.extend(str(d.decision_id) for d in decisions[:MAX_IDS_LOGGED - len(ids)] if getattr(d, "decision_id", None))
+        ids.extend(
+            str(d.decision_id) for d in decisions[: MAX_IDS_LOGGED - len(ids)] if getattr(d, "decision_id", None)
+        )
 
 
 def _fixed_paths(app: Any) -> set[str]:
@@ -219,9 +239,20 @@ class Observability:
                 RELOADS.labels("succeeded" if status == 200 else "failed").inc()
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
-                access_log.info("%s %s %d", method, scope["path"], status, extra={
-                    "method": method, "path": scope["path"], "route": route, "status": status,
-                    "duration_ms": round(elapsed * 1000, 2), "client": client[0] if client else None})
+                access_log.info(
+                    "%s %s %d",
+                    method,
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "client": client[0] if client else None,
+                    },
+                )
             _request.reset(token)
 
 

@@ -4,6 +4,7 @@ Plain HTML forms, no scripts. A signed session cookie (HttpOnly, SameSite=Strict
 token that every POST form echoes in a hidden field, and, after login with the staff token, the
 staff role. Every page is sent with a Content-Security-Policy that allows no inline script.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,10 +30,10 @@ from api.web import views
 from api.web.deps import runtime_of
 from api.web.routes.decisions import csv_lines
 from api.web.security import RevokedSessions, Throttle, client_address
-from engine.intake.records import describe_validation
 from engine import Decision, InputError, Proposal
 from engine.intake.a1text import parse_a1
 from engine.intake.files import read_upload
+from engine.intake.records import describe_validation
 from engine.labels import home_label, label_of
 
 log = logging.getLogger("iotsec_triage.pages")
@@ -49,12 +50,15 @@ FLAGS = ["JOINT_WORK", "OVERLAP_EXISTING_WORK", "COORDINATE_Q6_17_Q6_20", "NEEDS
 STATUSES = ["open", "confirmed", "overridden", "reviewed", "any"]
 PER_PAGE = 50
 MAX_UPLOAD = 10_000_000
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 LIST_FIELDS = ("keywords", "questions", "relations", "liaisons")
 
 
 # -- session and CSRF --------------------------------------------------------------------------
+
 
 def _secret(settings: Any) -> bytes:
     """The signing key: a file in the data directory (shared by workers), made on first use."""
@@ -76,7 +80,7 @@ def _secret(settings: Any) -> bytes:
     return key
 
 
-_SERIALIZERS: "weakref.WeakKeyDictionary[Runtime, URLSafeTimedSerializer]" = weakref.WeakKeyDictionary()
+_SERIALIZERS: weakref.WeakKeyDictionary[Runtime, URLSafeTimedSerializer] = weakref.WeakKeyDictionary()
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
@@ -87,7 +91,7 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
     return found
 
 
-_REVOKED: "weakref.WeakKeyDictionary[Runtime, RevokedSessions]" = weakref.WeakKeyDictionary()
+_REVOKED: weakref.WeakKeyDictionary[Runtime, RevokedSessions] = weakref.WeakKeyDictionary()
 
 
 def _revoked(request: Request) -> RevokedSessions:
@@ -129,13 +133,24 @@ def _is_staff(request: Request, session: dict[str, Any]) -> bool:
     # A staff session names its token and its own id; logout ends the id on the server, so a cookie
     # kept from before the logout opens nothing.
     staff, sid = session.get("staff"), session.get("sid")
-    return (isinstance(staff, str) and staff in _staff_prints(runtime_of(request).settings)
-            and isinstance(sid, str) and not _revoked(request).revoked(sid))
+    return (
+        isinstance(staff, str)
+        and staff in _staff_prints(runtime_of(request).settings)
+        and isinstance(sid, str)
+        and not _revoked(request).revoked(sid)
+    )
 
 
 def _finish(request: Request, response: Response, session: dict[str, Any]) -> Response:
-    response.set_cookie(COOKIE, _serializer(request).dumps(session), max_age=SESSION_MAX_AGE, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        COOKIE,
+        _serializer(request).dumps(session),
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -163,16 +178,29 @@ async def _form(request: Request, session: dict[str, Any]) -> dict[str, str] | N
 
 
 def _staff_off(request: Request, session: dict[str, Any]) -> Response:
-    return _render(request, session, "message.html", 404, title="Staff pages are off",
-                   message="No staff token is configured on this server (IOTSEC_STAFF_TOKEN).")
+    return _render(
+        request,
+        session,
+        "message.html",
+        404,
+        title="Staff pages are off",
+        message="No staff token is configured on this server (IOTSEC_STAFF_TOKEN).",
+    )
 
 
 def _csrf_failed(request: Request, session: dict[str, Any]) -> Response:
-    return _render(request, session, "message.html", 403, title="Form expired",
-                   message="The form could not be accepted (its security token did not match). Reload the page and try again.")
+    return _render(
+        request,
+        session,
+        "message.html",
+        403,
+        title="Form expired",
+        message="The form could not be accepted (its security token did not match). Reload the page and try again.",
+    )
 
 
 # -- static ------------------------------------------------------------------------------------
+
 
 @router.get("/static/{name}")
 def static(name: str) -> Response:
@@ -184,11 +212,18 @@ def static(name: str) -> Response:
 
 # -- submitters --------------------------------------------------------------------------------
 
+
 def _answer_context(rt: Runtime, decision: Any, proposal: Any) -> dict[str, Any]:
     rules = rt.rules
-    return {"decision": decision, "answer": views.answer(decision, proposal, rules), "values_read": views.values_read(proposal),
-            "question_titles": rules.questions, "links": {w.id: views.source_link(rt.registry.by_id.get(w.id))
-                                                          for w in decision.related_work} if rt.registry is not None else {}}
+    return {
+        "decision": decision,
+        "answer": views.answer(decision, proposal, rules),
+        "values_read": views.values_read(proposal),
+        "question_titles": rules.questions,
+        "links": {w.id: views.source_link(rt.registry.by_id.get(w.id)) for w in decision.related_work}
+        if rt.registry is not None
+        else {},
+    }
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -218,7 +253,9 @@ async def index_submit(request: Request) -> Response:
         else:
             data: dict[str, Any] = {k: form.get(k, "") for k in ("title", "summary", "scope", "reference", "submitter")}
             for k in LIST_FIELDS:
-                data[k] = _split(form.get(k, "").replace(",", ";") if k in ("keywords", "questions") else form.get(k, ""))
+                data[k] = _split(
+                    form.get(k, "").replace(",", ";") if k in ("keywords", "questions") else form.get(k, "")
+                )
             proposal = Proposal.model_validate(data)
     except InputError as exc:
         return _render(request, session, "index.html", 422, errors=[str(exc)], **context)
@@ -227,8 +264,16 @@ async def index_submit(request: Request) -> Response:
     rt = runtime_of(request)
     log_, write = rt.log_for_request()
     decision, note = await run_in_threadpool(decide, log_, proposal, rt.rules, rt.registry, "web", write)
-    return _render(request, session, "index.html", parsed=parsed, proposal=proposal, log_note=note,
-                   **_answer_context(rt, decision, proposal), **context)
+    return _render(
+        request,
+        session,
+        "index.html",
+        parsed=parsed,
+        proposal=proposal,
+        log_note=note,
+        **_answer_context(rt, decision, proposal),
+        **context,
+    )
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -251,28 +296,62 @@ async def _upload(request: Request, session: dict[str, Any], raw: Any) -> Respon
         return _render(request, session, "index.html", 422, errors=["choose a file to upload"], **context)
     data = await raw.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return _render(request, session, "index.html", 413, errors=[f"{raw.filename}: larger than {MAX_UPLOAD // 1_000_000} MB"],
-                       **context)
+        return _render(
+            request,
+            session,
+            "index.html",
+            413,
+            errors=[f"{raw.filename}: larger than {MAX_UPLOAD // 1_000_000} MB"],
+            **context,
+        )
     records = [r for r in read_upload(data, raw.filename) if not r.warning]
     rt = runtime_of(request)
     log_, write = rt.log_for_request()
     good = [r for r in records if r.proposal is not None]
     if len(records) == 1 and good and (one := good[0].proposal) is not None:
-        decision, note = await run_in_threadpool(decide, log_, one, rt.rules, rt.registry, "web", write, item_id=good[0].id)
-        return _render(request, session, "index.html", parsed=good[0].extra.get("a1"), proposal=one, log_note=note,
-                       uploaded=raw.filename, **_answer_context(rt, decision, one), **context)
+        decision, note = await run_in_threadpool(
+            decide, log_, one, rt.rules, rt.registry, "web", write, item_id=good[0].id
+        )
+        return _render(
+            request,
+            session,
+            "index.html",
+            parsed=good[0].extra.get("a1"),
+            proposal=one,
+            log_note=note,
+            uploaded=raw.filename,
+            **_answer_context(rt, decision, one),
+            **context,
+        )
     rows: list[dict[str, Any]] = []
     for rec in records:
         if rec.proposal is None:
             rows.append({"where": rec.where, "id": rec.id, "error": rec.error})
             continue
-        decision, note = await run_in_threadpool(decide, log_, rec.proposal, rt.rules, rt.registry, "web", write,
-                                                 item_id=rec.id)
-        rows.append({"where": rec.where, "id": rec.id, "title": rec.proposal.title, "label": label_of(decision),
-                     "questions": decision.questions, "decision_id": decision.decision_id if note in ("recorded", "existing") else ""})
+        decision, note = await run_in_threadpool(
+            decide, log_, rec.proposal, rt.rules, rt.registry, "web", write, item_id=rec.id
+        )
+        rows.append(
+            {
+                "where": rec.where,
+                "id": rec.id,
+                "title": rec.proposal.title,
+                "label": label_of(decision),
+                "questions": decision.questions,
+                "decision_id": decision.decision_id if note in ("recorded", "existing") else "",
+            }
+        )
     status = 200 if good else 422
-    return _render(request, session, "index.html", status, uploaded=raw.filename, upload_rows=rows,
-                   errors=[] if good else [f"{raw.filename}: no proposal could be read"], **context)
+    return _render(
+        request,
+        session,
+        "index.html",
+        status,
+        uploaded=raw.filename,
+        upload_rows=rows,
+        errors=[] if good else [f"{raw.filename}: no proposal could be read"],
+        **context,
+    )
 
 
 @router.get("/decisions/{decision_id}", response_class=HTMLResponse)
@@ -285,14 +364,28 @@ def decision_page(decision_id: str, request: Request) -> Response:
     except LogUnavailable as exc:
         return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
     if rec is None:
-        return _render(request, session, "message.html", 404, title="No such decision",
-                       message="There is no decision with this id (the link may be mistyped).")
+        return _render(
+            request,
+            session,
+            "message.html",
+            404,
+            title="No such decision",
+            message="There is no decision with this id (the link may be mistyped).",
+        )
     decision = apply_review(Decision.model_validate(rec.result), rec.reviews[-1] if rec.reviews else None, rt.rules)
-    return _render(request, session, "decision.html", record=rec, sent=views.values_read(rec.proposal),
-                   proposal=rec.proposal, **_answer_context(rt, decision, rec.proposal))
+    return _render(
+        request,
+        session,
+        "decision.html",
+        record=rec,
+        sent=views.values_read(rec.proposal),
+        proposal=rec.proposal,
+        **_answer_context(rt, decision, rec.proposal),
+    )
 
 
 # -- staff -------------------------------------------------------------------------------------
+
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
@@ -315,8 +408,14 @@ async def login(request: Request) -> Response:
     client = client_address(request)
     wait = _throttle(request).retry_after(client)
     if wait is not None:
-        response = _render(request, session, "login.html", 429, name=name,
-                           error=f"Too many refused tokens; try again in {int(wait) + 1} seconds.")
+        response = _render(
+            request,
+            session,
+            "login.html",
+            429,
+            name=name,
+            error=f"Too many refused tokens; try again in {int(wait) + 1} seconds.",
+        )
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
     printed = _token_print(token)
@@ -335,7 +434,9 @@ async def logout(request: Request) -> Response:
     if await _form(request, session) is None:
         return _csrf_failed(request, session)
     if isinstance(session.get("sid"), str):
-        _revoked(request).revoke(session["sid"])  # the cookie may have been copied: end it here, not only in the browser
+        _revoked(request).revoke(
+            session["sid"]
+        )  # the cookie may have been copied: end it here, not only in the browser
     return _finish(request, RedirectResponse("/", status_code=303), {"csrf": secrets.token_urlsafe(32)})
 
 
@@ -379,10 +480,25 @@ def queue(request: Request) -> Response:
     except LogUnavailable as exc:
         return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
     pages = max(1, -(-page.total // PER_PAGE))
-    return _render(request, session, "queue.html", page=page, groups=views.group_by_reference(page.items), filters=filters,
-                   errors=errors, homes=HOMES, flags=FLAGS, statuses=STATUSES, reviewer=session.get("name", ""),
-                   done=request.query_params.get("done", ""), query=urlencode(filters), number=number, pages=pages,
-                   need_of=need_of, first=(number - 1) * PER_PAGE + 1)
+    return _render(
+        request,
+        session,
+        "queue.html",
+        page=page,
+        groups=views.group_by_reference(page.items),
+        filters=filters,
+        errors=errors,
+        homes=HOMES,
+        flags=FLAGS,
+        statuses=STATUSES,
+        reviewer=session.get("name", ""),
+        done=request.query_params.get("done", ""),
+        query=urlencode(filters),
+        number=number,
+        pages=pages,
+        need_of=need_of,
+        first=(number - 1) * PER_PAGE + 1,
+    )
 
 
 @router.get("/queue/export.csv")
@@ -397,8 +513,11 @@ def queue_export(request: Request) -> Response:
         log_.ensure_ready()
     except LogUnavailable as exc:
         return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
-    response = StreamingResponse(csv_lines(log_.iter_all(flt)), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": 'attachment; filename="decisions.csv"', "Cache-Control": "no-store"})
+    response = StreamingResponse(
+        csv_lines(log_.iter_all(flt)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="decisions.csv"', "Cache-Control": "no-store"},
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -412,17 +531,32 @@ async def queue_bulk_confirm(request: Request) -> Response:
     form = await _form(request, session)
     if form is None:
         return _csrf_failed(request, session)
-    ids = [i for i in (await request.form()).getlist("ids") if isinstance(i, str) and i][:PER_PAGE * 4]
-    back = _filters({k[len("back_"):]: v for k, v in form.items() if k.startswith("back_")})
+    ids = [i for i in (await request.form()).getlist("ids") if isinstance(i, str) and i][: PER_PAGE * 4]
+    back = _filters({k[len("back_") :]: v for k, v in form.items() if k.startswith("back_")})
     if not ids:
-        return _render(request, session, "message.html", 422, title="Nothing confirmed", message="Select at least one decision.",
-                       back="/queue?" + urlencode(back))
+        return _render(
+            request,
+            session,
+            "message.html",
+            422,
+            title="Nothing confirmed",
+            message="Select at least one decision.",
+            back="/queue?" + urlencode(back),
+        )
     try:
-        request_ = ReviewRequest.model_validate({"action": "confirm", "reviewer": form.get("reviewer", ""),
-                                                 "reason": form.get("reason", "")})
+        request_ = ReviewRequest.model_validate(
+            {"action": "confirm", "reviewer": form.get("reviewer", ""), "reason": form.get("reason", "")}
+        )
     except ValidationError as exc:
-        return _render(request, session, "message.html", 422, title="Nothing confirmed",
-                       message=describe_validation(exc, "review", tuple(ReviewRequest.model_fields)), back="/queue?" + urlencode(back))
+        return _render(
+            request,
+            session,
+            "message.html",
+            422,
+            title="Nothing confirmed",
+            message=describe_validation(exc, "review", tuple(ReviewRequest.model_fields)),
+            back="/queue?" + urlencode(back),
+        )
     log_ = runtime_of(request).decision_log()
     done = 0
     try:
@@ -450,17 +584,33 @@ def queue_detail(decision_id: str, request: Request) -> Response:
     except LogUnavailable as exc:
         return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
     if rec is None:
-        return _render(request, session, "message.html", 404, title="No such decision", message=decision_id, back="/queue")
+        return _render(
+            request, session, "message.html", 404, title="No such decision", message=decision_id, back="/queue"
+        )
     rules_answer = Decision.model_validate(rec.result)
     last = rec.reviews[-1] if rec.reviews else None
-    back = _filters({k[len("back_"):]: v for k, v in request.query_params.items() if k.startswith("back_")})
-    return _render(request, session, "queue_detail.html", record=rec, last=last, sent=views.values_read(rec.proposal),
-                   rules_answer=rules_answer, answer=views.answer(rules_answer, rec.proposal, rt.rules), homes=HOMES,
-                   reviewer=session.get("name", ""), done=request.query_params.get("done", ""), back=back,
-                   back_query=urlencode(back), links={w.id: views.source_link(rt.registry.by_id.get(w.id))
-                                                      for w in rules_answer.related_work} if rt.registry is not None else {},
-                   stands=views.gloss(last.home, last.lead, last.other_sg) if last else views.gloss(rec.home, rec.lead,
-                                                                                                     rec.result.get("other_sg")))
+    back = _filters({k[len("back_") :]: v for k, v in request.query_params.items() if k.startswith("back_")})
+    return _render(
+        request,
+        session,
+        "queue_detail.html",
+        record=rec,
+        last=last,
+        sent=views.values_read(rec.proposal),
+        rules_answer=rules_answer,
+        answer=views.answer(rules_answer, rec.proposal, rt.rules),
+        homes=HOMES,
+        reviewer=session.get("name", ""),
+        done=request.query_params.get("done", ""),
+        back=back,
+        back_query=urlencode(back),
+        links={w.id: views.source_link(rt.registry.by_id.get(w.id)) for w in rules_answer.related_work}
+        if rt.registry is not None
+        else {},
+        stands=views.gloss(last.home, last.lead, last.other_sg)
+        if last
+        else views.gloss(rec.home, rec.lead, rec.result.get("other_sg")),
+    )
 
 
 @router.post("/queue/{decision_id}/review", response_class=HTMLResponse)
@@ -474,20 +624,34 @@ async def queue_review(decision_id: str, request: Request) -> Response:
     action = form.get("action", "")
     body: dict[str, Any] = {"action": action, "reason": form.get("reason", ""), "reviewer": form.get("reviewer", "")}
     if action == "override":
-        body.update(home=form.get("home") or None, lead=form.get("lead") or None, other_sg=form.get("other_sg") or None,
-                    questions=_split(form.get("questions", "").replace(",", ";")))
+        body.update(
+            home=form.get("home") or None,
+            lead=form.get("lead") or None,
+            other_sg=form.get("other_sg") or None,
+            questions=_split(form.get("questions", "").replace(",", ";")),
+        )
     # The queue's filters travel as back_* fields, apart from the review's own home/lead/status.
-    back = _filters({k[len("back_"):]: v for k, v in form.items() if k.startswith("back_")})
+    back = _filters({k[len("back_") :]: v for k, v in form.items() if k.startswith("back_")})
     try:
         request_ = ReviewRequest.model_validate(body)
         await run_in_threadpool(runtime_of(request).decision_log().review, decision_id, request_)
     except ValidationError as exc:
-        return _render(request, session, "message.html", 422, title="Review not recorded",
-                       message=describe_validation(exc, "review", tuple(ReviewRequest.model_fields)),
-                       back=f"/queue/{decision_id}?" + urlencode({f"back_{k}": v for k, v in back.items()}))
+        return _render(
+            request,
+            session,
+            "message.html",
+            422,
+            title="Review not recorded",
+            message=describe_validation(exc, "review", tuple(ReviewRequest.model_fields)),
+            back=f"/queue/{decision_id}?" + urlencode({f"back_{k}": v for k, v in back.items()}),
+        )
     except NotFound:
-        return _render(request, session, "message.html", 404, title="No such decision", message=decision_id, back="/queue")
+        return _render(
+            request, session, "message.html", 404, title="No such decision", message=decision_id, back="/queue"
+        )
     except LogUnavailable as exc:
         return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
     back["done"] = decision_id
-    return _finish(request, RedirectResponse("/queue?" + urlencode(back) + f"#d-{decision_id}", status_code=303), session)
+    return _finish(
+        request, RedirectResponse("/queue?" + urlencode(back) + f"#d-{decision_id}", status_code=303), session
+    )

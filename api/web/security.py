@@ -4,6 +4,7 @@ Every response carries a Content-Security-Policy without inline scripts, X-Conte
 Referrer-Policy and X-Frame-Options. A header the route already set (the pages send a stricter
 policy of their own) is left as it is.
 """
+
 from __future__ import annotations
 
 import collections
@@ -12,8 +13,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -21,12 +23,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "frame-ancestors 'none'")
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
 # The landscape report is one self-contained HTML file (also saved and mailed as such), so its
 # styles are inline; scripts stay forbidden there too.
-REPORT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-              "frame-ancestors 'none'")
+REPORT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'"
+)
 # FastAPI's interactive docs page is built from an inline script; it gets every header but the policy.
 NO_CSP_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 
@@ -92,10 +95,27 @@ class JsonOnly:
             media = ctype.split(b";", 1)[0].strip().lower()
             if media != b"application/json":
                 shown = media.decode("latin-1")[:80] or "none"
-                body = json.dumps({"detail": [{"loc": ["header", "content-type"], "type": "unsupported_media_type",
-                                               "msg": f"send the body as application/json (Content-Type was {shown})"}]}).encode()
-                await send({"type": "http.response.start", "status": 415,
-                            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                body = json.dumps(
+                    {
+                        "detail": [
+                            {
+                                "loc": ["header", "content-type"],
+                                "type": "unsupported_media_type",
+                                "msg": f"send the body as application/json (Content-Type was {shown})",
+                            }
+                        ]
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 415,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
@@ -105,10 +125,16 @@ ERROR_BODY = {
     "title": "ErrorBody",
     "type": "object",
     "required": ["detail"],
-    "properties": {"detail": {"type": "array", "items": {
-        "type": "object", "required": ["loc", "msg", "type"],
-        "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}, "type": {"type": "string"}},
-    }}},
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}, "type": {"type": "string"}},
+            },
+        }
+    },
 }
 _REFUSALS = {
     "400": "The body is not JSON, not UTF-8, or nested too deeply.",
@@ -134,7 +160,9 @@ def document_errors(app: Any) -> None:
                 if "requestBody" in operation:
                     for code in ("400", "413") + (("415",) if path in JSON_BODY_PATHS and method == "post" else ()):
                         responses.setdefault(code, {"description": _REFUSALS[code], "content": ref})
-                responses.setdefault("default", {"description": "Refused or unavailable: what is wrong and where.", "content": ref})
+                responses.setdefault(
+                    "default", {"description": "Refused or unavailable: what is wrong and where.", "content": ref}
+                )
         schema["x-errors-documented"] = True
         return schema
 
@@ -150,6 +178,7 @@ def install(app: Any) -> None:
 
 # -- login throttling ------------------------------------------------------------------------------
 
+
 class Throttle:
     """Failed token attempts counted per client address and in all, over a sliding window: past
     `per_client` failures from one address, or `overall` from all of them, tokens are not even
@@ -157,8 +186,14 @@ class Throttle:
     `max_clients` addresses are followed (the oldest dropped first), each with at most `per_client`
     times."""
 
-    def __init__(self, per_client: int = 10, overall: int = 100, window: float = 60.0, max_clients: int = 10_000,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        per_client: int = 10,
+        overall: int = 100,
+        window: float = 60.0,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.per_client, self.overall, self.window, self.max_clients = per_client, overall, window, max_clients
         self._clock = clock or time.monotonic
         self._clients: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
@@ -203,6 +238,7 @@ def client_address(scope_or_request: Any) -> str:
 
 
 # -- server-side end of sessions -------------------------------------------------------------------
+
 
 class RevokedSessions:
     """Session ids ended by logout, until their cookies would have expired anyway. Kept in a file in
@@ -255,5 +291,4 @@ class RevokedSessions:
             with os.fdopen(fd, "a") as f:
                 f.write(f"{sid} {until:.0f}\n")  # one short append: whole, even with several writers
         except OSError as exc:
-            log.warning(
-                "cannot store a logout in the data directory (%s); it holds in this process only", exc.strerror)
+            log.warning("cannot store a logout in the data directory (%s); it holds in this process only", exc.strerror)

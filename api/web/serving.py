@@ -9,6 +9,7 @@ answered, with `Connection: close`, and the connection closes after it; a connec
 the end of the window is closed then. Requests in progress finish as before, and their answers
 also carry `Connection: close`, so no client sends another request on a connection that is going.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,5 +61,13 @@ def run(app: str, *, host: str, port: int, workers: int, log_config: dict[str, A
     """uvicorn.run with the draining protocol and the graceful timeout (every worker uses them)."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, workers=workers, log_level="info", http=DrainingHttpTools,
-                timeout_graceful_shutdown=GRACEFUL_SECONDS, log_config=log_config)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        http=DrainingHttpTools,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        log_config=log_config,
+    )

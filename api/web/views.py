@@ -3,19 +3,34 @@ what else was considered, what differs from what was proposed, what an undetermi
 and the staff queue's grouping. Presentation only: every sentence of explanation is a rule's own
 (`reasons[].text`); these helpers choose and order, they compose no reasons.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from engine import RuleSet
 from engine.labels import home_label
 
-GLOSS = {"SG17": "SG17 (Security)", "SG20": "SG20 (IoT and smart cities)", "undetermined": "Undetermined: a person decides"}
+GLOSS = {
+    "SG17": "SG17 (Security)",
+    "SG20": "SG20 (IoT and smart cities)",
+    "undetermined": "Undetermined: a person decides",
+}
 # The fields a proposal can have, in the order a person reads them, with their names on the page.
-FIELD_NAMES = {"title": "Title", "reference": "Provisional name", "questions": "Questions", "scope": "Scope", "summary": "Summary",
-               "keywords": "Keywords", "relations": "Related Recommendations", "liaisons": "Liaisons", "submitter": "Submitter"}
+FIELD_NAMES = {
+    "title": "Title",
+    "reference": "Provisional name",
+    "questions": "Questions",
+    "scope": "Scope",
+    "summary": "Summary",
+    "keywords": "Keywords",
+    "relations": "Related Recommendations",
+    "liaisons": "Liaisons",
+    "submitter": "Submitter",
+}
 # What helps the rules place an item, asked for when they could not.
 HELPFUL = ("summary", "scope", "keywords", "questions", "relations")
 _URL = re.compile(r"https?://[^\s;,()]+")
@@ -41,13 +56,13 @@ class Answer:
 
     label: str
     gloss: str
-    why: list[Any] = field(default_factory=list)          # reasons of the rules that chose the home
-    considered: list[Any] = field(default_factory=list)   # reasons of rules whose home lost
-    other: list[Any] = field(default_factory=list)        # advisory and derived reasons (folded)
-    differs: list[str] = field(default_factory=list)      # where the answer departs from what was proposed
-    missing: list[str] = field(default_factory=list)      # undetermined: what would help
-    closest: list[str] = field(default_factory=list)      # undetermined: homes the rules came closest to
-    rules_label: str = ""                                 # a review decided: what the rules said
+    why: list[Any] = field(default_factory=list)  # reasons of the rules that chose the home
+    considered: list[Any] = field(default_factory=list)  # reasons of rules whose home lost
+    other: list[Any] = field(default_factory=list)  # advisory and derived reasons (folded)
+    differs: list[str] = field(default_factory=list)  # where the answer departs from what was proposed
+    missing: list[str] = field(default_factory=list)  # undetermined: what would help
+    closest: list[str] = field(default_factory=list)  # undetermined: homes the rules came closest to
+    rules_label: str = ""  # a review decided: what the rules said
     rules_gloss: str = ""
 
 
@@ -64,7 +79,9 @@ def answer(decision: Any, proposal: Any, rs: RuleSet | None) -> Answer:
     out = Answer(label=home_label(home, lead, other_sg), gloss=gloss(home, lead, other_sg))
     rules_now = _get(decision, "rules_now")
     reviewed_away = bool(_get(decision, "reviewed")) and rules_now is not None and not _get(decision, "deciding_rules")
-    rules_deciding = set(_get(rules_now, "deciding_rules", []) if reviewed_away else _get(decision, "deciding_rules", []))
+    rules_deciding = set(
+        _get(rules_now, "deciding_rules", []) if reviewed_away else _get(decision, "deciding_rules", [])
+    )
     if rules_now is not None:
         out.rules_label = home_label(_get(rules_now, "home"), _get(rules_now, "lead"), _get(rules_now, "other_sg"))
         out.rules_gloss = gloss(_get(rules_now, "home"), _get(rules_now, "lead"), _get(rules_now, "other_sg"))
@@ -85,12 +102,16 @@ def answer(decision: Any, proposal: Any, rs: RuleSet | None) -> Answer:
     if proposed and recommended and not set(proposed) & set(recommended):
         out.differs.append(f"You proposed {', '.join(proposed)}; the answer is {', '.join(recommended)}.")
     elif proposed and recommended and set(proposed) - set(recommended):
-        out.differs.append(f"Of the Questions you proposed, {', '.join(q for q in proposed if q not in recommended)} "
-                           f"is not among those recommended ({', '.join(recommended)}).")
+        out.differs.append(
+            f"Of the Questions you proposed, {', '.join(q for q in proposed if q not in recommended)} "
+            f"is not among those recommended ({', '.join(recommended)})."
+        )
     series = _series_sg(str(_get(proposal, "reference", "") or ""), rs)
     if series and home != "undetermined" and series not in sgs:
-        out.differs.append(f"Your provisional name {_get(proposal, 'reference')} uses a series letter of {series}; "
-                           f"the answer is {out.label}.")
+        out.differs.append(
+            f"Your provisional name {_get(proposal, 'reference')} uses a series letter of {series}; "
+            f"the answer is {out.label}."
+        )
     if home == "undetermined":
         out.missing = [FIELD_NAMES[k] for k in HELPFUL if not _get(proposal, k)]
         if rs is not None:

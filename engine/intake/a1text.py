@@ -9,6 +9,7 @@ content: `text` keeps what the boxes hold, without their labels and hints, and w
 that are form (the Question's title on the "Question(s):" line, editors, timing, supporters), so
 they never become facts. Pure: no I/O.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,10 +48,14 @@ _LABELS: list[tuple[str, str, bool]] = [
 ]
 _BULLET = r"[ \t]*(?:[-*\u2022\u2013]|\d{1,2}[.)])?[ \t]*"
 _LABEL_LINE = re.compile(
-    r"^" + _BULLET + r"(?:" + "|".join(
+    r"^"
+    + _BULLET
+    + r"(?:"
+    + "|".join(
         f"(?P<{key}>{pattern})" + (r"(?:[ \t][^:\n]{0,160})?" if long_tail else r"(?:[ \t]*\([^)\n]{0,300}\))?")
         for key, pattern, long_tail in _LABELS
-    ) + r")[ \t]*(?::|$)",
+    )
+    + r")[ \t]*(?::|$)",
     re.IGNORECASE | re.MULTILINE,
 )
 _QUESTION = re.compile(r"(?<![\w/])Q?\s?(\d{1,2})\s?/\s?(\d{1,2})(?![\w/])", re.IGNORECASE)
@@ -82,8 +87,20 @@ class A1Parse:
 # Sections of the form that are not the work's content: the Question's own title on the
 # "Question(s):" line, the title line (already the title), the base text's document number,
 # editors, timing, approval, supporters, and liaisons (read as their own field).
-_NOT_CONTENT = frozenset({"questions", "reference_title", "title", "reference", "base_text", "editors", "timing",
-                          "approval", "supporting_members", "liaisons"})
+_NOT_CONTENT = frozenset(
+    {
+        "questions",
+        "reference_title",
+        "title",
+        "reference",
+        "base_text",
+        "editors",
+        "timing",
+        "approval",
+        "supporting_members",
+        "liaisons",
+    }
+)
 _TITLE_KEYS = frozenset({"reference_title", "title", "reference"})
 
 
@@ -94,11 +111,11 @@ def content_text(text: str) -> str:
     matches = list(_LABEL_LINE.finditer(text))
     if not matches:
         return text
-    parts = [text[:matches[0].start()]]
+    parts = [text[: matches[0].start()]]
     for i, m in enumerate(matches):
         key = next(k for k, v in m.groupdict().items() if v is not None)
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        body = text[m.end():end]
+        body = text[m.end() : end]
         if key in _NOT_CONTENT:
             # The box ends its line (or its paragraph, for a title over lines); after a blank line
             # an unlabelled paste goes on with content.
@@ -115,7 +132,7 @@ def split_sections(text: str) -> dict[str, str]:
     for i, m in enumerate(matches):
         key = next(k for k, v in m.groupdict().items() if v is not None)
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        content = text[m.end():end].strip()
+        content = text[m.end() : end].strip()
         if key not in sections:
             sections[key] = content
     return sections
@@ -191,7 +208,9 @@ def parse_a1(text: str) -> A1Parse:
         if sections.get(key):
             data[key] = _text(sections[key], MAX_LONG)
     for key in ("relations", "liaisons", "keywords"):
-        if sections.get(key) and (items := _items(sections[key] if key != "keywords" else sections[key].replace(",", ";"))):
+        if sections.get(key) and (
+            items := _items(sections[key] if key != "keywords" else sections[key].replace(",", ";"))
+        ):
             data[key] = items
     if sections.get("supporting_members"):
         data["submitter"] = _flat(sections["supporting_members"])[:200]
@@ -201,7 +220,20 @@ def parse_a1(text: str) -> A1Parse:
     except ValidationError as exc:
         where = ".".join(str(p) for p in exc.errors(include_url=False)[0]["loc"]) or "text"
         raise InputError(f"the A.1 text gave an invalid proposal: {describe_validation(exc)}", where=where) from None
-    found: list[str] = [k for k in ("title", "reference", "questions", "scope", "summary", "relations", "liaisons", "keywords", "submitter")
-             if k in data]
+    found: list[str] = [
+        k
+        for k in (
+            "title",
+            "reference",
+            "questions",
+            "scope",
+            "summary",
+            "relations",
+            "liaisons",
+            "keywords",
+            "submitter",
+        )
+        if k in data
+    ]
     missing = [k for k in ("reference", "questions", "scope", "summary", "relations", "liaisons") if k not in data]
     return A1Parse(proposal=proposal, found=found, sections=list(sections), missing=missing)

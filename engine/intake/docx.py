@@ -6,6 +6,7 @@ content) or as headed sections ("Scope" as a heading, its text below). Both beco
 lines engine.intake.a1text reads: a row's first cell is its label, the other cells its content;
 paragraphs and headings are lines in document order. Pure apart from python-docx: bytes in.
 """
+
 from __future__ import annotations
 
 import io

@@ -4,6 +4,7 @@
 spreadsheet of items), `.csv`, `.json`/`.jsonl`. A file that cannot be read becomes one Record
 with `error` naming the file and what was wrong; it never stops the files after it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -14,9 +15,11 @@ from engine.intake.docx import parse_docx
 from engine.intake.records import Record, read_records, xlsx_records
 
 SUFFIXES = (".docx", ".txt", ".xlsx", ".csv", ".json", ".jsonl")
-_REFUSED = {".doc": "a Word 97-2003 .doc file cannot be read: save it as .docx",
-            ".xls": "an Excel 97-2003 .xls file cannot be read: save it as .xlsx",
-            ".pdf": "a PDF cannot be read: send the contribution as .docx, or paste its A.1 text"}
+_REFUSED = {
+    ".doc": "a Word 97-2003 .doc file cannot be read: save it as .docx",
+    ".xls": "an Excel 97-2003 .xls file cannot be read: save it as .xlsx",
+    ".pdf": "a PDF cannot be read: send the contribution as .docx, or paste its A.1 text",
+}
 
 
 def _suffix(name: str) -> str:
@@ -24,7 +27,7 @@ def _suffix(name: str) -> str:
     return name[dot:].lower() if dot > name.replace("\\", "/").rfind("/") else ""
 
 
-def _a1_record(name: str, parse: "object") -> Record:
+def _a1_record(name: str, parse: object) -> Record:
     from engine.intake.a1text import A1Parse
 
     assert isinstance(parse, A1Parse)
@@ -52,7 +55,9 @@ def read_upload(data: bytes, name: str, fmt: str = "auto") -> Iterator[Record]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        yield Record(name, error=f"not UTF-8 text (byte {exc.start}); a Word file must be .docx, a spreadsheet .xlsx or .csv")
+        yield Record(
+            name, error=f"not UTF-8 text (byte {exc.start}); a Word file must be .docx, a spreadsheet .xlsx or .csv"
+        )
         return
     if kind == "a1":
         try:

@@ -13,6 +13,7 @@ A record that cannot be read or validated becomes a Record with `error` set, loc
 `FILE:LINE`; it never stops the records after it. A remark that stops nothing (an ignored CSV
 column) is a Record with only `warning` set.
 """
+
 from __future__ import annotations
 
 import csv
@@ -165,16 +166,21 @@ def table_records(rows: Iterable[tuple[int, list[str]]], name: str, list_sep: st
     if "title" not in columns:
         guess = [g for g in (did_you_mean(u.lower(), KNOWN_FIELDS) for u in unknown) if g]
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        yield Record(f"{name}:1", error=f"the table needs a header row with a 'title' column{hint}; "
-                                        f"found {', '.join(c.strip() for c in header) or 'nothing'}; known: {', '.join(KNOWN_FIELDS)}")
+        yield Record(
+            f"{name}:1",
+            error=f"the table needs a header row with a 'title' column{hint}; "
+            f"found {', '.join(c.strip() for c in header) or 'nothing'}; known: {', '.join(KNOWN_FIELDS)}",
+        )
         return
     if unknown:
-        yield Record(f"{name}:1", warning=f"unknown column(s) {', '.join(unknown)} ignored; known: {', '.join(KNOWN_FIELDS)}, id")
+        yield Record(
+            f"{name}:1", warning=f"unknown column(s) {', '.join(unknown)} ignored; known: {', '.join(KNOWN_FIELDS)}, id"
+        )
     for line, row in it:
         where = f"{name}:{line}"
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) > len(columns) and any(c.strip() for c in row[len(columns):]):
+        if len(row) > len(columns) and any(c.strip() for c in row[len(columns) :]):
             yield Record(where, error=f"{len(row)} cells, but the header has {len(columns)} columns")
             continue
         record: dict[str, Any] = {}

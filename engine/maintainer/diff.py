@@ -6,13 +6,15 @@ change); a change in home, lead, Questions or flags is listed with the rules res
 each side: the deciding rules (`Decision.deciding_rules`) and the rules that fired on one side
 only.
 """
+
 from __future__ import annotations
 
 import subprocess
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Any
 
 from engine.errors import InputError
 from engine.intake.records import read_records
@@ -39,9 +41,19 @@ class Change:
     only_working: list[str]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "title": self.title, "changed": self.changed, "base": self.base,
-                "working": self.working, "rules": {"base_deciding": self.base_deciding, "working_deciding": self.working_deciding,
-                                                   "fired_only_under_base": self.only_base, "fired_only_under_working": self.only_working}}
+        return {
+            "source": self.source,
+            "title": self.title,
+            "changed": self.changed,
+            "base": self.base,
+            "working": self.working,
+            "rules": {
+                "base_deciding": self.base_deciding,
+                "working_deciding": self.working_deciding,
+                "fired_only_under_base": self.only_base,
+                "fired_only_under_working": self.only_working,
+            },
+        }
 
 
 @dataclass
@@ -66,37 +78,72 @@ class DiffReport:
         for c in self.changes:
             for rid in sorted(set(c.base_deciding) | set(c.working_deciding) | set(c.only_base) | set(c.only_working)):
                 responsible[rid] += 1
-        return {"proposals": self.total, "changed": len(self.changes), "unchanged": self.total - len(self.changes),
-                "by_field": by_field, "home_moves": dict(moves.most_common()), "flag_changes": dict(flags.most_common()),
-                "rules_involved": dict(responsible.most_common())}
+        return {
+            "proposals": self.total,
+            "changed": len(self.changes),
+            "unchanged": self.total - len(self.changes),
+            "by_field": by_field,
+            "home_moves": dict(moves.most_common()),
+            "flag_changes": dict(flags.most_common()),
+            "rules_involved": dict(responsible.most_common()),
+        }
 
     def as_dict(self) -> dict[str, Any]:
-        return {"base": self.base, "working": self.working, "rule_changes": self.rule_changes,
-                "corpus": self.sources, "changes": [c.as_dict() for c in self.changes], "summary": self.summary()}
+        return {
+            "base": self.base,
+            "working": self.working,
+            "rule_changes": self.rule_changes,
+            "corpus": self.sources,
+            "changes": [c.as_dict() for c in self.changes],
+            "summary": self.summary(),
+        }
 
 
 def _outcome(d: Decision) -> dict[str, Any]:
-    return {"home": label_of(d), "lead": d.lead, "questions": list(d.questions), "flags": sorted(d.flag_codes()),
-            "confidence": d.confidence}
+    return {
+        "home": label_of(d),
+        "lead": d.lead,
+        "questions": list(d.questions),
+        "flags": sorted(d.flag_codes()),
+        "confidence": d.confidence,
+    }
 
 
 def rule_changes(base: RuleSet, working: RuleSet) -> dict[str, list[str]]:
     """Rule ids added, removed and modified between two rule sets."""
     common = set(base.rules) & set(working.rules)
-    modified = [rid for rid in sorted(common)
-                if base.rules[rid].definition.model_dump() != working.rules[rid].definition.model_dump()]
-    lexicon = sorted(cid for cid in set(base.concepts) | set(working.concepts)
-                     if (base.concepts.get(cid) and base.concepts[cid].model_dump()) != (working.concepts.get(cid) and working.concepts[cid].model_dump()))
-    return {"added": sorted(set(working.rules) - set(base.rules)), "removed": sorted(set(base.rules) - set(working.rules)),
-            "modified": modified, "concepts_changed": lexicon,
-            "catalogue_changed": ["catalogue"] if base.catalogue.model_dump(exclude={"version"}) != working.catalogue.model_dump(exclude={"version"}) else []}
+    modified = [
+        rid
+        for rid in sorted(common)
+        if base.rules[rid].definition.model_dump() != working.rules[rid].definition.model_dump()
+    ]
+    lexicon = sorted(
+        cid
+        for cid in set(base.concepts) | set(working.concepts)
+        if (base.concepts.get(cid) and base.concepts[cid].model_dump())
+        != (working.concepts.get(cid) and working.concepts[cid].model_dump())
+    )
+    return {
+        "added": sorted(set(working.rules) - set(base.rules)),
+        "removed": sorted(set(base.rules) - set(working.rules)),
+        "modified": modified,
+        "concepts_changed": lexicon,
+        "catalogue_changed": ["catalogue"]
+        if base.catalogue.model_dump(exclude={"version"}) != working.catalogue.model_dump(exclude={"version"})
+        else [],
+    }
 
 
-def diff(base: RuleSet, working: RuleSet, corpus: Iterable[tuple[str, Proposal]], sources: dict[str, int]) -> DiffReport:
+def diff(
+    base: RuleSet, working: RuleSet, corpus: Iterable[tuple[str, Proposal]], sources: dict[str, int]
+) -> DiffReport:
     """Decide every proposal under both rule sets and keep those whose outcome changes."""
-    report = DiffReport(base={"directory": base.directory, "version": base.version, "revision": base.revision},
-                        working={"directory": working.directory, "version": working.version, "revision": working.revision},
-                        rule_changes=rule_changes(base, working), sources=sources)
+    report = DiffReport(
+        base={"directory": base.directory, "version": base.version, "revision": base.revision},
+        working={"directory": working.directory, "version": working.version, "revision": working.revision},
+        rule_changes=rule_changes(base, working),
+        sources=sources,
+    )
     for source, proposal in corpus:
         report.total += 1
         before, after = triage(proposal, base, registry=None), triage(proposal, working, registry=None)
@@ -105,12 +152,24 @@ def diff(base: RuleSet, working: RuleSet, corpus: Iterable[tuple[str, Proposal]]
         if not changed:
             continue
         fired_b, fired_w = [r.rule for r in before.reasons], [r.rule for r in after.reasons]
-        report.changes.append(Change(source, proposal.title, b, w, changed, before.deciding_rules, after.deciding_rules,
-                                     [r for r in fired_b if r not in fired_w], [r for r in fired_w if r not in fired_b]))
+        report.changes.append(
+            Change(
+                source,
+                proposal.title,
+                b,
+                w,
+                changed,
+                before.deciding_rules,
+                after.deciding_rules,
+                [r for r in fired_b if r not in fired_w],
+                [r for r in fired_w if r not in fired_b],
+            )
+        )
     return report
 
 
 # ---------------------------------------------------------------- the corpus
+
 
 def fixture_corpus(paths: list[Path]) -> list[tuple[str, Proposal]]:
     """The proposals of fixture files, named file#fixture; a file that does not load is an InputError."""
@@ -140,6 +199,7 @@ def jsonl_corpus(path: Path) -> list[tuple[str, Proposal]]:
 
 # ---------------------------------------------------------------- the base rules from git
 
+
 def rules_from_git(rev: str, rules_dir: Path, target: Path) -> Path:
     """Write the rule files of `rules_dir` as they were at git revision `rev` into `target`."""
     if rev.startswith("-"):
@@ -160,7 +220,9 @@ def rules_from_git(rev: str, rules_dir: Path, target: Path) -> Path:
 
 def _git(cwd: Path, *args: str) -> str:
     try:
-        done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_SECONDS, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_SECONDS, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InputError(f"git could not run: {exc}", "--base") from None
     if done.returncode != 0:

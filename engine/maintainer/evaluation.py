@@ -1,13 +1,15 @@
 """Evaluation: how often the rules give accepted answers on labelled items, and how well
 related-work detection finds labelled pairs."""
+
 from __future__ import annotations
 
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable, Iterator, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -31,8 +33,8 @@ class Labelled:
     id: str
     proposal: Proposal
     accept: list[str]
-    joint: bool = False          # marked "joint": true: joint work is expected
-    owner: str = ""              # the Study Group that holds it, when known
+    joint: bool = False  # marked "joint": true: joint work is expected
+    owner: str = ""  # the Study Group that holds it, when known
 
 
 @dataclass
@@ -129,8 +131,13 @@ class EvalReport:
         return out
 
 
-def evaluate(items: Iterable[Labelled], rs: RuleSet, finder: RelatedWorkFinder | None = None, *,
-             precedent_for: Callable[[Labelled], PrecedentSource | None] | None = None) -> EvalReport:
+def evaluate(
+    items: Iterable[Labelled],
+    rs: RuleSet,
+    finder: RelatedWorkFinder | None = None,
+    *,
+    precedent_for: Callable[[Labelled], PrecedentSource | None] | None = None,
+) -> EvalReport:
     """Triage every labelled item and compare the decision with its accepted answers.
     `precedent_for` gives each item its own precedent source (leave-one-out)."""
     report = EvalReport()
@@ -157,8 +164,10 @@ def strip_own_number(text: str, rec_id: str) -> str:
     """The text with the item's own number (and 'Recommendation ITU-T' before it) replaced by
     'this Recommendation': a new proposal has no number yet."""
     for num in sorted(own_numbers(rec_id), key=len, reverse=True):
-        pat = (r"(?:\bRecommendation\s+)?(?:\bITU-T\s+|\bITU-T\s*Rec(?:ommendation)?\.?\s+)?"
-               r"(?<![\w.])" + re.escape(num) + r"(?![\w]|\.\d)(?:\s*\|\s*ISO/IEC\s+[\d-]+)?")
+        pat = (
+            r"(?:\bRecommendation\s+)?(?:\bITU-T\s+|\bITU-T\s*Rec(?:ommendation)?\.?\s+)?"
+            r"(?<![\w.])" + re.escape(num) + r"(?![\w]|\.\d)(?:\s*\|\s*ISO/IEC\s+[\d-]+)?"
+        )
         text = re.sub(pat, "this Recommendation", text)
     return re.sub(r"\bthis Recommendation(\s*/\s*this Recommendation)+", "this Recommendation", text)
 
@@ -191,7 +200,13 @@ def labelled_from(rec: dict[str, Any], where: str, *, strip: bool = False) -> La
         summary = _CONTROL.sub(" ", str(rec.get("abstract") or ""))
         if strip:
             title, summary = strip_own_number(title, rid).strip() or title, strip_own_number(summary, rid)
-        return Labelled(rid, Proposal(title=title[:300], summary=summary[:20000]), accepted_for(owner), bool(rec.get("joint")), owner)
+        return Labelled(
+            rid,
+            Proposal(title=title[:300], summary=summary[:20000]),
+            accepted_for(owner),
+            bool(rec.get("joint")),
+            owner,
+        )
     raise ValueError("expected a dev item ('accept' and 'proposal') or a Recommendation ('id', 'title', 'study_group')")
 
 
@@ -242,8 +257,10 @@ def read_labelled(text: str, name: str, *, strip: bool = False) -> Iterator[Labe
 def leave_one_out(index: PrecedentIndex) -> Callable[[Labelled], PrecedentSource | None]:
     """Each item's precedent without itself: its editions are no neighbours, and the classifier
     is the one fitted without its fold."""
+
     def source(item: Labelled) -> PrecedentSource:
         return leave_out(index, item.id)
+
     return source
 
 
@@ -319,13 +336,15 @@ def load_pairs(path: Path | str, registry: Registry | None = None) -> list[Label
         for i, pair in enumerate(model.pairs):
             for j, rid in enumerate(pair.expect):
                 if rid not in registry.by_id:
-                    issues.append(doc.issue(["pairs", i, "expect", j], f"{rid!r} is not in the registry", code="reference"))
+                    issues.append(
+                        doc.issue(["pairs", i, "expect", j], f"{rid!r} is not in the registry", code="reference")
+                    )
     if issues:
         raise RegistryLoadError(issues)
     return list(model.pairs)
 
 
-def evaluate_pairs(pairs: list[LabelledPair], registry: Registry, rs: "RuleSet") -> PairReport:
+def evaluate_pairs(pairs: list[LabelledPair], registry: Registry, rs: RuleSet) -> PairReport:
     """Run related-work detection on every pair and compare with its labels."""
     results = []
     for pair in pairs:

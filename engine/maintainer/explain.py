@@ -3,14 +3,15 @@
 Facts with the words and field behind them, every rule that fired with the conditions it
 matched, the derived facts, the precedence steps, and each losing candidate with why it lost.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.vocabulary import SYSTEM_PREFIXES, TOP
 from engine.models import Proposal
 from engine.ruleset import RuleSet
 from engine.triage import Trace, rule_evidence, trace
+from engine.vocabulary import SYSTEM_PREFIXES, TOP
 
 if TYPE_CHECKING:
     from engine.registry import Registry
@@ -50,7 +51,7 @@ def _matched(rule_id: str, rs: RuleSet, values: dict[str, int], title_level: int
     return out
 
 
-def explain(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None) -> dict[str, Any]:
+def explain(proposal: Proposal, rs: RuleSet, registry: Registry | None = None) -> dict[str, Any]:
     """The trace of one proposal as plain data (what `explain --format json` prints)."""
     t: Trace = trace(proposal, rs, registry)
     d = t.decision
@@ -67,8 +68,12 @@ def explain(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None)
         if value <= 0:
             continue
         kind = _kind(name, rs, set())
-        entry: dict[str, Any] = {"signal": name, "value": value, "kind": kind,
-                                 "evidence": [{"field": e.field, "words": e.words} for e in t.facts.words(name)]}
+        entry: dict[str, Any] = {
+            "signal": name,
+            "value": value,
+            "kind": kind,
+            "evidence": [{"field": e.field, "words": e.words} for e in t.facts.words(name)],
+        }
         if kind == "concept":
             entry["category"] = rs.concept_category[name]
             entry["label"] = rs.concepts[name].label
@@ -77,29 +82,57 @@ def explain(proposal: Proposal, rs: RuleSet, registry: "Registry | None" = None)
     rules: list[dict[str, Any]] = []
     for r in d.reasons:
         rule = rs.rules[r.rule]
-        rules.append({
-            "rule": r.rule, "stage": r.stage, "file": rule.file, "line": rule.line, "description": r.text,
-            "effect": r.effect, "matched": _matched(r.rule, rs, values, title_level),
-            "evidence": [{"field": e.field, "words": e.words, "concept": e.concept}
-                         for e in rule_evidence(rule, rs, t.facts)],
-        })
+        rules.append(
+            {
+                "rule": r.rule,
+                "stage": r.stage,
+                "file": rule.file,
+                "line": rule.line,
+                "description": r.text,
+                "effect": r.effect,
+                "matched": _matched(r.rule, rs, values, title_level),
+                "evidence": [
+                    {"field": e.field, "words": e.words, "concept": e.concept} for e in rule_evidence(rule, rs, t.facts)
+                ],
+            }
+        )
 
     o = t.outcome
-    candidates = [{"rule": c.rule, "stage": c.stage, "home": c.home, "lead": c.lead, "other_sg": c.other_sg,
-                   "weight": c.weight, "won": c.rule in o.winners, "why_lost": o.losers.get(c.rule)} for c in t.candidates]
+    candidates = [
+        {
+            "rule": c.rule,
+            "stage": c.stage,
+            "home": c.home,
+            "lead": c.lead,
+            "other_sg": c.other_sg,
+            "weight": c.weight,
+            "won": c.rule in o.winners,
+            "why_lost": o.losers.get(c.rule),
+        }
+        for c in t.candidates
+    ]
     return {
         "proposal": {"title": proposal.title},
         "ruleset": {"version": rs.version, "revision": rs.revision},
-        "decision": {"home": d.home, "lead": d.lead, "other_sg": d.other_sg, "questions": d.questions,
-                     "confidence": d.confidence, "flags": [{"code": f.code, "text": f.text} for f in d.flags]},
+        "decision": {
+            "home": d.home,
+            "lead": d.lead,
+            "other_sg": d.other_sg,
+            "questions": d.questions,
+            "confidence": d.confidence,
+            "flags": [{"code": f.code, "text": f.text} for f in d.flags],
+        },
         "facts": facts,
         "derived": [{"fact": name, "by": by} for name, by in sorted(derived_by.items())],
         "rules": rules,
         "precedence": {"deciding_stage": o.stage, "steps": list(o.steps), "winners": list(o.winners)},
         "candidates": candidates,
         "related_work": [r.model_dump() for r in t.related],
-        "losers": [{"rule": c.rule, "why": o.losers[c.rule], "recommended": _label(c)}
-                   for c in t.candidates if c.rule in o.losers],
+        "losers": [
+            {"rule": c.rule, "why": o.losers[c.rule], "recommended": _label(c)}
+            for c in t.candidates
+            if c.rule in o.losers
+        ],
     }
 
 
@@ -122,7 +155,9 @@ def _words(evidence: list[dict[str, Any]]) -> str:
 def render_text(data: dict[str, Any]) -> str:
     """The trace of `explain` laid out for a person reading a terminal."""
     d = data["decision"]
-    home = {"joint": f"joint work led by {d['lead']}", "other": f"another SG ({d['other_sg']})"}.get(d["home"], d["home"])
+    home = {"joint": f"joint work led by {d['lead']}", "other": f"another SG ({d['other_sg']})"}.get(
+        d["home"], d["home"]
+    )
     lines = [
         f"Proposal: {data['proposal']['title']}",
         f"Rules:    version {data['ruleset']['version']}, revision {data['ruleset']['revision']}",
@@ -136,8 +171,11 @@ def render_text(data: dict[str, Any]) -> str:
         lines.append("  (none: no word of the lexicon, no citation, no proposed Question)")
     width = max((len(f["signal"]) for f in data["facts"]), default=10) + 4
     for f in data["facts"]:
-        what = {"concept": f"concept of {f.get('category')}: {f.get('label')}", "category": "category total",
-                "category_top": "strongest field of the category (title = highest)"}.get(f["kind"], f["kind"])
+        what = {
+            "concept": f"concept of {f.get('category')}: {f.get('label')}",
+            "category": "category total",
+            "category_top": "strongest field of the category (title = highest)",
+        }.get(f["kind"], f["kind"])
         lines.append(f"  {f['signal'] + ' = ' + str(f['value']):<{width}} {what}")
         if f["evidence"]:
             lines.append(f"  {'':<{width}}   {_words(f['evidence'])}")
@@ -148,7 +186,7 @@ def render_text(data: dict[str, Any]) -> str:
         lines.append("  (none)")
     for r in data["rules"]:
         lines.append(f"  {r['rule']}  [{r['stage']}]  {r['file']}:{r['line']}")
-        lines.append(f"    \"{r['description']}\"")
+        lines.append(f'    "{r["description"]}"')
         matched = ", ".join(f"{m['condition']} {m['signal']}={m['value']} ({m['test']})" for m in r["matched"])
         lines.append(f"    matched: {matched}")
         if r["effect"]:

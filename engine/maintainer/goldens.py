@@ -15,6 +15,7 @@ File shape (schema iotsec-triage/fixtures@1):
           rules: [rule.id]      # must fire
           not_rules: [rule.id]  # must not fire
 """
+
 from __future__ import annotations
 
 from pathlib import Path

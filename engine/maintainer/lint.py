@@ -10,6 +10,7 @@ they are. On top of them, from the files that parsed:
     conflict        two rules of the same stage, identical conditions, different homes
     placeholder     a description or source such as "TODO"
 """
+
 from __future__ import annotations
 
 import re
@@ -18,16 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import RuleIssue, RuleLoadError
-from engine.vocabulary import ADVISORY, SYSTEM_PREFIXES, TOP
 from engine.lexicon import normalise, variants
 from engine.ruleset import Parsed, load_rules, parse_directory
 from engine.schema import RuleDef
+from engine.vocabulary import ADVISORY, SYSTEM_PREFIXES, TOP
 from engine.yamlfile import YamlDoc
 
 LINT_CODES = ("duplicate", "contradiction", "never-fires", "dead-fact", "phrase-clash", "conflict", "placeholder")
 
-_PLACEHOLDER = re.compile(r"^\W*(todo|tbd|tba|fixme|xxx+|placeholder|n/?a|none|null|\?+|\.+|-+|description|source)\W*$",
-                          re.IGNORECASE)
+_PLACEHOLDER = re.compile(
+    r"^\W*(todo|tbd|tba|fixme|xxx+|placeholder|n/?a|none|null|\?+|\.+|-+|description|source)\W*$", re.IGNORECASE
+)
 _MARKER = re.compile(r"\b(TODO|FIXME|TBD|XXX)\b")
 
 
@@ -46,8 +48,14 @@ class LintReport:
         counts: dict[str, int] = {}
         for f in self.findings:
             counts[f.code] = counts.get(f.code, 0) + 1
-        return {"directory": self.directory, "files": self.files, "rules": self.rules, "clean": self.clean,
-                "counts": counts, "findings": [f.as_dict() for f in self.findings]}
+        return {
+            "directory": self.directory,
+            "files": self.files,
+            "rules": self.rules,
+            "clean": self.clean,
+            "counts": counts,
+            "findings": [f.as_dict() for f in self.findings],
+        }
 
 
 def lint_directory(directory: Path | str) -> LintReport:
@@ -96,8 +104,16 @@ def _semantic(parsed: Parsed) -> list[RuleIssue]:
     return out
 
 
-def _finding(r: _RuleAt, path: tuple[int | str, ...], code: str, message: str, *,
-             value: object = None, hint: str | None = None, suggestion: str | None = None) -> RuleIssue:
+def _finding(
+    r: _RuleAt,
+    path: tuple[int | str, ...],
+    code: str,
+    message: str,
+    *,
+    value: object = None,
+    hint: str | None = None,
+    suggestion: str | None = None,
+) -> RuleIssue:
     line, col = r.at(*path)
     shown = None if value is None else repr(value)
     return RuleIssue(r.doc.file, line, col, message, value=shown, suggestion=suggestion, code=code, hint=hint)
@@ -111,8 +127,15 @@ def _duplicates(rules: list[_RuleAt]) -> list[RuleIssue]:
         if rid in first:
             f = first[rid]
             # Same words as engine.ruleset's own check, so the two collapse into one finding.
-            out.append(_finding(r, ("id",), "duplicate", f"duplicate rule id {rid!r} (first at {f.doc.file}:{f.at()[0]})",
-                                hint="give one of them a new id"))
+            out.append(
+                _finding(
+                    r,
+                    ("id",),
+                    "duplicate",
+                    f"duplicate rule id {rid!r} (first at {f.doc.file}:{f.at()[0]})",
+                    hint="give one of them a new id",
+                )
+            )
         else:
             first[rid] = r
     return out
@@ -124,9 +147,16 @@ def _placeholders(rules: list[_RuleAt]) -> list[RuleIssue]:
         for key in ("description", "source"):
             text: str = getattr(r.rdef, key)
             if _PLACEHOLDER.match(text) or _MARKER.search(text) or text.strip().lower() == r.rdef.id.lower():
-                hint = ("write the one sentence users will read as the reason" if key == "description"
-                        else "name the principle, precedent or Recommendation this rule encodes")
-                out.append(_finding(r, (key,), "placeholder", f"rule {r.rdef.id!r}: {key} is a placeholder", value=text, hint=hint))
+                hint = (
+                    "write the one sentence users will read as the reason"
+                    if key == "description"
+                    else "name the principle, precedent or Recommendation this rule encodes"
+                )
+                out.append(
+                    _finding(
+                        r, (key,), "placeholder", f"rule {r.rdef.id!r}: {key} is a placeholder", value=text, hint=hint
+                    )
+                )
     return out
 
 
@@ -151,16 +181,30 @@ def _phrase_clashes(parsed: Parsed) -> list[RuleIssue]:
             if (doc.file, line, col) in reported:
                 continue
             reported.add((doc.file, line, col))
-            out.append(RuleIssue(doc.file, line, col,
-                                 f"phrase {form!r} is claimed by concepts {first_id!r} ({first_doc.file}:{first_line}) and {cid!r}",
-                                 value=repr(phrase), code="phrase-clash", hint="keep the phrase in one concept only"))
+            out.append(
+                RuleIssue(
+                    doc.file,
+                    line,
+                    col,
+                    f"phrase {form!r} is claimed by concepts {first_id!r} ({first_doc.file}:{first_line}) and {cid!r}",
+                    value=repr(phrase),
+                    code="phrase-clash",
+                    hint="keep the phrase in one concept only",
+                )
+            )
     return out
 
 
 def _when_key(rdef: RuleDef) -> tuple[Any, ...]:
     w = rdef.when
-    return (frozenset(w.all), frozenset(w.any), frozenset(w.none), frozenset(w.in_title),
-            tuple(sorted(w.min.items())), tuple(sorted(w.max.items())))
+    return (
+        frozenset(w.all),
+        frozenset(w.any),
+        frozenset(w.none),
+        frozenset(w.in_title),
+        tuple(sorted(w.min.items())),
+        tuple(sorted(w.max.items())),
+    )
 
 
 def _conflicts(rules: list[_RuleAt]) -> list[RuleIssue]:
@@ -177,10 +221,17 @@ def _conflicts(rules: list[_RuleAt]) -> list[RuleIssue]:
         first_home = _home(first.rdef)
         for r in members[1:]:
             if _home(r.rdef) != first_home:
-                out.append(_finding(r, ("then", "recommend"), "conflict",
-                                    f"rule {r.rdef.id!r} recommends {_home(r.rdef)} and rule {first.rdef.id!r} "
-                                    f"({first.doc.file}:{first.at()[0]}) recommends {first_home} on the same conditions, both in stage {stage!r}",
-                                    hint="make the conditions differ, move one rule to another stage, or merge them"))
+                out.append(
+                    _finding(
+                        r,
+                        ("then", "recommend"),
+                        "conflict",
+                        f"rule {r.rdef.id!r} recommends {_home(r.rdef)} and rule {first.rdef.id!r} "
+                        f"({first.doc.file}:{first.at()[0]}) recommends {first_home} on the same conditions, both in "
+                        f"stage {stage!r}",
+                        hint="make the conditions differ, move one rule to another stage, or merge them",
+                    )
+                )
     return out
 
 
@@ -220,35 +271,77 @@ def _contradictions(r: _RuleAt, parsed: Parsed) -> list[RuleIssue]:
     positive = [("all", n) for n in w.all] + [("in_title", n) for n in w.in_title]
     for key, name in positive:
         if name in w.none:
-            out.append(_finding(r, ("when", "none"), "contradiction",
-                                f"rule {rid!r} can never fire: {name!r} is both in '{key}' and in 'none'", value=name,
-                                hint=f"remove {name!r} from one of the two"))
+            out.append(
+                _finding(
+                    r,
+                    ("when", "none"),
+                    "contradiction",
+                    f"rule {rid!r} can never fire: {name!r} is both in '{key}' and in 'none'",
+                    value=name,
+                    hint=f"remove {name!r} from one of the two",
+                )
+            )
     for name, low in w.min.items():
         if name in w.max and low > w.max[name]:
-            out.append(_finding(r, ("when", "max", name), "contradiction",
-                                f"rule {rid!r} can never fire: min {name} {low} is above max {name} {w.max[name]}",
-                                value={"min": low, "max": w.max[name]}, hint="lower min or raise max"))
+            out.append(
+                _finding(
+                    r,
+                    ("when", "max", name),
+                    "contradiction",
+                    f"rule {rid!r} can never fire: min {name} {low} is above max {name} {w.max[name]}",
+                    value={"min": low, "max": w.max[name]},
+                    hint="lower min or raise max",
+                )
+            )
         if name in w.none and low > 0:
-            out.append(_finding(r, ("when", "min", name), "contradiction",
-                                f"rule {rid!r} can never fire: {name!r} must be at least {low} and absent ('none')",
-                                value=name, hint=f"remove {name!r} from min or from none"))
+            out.append(
+                _finding(
+                    r,
+                    ("when", "min", name),
+                    "contradiction",
+                    f"rule {rid!r} can never fire: {name!r} must be at least {low} and absent ('none')",
+                    value=name,
+                    hint=f"remove {name!r} from min or from none",
+                )
+            )
     for name, high in w.max.items():
         if high < 0:
-            out.append(_finding(r, ("when", "max", name), "contradiction",
-                                f"rule {rid!r} can never fire: max {name} {high} is below 0, and signals never are",
-                                value=high, hint="use 0 for 'absent'"))
+            out.append(
+                _finding(
+                    r,
+                    ("when", "max", name),
+                    "contradiction",
+                    f"rule {rid!r} can never fire: max {name} {high} is below 0, and signals never are",
+                    value=high,
+                    hint="use 0 for 'absent'",
+                )
+            )
         need = title if name in w.in_title else (1 if name in w.all else None)
         if need is not None and high < need:
             key = "in_title" if name in w.in_title else "all"
-            out.append(_finding(r, ("when", "max", name), "contradiction",
-                                f"rule {rid!r} can never fire: '{key}' needs {name} >= {need} but max is {high}",
-                                value=high, hint=f"remove {name!r} from max or from {key}"))
+            out.append(
+                _finding(
+                    r,
+                    ("when", "max", name),
+                    "contradiction",
+                    f"rule {rid!r} can never fire: '{key}' needs {name} >= {need} but max is {high}",
+                    value=high,
+                    hint=f"remove {name!r} from max or from {key}",
+                )
+            )
     if w.any:
         blocked = [n for n in w.any if n in w.none or w.max.get(n, 1) <= 0]
         if len(blocked) == len(w.any):
-            out.append(_finding(r, ("when", "any"), "contradiction",
-                                f"rule {rid!r} can never fire: every signal of 'any' is excluded by 'none' or max 0",
-                                value=list(w.any), hint="let at least one signal of 'any' be present"))
+            out.append(
+                _finding(
+                    r,
+                    ("when", "any"),
+                    "contradiction",
+                    f"rule {rid!r} can never fire: every signal of 'any' is excluded by 'none' or max 0",
+                    value=list(w.any),
+                    hint="let at least one signal of 'any' be present",
+                )
+            )
     return out
 
 
@@ -283,7 +376,9 @@ def _unreachable(rules: list[_RuleAt], parsed: Parsed, contradictory: set[str]) 
         changed = False
         for name, prods in producers.items():
             if name not in why_unproducible and all(p in dead for p in prods):
-                why_unproducible[name] = "no rule that can fire derives it (" + ", ".join(f"{p}: {dead[p]}" for p in prods) + ")"
+                why_unproducible[name] = (
+                    "no rule that can fire derives it (" + ", ".join(f"{p}: {dead[p]}" for p in prods) + ")"
+                )
                 changed = True
         for r in rules:
             rid = r.rdef.id
@@ -296,15 +391,24 @@ def _unreachable(rules: list[_RuleAt], parsed: Parsed, contradictory: set[str]) 
                 changed = True
                 if rid not in reported:
                     reported.add(rid)
-                    out.append(_finding(r, path, code, f"rule {rid!r} can never fire: {message}", value=value,
-                                        hint="fix the condition, or the lexicon or rule that should produce the signal"))
+                    out.append(
+                        _finding(
+                            r,
+                            path,
+                            code,
+                            f"rule {rid!r} can never fire: {message}",
+                            value=value,
+                            hint="fix the condition, or the lexicon or rule that should produce the signal",
+                        )
+                    )
         if not changed:
             break
     return out
 
 
-def _needs_unproducible(r: _RuleAt, why: dict[str, str], ceiling: dict[str, int], title: int,
-                        producers: dict[str, list[str]]) -> tuple[tuple[int | str, ...], str, str, object] | None:
+def _needs_unproducible(
+    r: _RuleAt, why: dict[str, str], ceiling: dict[str, int], title: int, producers: dict[str, list[str]]
+) -> tuple[tuple[int | str, ...], str, str, object] | None:
     w = r.rdef.when
 
     def code_of(name: str) -> str:
@@ -318,11 +422,20 @@ def _needs_unproducible(r: _RuleAt, why: dict[str, str], ceiling: dict[str, int]
         if low > 0 and name in why:
             return ("when", "min", name), code_of(name), f"it needs {name!r}, but {why[name]}", name
         if name in ceiling and low > ceiling[name] and not name.startswith(SYSTEM_PREFIXES):
-            return (("when", "min", name), "never-fires",
-                    f"min {name} {low} is above {ceiling[name]}, the most {name!r} can ever be", low)
+            return (
+                ("when", "min", name),
+                "never-fires",
+                f"min {name} {low} is above {ceiling[name]}, the most {name!r} can ever be",
+                low,
+            )
     for name in w.in_title:
         if title > ceiling.get(name, title):
             return ("when", "in_title"), "never-fires", f"{name!r} never reaches the title's level {title}", name
     if w.any and all(n in why for n in w.any):
-        return ("when", "any"), code_of(w.any[0]), "no signal of 'any' can be produced (" + "; ".join(f"{n}: {why[n]}" for n in w.any) + ")", list(w.any)
+        return (
+            ("when", "any"),
+            code_of(w.any[0]),
+            "no signal of 'any' can be produced (" + "; ".join(f"{n}: {why[n]}" for n in w.any) + ")",
+            list(w.any),
+        )
     return None

@@ -3,9 +3,8 @@
 The fixture format and the comparison are engine.maintainer.goldens' (load_fixtures, differences); this
 module only runs them and keeps the coverage.
 """
-from __future__ import annotations
 
-from engine.precedent import for_fixture
+from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from engine.errors import RuleIssue
 from engine.maintainer.goldens import differences, fixture_files, load_fixtures
+from engine.precedent import for_fixture
 from engine.ruleset import RuleSet
 from engine.triage import triage
 
@@ -49,9 +49,12 @@ class TestReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "passed": len(self.results) - len(self.failed), "failed": len(self.failed),
-            "results": [{"file": r.file, "name": r.name, "passed": r.passed, "differences": r.differences,
-                         "fired": r.fired} for r in self.results],
+            "passed": len(self.results) - len(self.failed),
+            "failed": len(self.failed),
+            "results": [
+                {"file": r.file, "name": r.name, "passed": r.passed, "differences": r.differences, "fired": r.fired}
+                for r in self.results
+            ],
             "coverage": [{"rule": rid, "fixtures": n} for rid, n in self.coverage_rows()],
             "never_fired": [rid for rid, n in self.coverage_rows() if n == 0],
             "issues": [i.as_dict() for i in self.issues],

@@ -1,4 +1,5 @@
 """Existing work: the registry file, its text and concept index, related work, the landscape."""
+
 from engine.registry.index import Registry, load_default_registry, load_registry
 from engine.registry.items import WorkItem, default_registry_file
 

@@ -17,15 +17,17 @@ own-words description, and the status of an item under study). The report says w
 updated, left unchanged, kept though no source had it, which owners changed, and what was
 skipped and why.
 """
+
 from __future__ import annotations
 
 import bisect
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -42,8 +44,14 @@ SERIES_MAJORITY = 0.8
 _SG = re.compile(r"^ITU-T Study Group (\d{1,2})$")
 _DOC_ID = re.compile(r"^(?:ITU-T\s+)?(.+?)(?:\s*\((?:\d{2}/)?\d{4}\))?$")
 _NUMBER = re.compile(r"^([A-Z])\.(\d+)")
-_STATUS = {"published": "in_force", "in force": "in_force", "withdrawal": "withdrawn", "withdrawn": "withdrawn",
-           "superseded": "superseded", "under study": "under_study"}
+_STATUS = {
+    "published": "in_force",
+    "in force": "in_force",
+    "withdrawal": "withdrawn",
+    "withdrawn": "withdrawn",
+    "superseded": "superseded",
+    "under study": "under_study",
+}
 
 
 @dataclass
@@ -54,20 +62,25 @@ class ImportReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)             # in the registry, in no source given
+    kept: list[str] = field(default_factory=list)  # in the registry, in no source given
     owner_changes: list[tuple[str, str, str]] = field(default_factory=list)  # (id, was, now)
-    inferred: list[str] = field(default_factory=list)         # owner from the series range
+    inferred: list[str] = field(default_factory=list)  # owner from the series range
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
 
     def lines(self) -> list[str]:
         """The report in words, one line per fact."""
-        out = [f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
-               f"kept {len(self.kept)} (in no source given), skipped {len(self.skipped)}; {len(self.items)} items"]
+        out = [
+            f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
+            f"kept {len(self.kept)} (in no source given), skipped {len(self.skipped)}; {len(self.items)} items"
+        ]
         for rid, was, now in self.owner_changes:
             out.append(f"owner changed: {rid} {was} -> {now}")
         if self.inferred:
-            out.append(f"owner from the series range ({len(self.inferred)}): " + ", ".join(self.inferred[:20])
-                       + (" ..." if len(self.inferred) > 20 else ""))
+            out.append(
+                f"owner from the series range ({len(self.inferred)}): "
+                + ", ".join(self.inferred[:20])
+                + (" ..." if len(self.inferred) > 20 else "")
+            )
         for rid in self.added[:50]:
             out.append(f"added: {rid}")
         for rid in self.updated[:50]:
@@ -113,10 +126,16 @@ def read_jsonl(path: Path) -> tuple[list[WorkItem], list[RuleIssue]]:
             continue
         published = str(rec.get("published") or "")[:10]
         owner_from = str(rec.get("owner_from") or "record")
-        raw = {"id": _clean(rec.get("id")), "title": _clean(rec.get("title")), "study_group": rec.get("study_group"),
-               "status": _status(rec.get("status")), "published": published, "year": _year(published),
-               "source": str(rec.get("source") or ""),
-               "owner_from": SERIES_RANGE if owner_from.startswith(SERIES_RANGE) else "record"}
+        raw = {
+            "id": _clean(rec.get("id")),
+            "title": _clean(rec.get("title")),
+            "study_group": rec.get("study_group"),
+            "status": _status(rec.get("status")),
+            "published": published,
+            "year": _year(published),
+            "source": str(rec.get("source") or ""),
+            "owner_from": SERIES_RANGE if owner_from.startswith(SERIES_RANGE) else "record",
+        }
         it = _item(raw, name, issues, n)
         if it is not None:
             items.append(it)
@@ -166,14 +185,29 @@ def read_relaton(path: Path) -> tuple[WorkItem | None, str | None, list[RuleIssu
         return None, f"{shown or name} is an amendment: its Recommendation is the item", []
     m = _DOC_ID.match(shown)
     rid = m.group(1).strip() if m else ""
-    published = next((str(d.get("at"))[:10] for d in rec.get("date") or [] if isinstance(d, dict) and d.get("type") == "published"), "")
-    source = next((_clean(s.get("content")) for s in rec.get("source") or [] if isinstance(s, dict) and s.get("type") == "src"), "")
-    stage = ((rec.get("status") or {}).get("stage") or {}).get("content") if isinstance(rec.get("status"), dict) else None
+    published = next(
+        (str(d.get("at"))[:10] for d in rec.get("date") or [] if isinstance(d, dict) and d.get("type") == "published"),
+        "",
+    )
+    source = next(
+        (_clean(s.get("content")) for s in rec.get("source") or [] if isinstance(s, dict) and s.get("type") == "src"),
+        "",
+    )
+    stage = (
+        ((rec.get("status") or {}).get("stage") or {}).get("content") if isinstance(rec.get("status"), dict) else None
+    )
     owner = _owner(rec)
     issues: list[RuleIssue] = []
-    raw = {"id": rid, "title": _english(rec.get("title"), "main"), "study_group": owner or "SG0",
-           "status": _status(stage), "published": published, "year": _year(published), "source": source,
-           "owner_from": "record" if owner else SERIES_RANGE}
+    raw = {
+        "id": rid,
+        "title": _english(rec.get("title"), "main"),
+        "study_group": owner or "SG0",
+        "status": _status(stage),
+        "published": published,
+        "year": _year(published),
+        "source": source,
+        "owner_from": "record" if owner else SERIES_RANGE,
+    }
     it = _item(raw, name, issues)
     return it, None, issues
 
@@ -190,8 +224,11 @@ def infer_owner(rid: str, owned: Iterable[WorkItem]) -> str | None:
     mine = _number(rid)
     if mine is None:
         return None
-    series = sorted((n[1], it.study_group) for it in owned
-                    if it.owner_from != SERIES_RANGE and (n := _number(it.id)) is not None and n[0] == mine[0])
+    series = sorted(
+        (n[1], it.study_group)
+        for it in owned
+        if it.owner_from != SERIES_RANGE and (n := _number(it.id)) is not None and n[0] == mine[0]
+    )
     if not series:
         return None
     i = bisect.bisect_left(series, (mine[1], ""))

@@ -37,11 +37,13 @@ Views, all over SG17 and SG20 items unless said otherwise:
   date counts as the first day of its month or year; an item with no dates is taken as older than
   any date asked.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.models import Flag, Proposal, RelatedWork
 from engine.precedence import decide
@@ -53,7 +55,13 @@ if TYPE_CHECKING:
     from engine.facts import Facts
     from engine.ruleset import RuleSet
 
-CLASS_OF_HOME = {"SG17": "horizontal", "SG20": "vertical", "joint": "joint", "other": "other", "undetermined": "undetermined"}
+CLASS_OF_HOME = {
+    "SG17": "horizontal",
+    "SG20": "vertical",
+    "joint": "joint",
+    "other": "other",
+    "undetermined": "undetermined",
+}
 CLUSTER_CATEGORIES = ("hotspot", "sector", "horizontal", "iot_service", "other_sg")
 GAP_CATEGORIES = ("sector", "hotspot")
 SG_ORDER = ("SG17", "SG20", "SG13", "SG11", "SG2", "SG21", "SG5")
@@ -62,8 +70,8 @@ MAX_OVERLAPS = 200
 OVERLAP_THRESHOLD = 0.33
 # The axes of the matrix, from the lexicon's categories: what protection is applied (aspects) and where (sectors).
 ASPECT_CATEGORIES = ("horizontal",)
-EXTRA_ASPECTS = ("privacy",)                        # a security-category concept that is an aspect of its own
-SETTING_HOTSPOTS = ("digital_twin", "metaverse")    # hot spots that are settings (columns), not aspects
+EXTRA_ASPECTS = ("privacy",)  # a security-category concept that is an aspect of its own
+SETTING_HOTSPOTS = ("digital_twin", "metaverse")  # hot spots that are settings (columns), not aspects
 NO_ASPECT = "-"
 CROSS_SECTOR = "cross_sector"
 QUESTIONS_SIDE_BY_SIDE = ("Q6/17", "Q6/20")
@@ -191,33 +199,54 @@ def first_url(source: str) -> str:
 
 # ---------------------------------------------------------------------- axes and concepts
 
-def axes(rs: "RuleSet") -> tuple[list[Axis], list[Axis]]:
+
+def axes(rs: RuleSet) -> tuple[list[Axis], list[Axis]]:
     """The matrix's rows (security aspects) and columns (sectors and settings), in lexicon order."""
-    aspects = [Axis(c, rs.concepts[c].label, rs.concept_category[c]) for c in rs.concepts
-               if (rs.concept_category[c] in ASPECT_CATEGORIES or c in EXTRA_ASPECTS
-                   or (rs.concept_category[c] == "hotspot" and c not in SETTING_HOTSPOTS))]
-    sectors = [Axis(c, rs.concepts[c].label, rs.concept_category[c]) for c in rs.concepts
-               if rs.concept_category[c] == "sector" or c in SETTING_HOTSPOTS]
+    aspects = [
+        Axis(c, rs.concepts[c].label, rs.concept_category[c])
+        for c in rs.concepts
+        if (
+            rs.concept_category[c] in ASPECT_CATEGORIES
+            or c in EXTRA_ASPECTS
+            or (rs.concept_category[c] == "hotspot" and c not in SETTING_HOTSPOTS)
+        )
+    ]
+    sectors = [
+        Axis(c, rs.concepts[c].label, rs.concept_category[c])
+        for c in rs.concepts
+        if rs.concept_category[c] == "sector" or c in SETTING_HOTSPOTS
+    ]
     return aspects, sectors
 
 
-def item_concepts(it: WorkItem, rs: "RuleSet") -> set[str]:
+def item_concepts(it: WorkItem, rs: RuleSet) -> set[str]:
     """The lexicon concepts of an item: those in its title and description, and its topics that name a concept."""
-    found = {h.concept for name, text in (("title", it.title), ("description", it.description)) for h in rs.matcher.scan(name, text)}
+    found = {
+        h.concept
+        for name, text in (("title", it.title), ("description", it.description))
+        for h in rs.matcher.scan(name, text)
+    }
     return found | {t.replace("-", "_") for t in it.topics if t.replace("-", "_") in rs.concepts}
 
 
 def nature_of(aspects: Sequence[str], sectors: Sequence[str]) -> str:
     """horizontal (aspects, no sector), vertical (a sector, no aspect), both, or neither."""
-    return {(True, False): "horizontal", (False, True): "vertical", (True, True): "both"}.get((bool(aspects), bool(sectors)), "neither")
+    return {(True, False): "horizontal", (False, True): "vertical", (True, True): "both"}.get(
+        (bool(aspects), bool(sectors)), "neither"
+    )
 
 
 def _place(concepts: set[str], aspect_ids: Sequence[str], sector_ids: Sequence[str]) -> tuple[list[str], list[str]]:
     return [a for a in aspect_ids if a in concepts], [s for s in sector_ids if s in concepts]
 
 
-def matrix_cells(items: Iterable[WorkItem], rs: "RuleSet", aspect_ids: Sequence[str], sector_ids: Sequence[str],
-                 concepts: dict[str, set[str]] | None = None) -> list[Cell]:
+def matrix_cells(
+    items: Iterable[WorkItem],
+    rs: RuleSet,
+    aspect_ids: Sequence[str],
+    sector_ids: Sequence[str],
+    concepts: dict[str, set[str]] | None = None,
+) -> list[Cell]:
     """The cells of the aspect x sector matrix that hold SG17 or SG20 items, row by row."""
     cells: dict[tuple[str, str], Cell] = {}
     for it in items:
@@ -238,14 +267,16 @@ def matrix_cells(items: Iterable[WorkItem], rs: "RuleSet", aspect_ids: Sequence[
 
 # ---------------------------------------------------------------------- the rules' answer, item left out
 
+
 class _LeftOut:
     """The registry as a RelatedWorkFinder without one item (the item being decided)."""
 
     def __init__(self, registry: Registry, item_id: str) -> None:
         self.registry, self.item_id = registry, item_id
 
-    def related(self, proposal: Proposal, facts: "Facts", home: str, lead: str | None,
-                rs: "RuleSet") -> tuple[list[RelatedWork], list[Flag]]:
+    def related(
+        self, proposal: Proposal, facts: Facts, home: str, lead: str | None, rs: RuleSet
+    ) -> tuple[list[RelatedWork], list[Flag]]:
         from engine.registry.related import flags_for
 
         found = [r for r in self.registry.scores(proposal, facts, rs) if r.id != self.item_id]
@@ -274,7 +305,7 @@ def _rec_number(item_id: str) -> tuple[str, int] | None:
     return (m.group(1), int(m.group(2))) if m else None
 
 
-def _self_sourced_rules(rs: "RuleSet", known: dict[str, WorkItem]) -> dict[str, set[str]]:
+def _self_sourced_rules(rs: RuleSet, known: dict[str, WorkItem]) -> dict[str, set[str]]:
     """Precedent and continuity rules -> the registry items their source names (only rules naming some)."""
     out: dict[str, set[str]] = {}
     for rid, rule in rs.rules.items():
@@ -297,7 +328,8 @@ def _principle_home(candidates: Sequence[Any]) -> str | None:
 
 # ---------------------------------------------------------------------- the landscape
 
-def build_landscape(registry: Registry, rs: "RuleSet") -> Landscape:
+
+def build_landscape(registry: Registry, rs: RuleSet) -> Landscape:
     """Classify every registry item (left out of the registry), and build the matrix, the side-by-side
     Questions, the contested items, the intersections, the overlaps and the gaps."""
     cidx = registry.concept_index(rs)
@@ -312,12 +344,19 @@ def build_landscape(registry: Registry, rs: "RuleSet") -> Landscape:
     rows: list[ItemRow] = []
     concepts_of: dict[str, set[str]] = {}
     for i, it in enumerate(registry.items):
-        t = trace(Proposal(title=it.title, summary=it.description), rs, registry=_LeftOut(registry, it.id),
-                  decision_id=f"landscape-{it.id}")
+        t = trace(
+            Proposal(title=it.title, summary=it.description),
+            rs,
+            registry=_LeftOut(registry, it.id),
+            decision_id=f"landscape-{it.id}",
+        )
         d, outcome = t.decision, t.outcome
         # A precedent written from this item alone (its source names no other registry item) cannot confirm it.
-        own = [c.rule for c in t.candidates
-               if c.rule in sourced and it.id in sourced[c.rule] and not (sourced[c.rule] - {it.id})]
+        own = [
+            c.rule
+            for c in t.candidates
+            if c.rule in sourced and it.id in sourced[c.rule] and not (sourced[c.rule] - {it.id})
+        ]
         home: str = d.home
         lead: str | None = d.lead
         other_sg, confidence = d.other_sg, d.confidence
@@ -341,21 +380,55 @@ def build_landscape(registry: Registry, rs: "RuleSet") -> Landscape:
                 why = f"with the item left out, the rules give it to {other_sg} ({chosen or 'no deciding rule'})"
             if own and why:
                 why += f"; {', '.join(own)} was written from this item alone and does not count for it"
-        rows.append(ItemRow(it.id, it.title, held, it.question, it.status, it.year, list(it.topics), home, lead, other_sg,
-                            list(d.questions), confidence, CLASS_OF_HOME[home], chosen, agrees,
-                            sorted(c for c in found if rs.concept_category.get(c) in CLUSTER_CATEGORIES), principle, why,
-                            nature_of(aspects, sectors), aspects, sectors, it.ongoing, it.start_date, it.status_date,
-                            it.target, first_url(it.source), list(it.liaisons), own, coordinate))
+        rows.append(
+            ItemRow(
+                it.id,
+                it.title,
+                held,
+                it.question,
+                it.status,
+                it.year,
+                list(it.topics),
+                home,
+                lead,
+                other_sg,
+                list(d.questions),
+                confidence,
+                CLASS_OF_HOME[home],
+                chosen,
+                agrees,
+                sorted(c for c in found if rs.concept_category.get(c) in CLUSTER_CATEGORIES),
+                principle,
+                why,
+                nature_of(aspects, sectors),
+                aspects,
+                sectors,
+                it.ongoing,
+                it.start_date,
+                it.status_date,
+                it.target,
+                first_url(it.source),
+                list(it.liaisons),
+                own,
+                coordinate,
+            )
+        )
 
     contested = [r.id for r in rows if r.why]
-    intersections = [r.id for r in rows if r.study_group in PAIR and r.id not in contested and _at_intersection(r, partners)]
+    intersections = [
+        r.id for r in rows if r.study_group in PAIR and r.id not in contested and _at_intersection(r, partners)
+    ]
     for r in rows:
         if r.id in intersections:
             other = PAIR[1 - PAIR.index(r.study_group)]
             near = sorted(partners.get(r.id, set()) | set(r.coordinate_with))
-            r.why = (f"{r.nature} in nature ({', '.join(r.aspects) or 'no aspect'} x {', '.join(r.sectors) or 'no sector'}); "
-                     f"rules say {_label(r)}" + (f"; overlaps {other}'s {', '.join(near[:4])}" if near else "")
-                     + (f"; liaises with {other}" if other in r.liaisons else f"; no liaison with {other} on record"))
+            r.why = (
+                f"{r.nature} in nature ({', '.join(r.aspects) or 'no aspect'} x "
+                f"{', '.join(r.sectors) or 'no sector'}); "
+                f"rules say {_label(r)}"
+                + (f"; overlaps {other}'s {', '.join(near[:4])}" if near else "")
+                + (f"; liaises with {other}" if other in r.liaisons else f"; no liaison with {other} on record")
+            )
 
     sgs = sorted({r.study_group for r in rows}, key=_sg_sort_key)
     clusters: list[Cluster] = []
@@ -380,24 +453,43 @@ def build_landscape(registry: Registry, rs: "RuleSet") -> Landscape:
                 if rs.concept_category[topic] in ("sector", "hotspot", "horizontal", "iot_service"):
                     candidate_topics.setdefault(topic, []).append(r.id)
     held_topics = {topic for r in rows for topic in r.concepts}
-    gaps = [{"concept": c, "label": rs.concepts[c].label, "category": rs.concept_category[c]}
-            for c in rs.concepts if rs.concept_category[c] in GAP_CATEGORIES and c not in held_topics]
+    gaps = [
+        {"concept": c, "label": rs.concepts[c].label, "category": rs.concept_category[c]}
+        for c in rs.concepts
+        if rs.concept_category[c] in GAP_CATEGORIES and c not in held_topics
+    ]
 
     cells = matrix_cells(registry.items, rs, aspect_ids, sector_ids, concepts_of)
     filled = {(c.aspect, c.sector) for c in cells}
-    cell_gaps = [{"aspect": a.id, "aspect_label": a.label, "sector": s.id, "sector_label": s.label}
-                 for s in sector_axes for a in aspect_axes if (a.id, s.id) not in filled]
+    cell_gaps = [
+        {"aspect": a.id, "aspect_label": a.label, "sector": s.id, "sector_label": s.label}
+        for s in sector_axes
+        for a in aspect_axes
+        if (a.id, s.id) not in filled
+    ]
 
     sides, elsewhere, cross = _side_by_side(rows, overlaps)
     return Landscape(
         ruleset={"version": rs.version, "revision": rs.revision},
         registry={"file": registry.file.rsplit("/", 1)[-1], "revision": registry.revision, "items": len(registry)},
-        threshold=OVERLAP_THRESHOLD, items=rows, clusters=clusters, overlaps=overlaps,
+        threshold=OVERLAP_THRESHOLD,
+        items=rows,
+        clusters=clusters,
+        overlaps=overlaps,
         candidates=contested + [i for i in intersections if not _arranged(i, rows)],
         candidate_topics=dict(sorted(candidate_topics.items(), key=lambda kv: (-len(kv[1]), kv[0]))),
-        gaps=gaps, study_groups=sgs, matrix=matrix, aspects=aspect_axes, sectors=sector_axes, cells=cells,
-        cell_gaps=cell_gaps, contested=contested, intersections=intersections, side_by_side=sides,
-        ongoing_elsewhere=elsewhere, cross_question_overlaps=cross,
+        gaps=gaps,
+        study_groups=sgs,
+        matrix=matrix,
+        aspects=aspect_axes,
+        sectors=sector_axes,
+        cells=cells,
+        cell_gaps=cell_gaps,
+        contested=contested,
+        intersections=intersections,
+        side_by_side=sides,
+        ongoing_elsewhere=elsewhere,
+        cross_question_overlaps=cross,
     )
 
 
@@ -435,20 +527,27 @@ def _side_by_side(rows: list[ItemRow], overlaps: list[Overlap]) -> tuple[list[Si
     for q in QUESTIONS_SIDE_BY_SIDE:
         members = sorted((r for r in rows if r.question == q), key=_status_rank)
         sides.append(Side(q, [r.id for r in members], [r.id for r in members if r.ongoing]))
-    elsewhere = [r.id for r in sorted(rows, key=_status_rank)
-                 if r.ongoing and r.study_group in PAIR and r.question not in QUESTIONS_SIDE_BY_SIDE]
+    elsewhere = [
+        r.id
+        for r in sorted(rows, key=_status_rank)
+        if r.ongoing and r.study_group in PAIR and r.question not in QUESTIONS_SIDE_BY_SIDE
+    ]
     left, right = set(sides[0].items), set(sides[1].items)
     cross = [o for o in overlaps if (o.sg17 in left and o.sg20 in right)]
     return sides, elsewhere, cross
 
 
-def _overlaps(registry: Registry, rs: "RuleSet") -> list[Overlap]:
+def _overlaps(registry: Registry, rs: RuleSet) -> list[Overlap]:
     cidx = registry.concept_index(rs)
     fields = {"title": 3, "summary": 1}
     side17 = [i for i, it in enumerate(registry.items) if it.study_group == "SG17"]
     side20 = [i for i, it in enumerate(registry.items) if it.study_group == "SG20"]
-    sims = {i: registry.similar({"title": registry.items[i].title, "summary": registry.items[i].description}, cidx.found[i], rs, fields)
-            for i in side17 + side20}
+    sims = {
+        i: registry.similar(
+            {"title": registry.items[i].title, "summary": registry.items[i].description}, cidx.found[i], rs, fields
+        )
+        for i in side17 + side20
+    }
     out: list[Overlap] = []
     for a in side17:
         for b in side20:
@@ -465,42 +564,77 @@ def _overlaps(registry: Registry, rs: "RuleSet") -> list[Overlap]:
 FILTERS = ("sg", "question", "status", "aspect", "sector")
 
 
-def filter_landscape(land: Landscape, *, sg: str | None = None, question: str | None = None, status: str | None = None,
-                     aspect: str | None = None, sector: str | None = None) -> Landscape:
+def filter_landscape(
+    land: Landscape,
+    *,
+    sg: str | None = None,
+    question: str | None = None,
+    status: str | None = None,
+    aspect: str | None = None,
+    sector: str | None = None,
+) -> Landscape:
     """The landscape restricted to the items that match every filter given (status 'ongoing' = any ongoing status;
     question 'unknown' = no Question on record); the matrix keeps only their cells."""
-    wanted = {k: v for k, v in (("sg", sg), ("question", question), ("status", status), ("aspect", aspect),
-                                ("sector", sector)) if v}
+    wanted = {
+        k: v
+        for k, v in (("sg", sg), ("question", question), ("status", status), ("aspect", aspect), ("sector", sector))
+        if v
+    }
     if not wanted:
         return land
 
     def keep(r: ItemRow) -> bool:
-        return ((not sg or r.study_group == sg)
-                and (not question or r.question == ("" if question == "unknown" else question))
-                and (not status or (r.ongoing if status == "ongoing" else r.status == status))
-                and (not aspect or aspect in r.aspects or (aspect == NO_ASPECT and not r.aspects))
-                and (not sector or sector in r.sectors or (sector == CROSS_SECTOR and not r.sectors)))
+        return (
+            (not sg or r.study_group == sg)
+            and (not question or r.question == ("" if question == "unknown" else question))
+            and (not status or (r.ongoing if status == "ongoing" else r.status == status))
+            and (not aspect or aspect in r.aspects or (aspect == NO_ASPECT and not r.aspects))
+            and (not sector or sector in r.sectors or (sector == CROSS_SECTOR and not r.sectors))
+        )
 
     ids = {r.id for r in land.items if keep(r)}
     cells = []
     for c in land.cells:
         if (aspect and c.aspect != aspect) or (sector and c.sector != sector):
             continue
-        c2 = Cell(c.aspect, c.sector, [i for i in c.sg17 if i in ids], [i for i in c.sg20 if i in ids], [i for i in c.ongoing if i in ids])
+        c2 = Cell(
+            c.aspect,
+            c.sector,
+            [i for i in c.sg17 if i in ids],
+            [i for i in c.sg20 if i in ids],
+            [i for i in c.ongoing if i in ids],
+        )
         if c2.sg17 or c2.sg20:
             cells.append(c2)
-    sides = [Side(s.question, [i for i in s.items if i in ids], [i for i in s.ongoing if i in ids]) for s in land.side_by_side]
+    sides = [
+        Side(s.question, [i for i in s.items if i in ids], [i for i in s.ongoing if i in ids])
+        for s in land.side_by_side
+    ]
     return Landscape(
-        ruleset=land.ruleset, registry=land.registry, threshold=land.threshold,
+        ruleset=land.ruleset,
+        registry=land.registry,
+        threshold=land.threshold,
         items=[r for r in land.items if r.id in ids],
-        clusters=[Cluster(c.concept, c.label, c.category, [i for i in c.items if i in ids], c.by_sg) for c in land.clusters
-                  if any(i in ids for i in c.items)],
+        clusters=[
+            Cluster(c.concept, c.label, c.category, [i for i in c.items if i in ids], c.by_sg)
+            for c in land.clusters
+            if any(i in ids for i in c.items)
+        ],
         overlaps=[o for o in land.overlaps if o.sg17 in ids or o.sg20 in ids],
         candidates=[i for i in land.candidates if i in ids],
-        candidate_topics={t: [i for i in v if i in ids] for t, v in land.candidate_topics.items() if any(i in ids for i in v)},
-        gaps=land.gaps, study_groups=land.study_groups, matrix=land.matrix, aspects=land.aspects, sectors=land.sectors,
-        cells=cells, cell_gaps=land.cell_gaps, contested=[i for i in land.contested if i in ids],
-        intersections=[i for i in land.intersections if i in ids], side_by_side=sides,
+        candidate_topics={
+            t: [i for i in v if i in ids] for t, v in land.candidate_topics.items() if any(i in ids for i in v)
+        },
+        gaps=land.gaps,
+        study_groups=land.study_groups,
+        matrix=land.matrix,
+        aspects=land.aspects,
+        sectors=land.sectors,
+        cells=cells,
+        cell_gaps=land.cell_gaps,
+        contested=[i for i in land.contested if i in ids],
+        intersections=[i for i in land.intersections if i in ids],
+        side_by_side=sides,
         ongoing_elsewhere=[i for i in land.ongoing_elsewhere if i in ids],
         cross_question_overlaps=[o for o in land.cross_question_overlaps if o.sg17 in ids or o.sg20 in ids],
         filters=wanted,
@@ -509,16 +643,17 @@ def filter_landscape(land: Landscape, *, sg: str | None = None, question: str | 
 
 # ---------------------------------------------------------------------- what changed
 
+
 @dataclass
 class Change:
     id: str
-    kind: str        # new | determined | consented | approved | moved | withdrawn | status
+    kind: str  # new | determined | consented | approved | moved | withdrawn | status
     title: str
     study_group: str
     question: str
-    before: str      # the status, Question or SG before ('' for a new item)
+    before: str  # the status, Question or SG before ('' for a new item)
     after: str
-    date: str        # when the record dates the step ('' when not dated)
+    date: str  # when the record dates the step ('' when not dated)
     source: str
 
 
@@ -576,12 +711,18 @@ def as_of(items: Iterable[WorkItem], date: str) -> list[WorkItem]:
         status = steps[-1].status if steps else "under_study"
         # The Question and SG of the last step by then that names them; else of the first later one (held
         # until then as far as the record says); else the present ones.
-        question = next((ev.question for ev in reversed(steps) if ev.question), "") or \
-            next((ev.question for ev in later if ev.question), it.question)
-        sg = next((ev.study_group for ev in reversed(steps) if ev.study_group), "") or \
-            next((ev.study_group for ev in later if ev.study_group), it.study_group)
+        question = next((ev.question for ev in reversed(steps) if ev.question), "") or next(
+            (ev.question for ev in later if ev.question), it.question
+        )
+        sg = next((ev.study_group for ev in reversed(steps) if ev.study_group), "") or next(
+            (ev.study_group for ev in later if ev.study_group), it.study_group
+        )
         status_date = steps[-1].date if steps else it.start_date
-        out.append(it.model_copy(update={"status": status, "question": question, "study_group": sg, "status_date": status_date}))
+        out.append(
+            it.model_copy(
+                update={"status": status, "question": question, "study_group": sg, "status_date": status_date}
+            )
+        )
     return out
 
 
@@ -596,47 +737,122 @@ def _kind(before: str, after: str) -> str:
 def _step(it: WorkItem, status: str, since: str, until: str) -> tuple[str, str]:
     """The date and source of the step that brought `it` to `status` inside (since, until], else the item's."""
     for ev in reversed(it.history):
-        if ev.status == status and ev.date and (not since or date_key(ev.date) >= date_key(since)) \
-                and (not until or date_key(ev.date) <= date_key(until)):
+        if (
+            ev.status == status
+            and ev.date
+            and (not since or date_key(ev.date) >= date_key(since))
+            and (not until or date_key(ev.date) <= date_key(until))
+        ):
             return ev.date, ev.source
     return it.status_date, first_url(it.source)
 
 
-def diff_items(old: Sequence[WorkItem], new: Sequence[WorkItem], rs: "RuleSet", *, since: str = "", until: str = "",
-               old_name: str = "", new_name: str = "") -> Changes:
-    """Items new, determined, consented, approved, moved or withdrawn between two registries, and the cells that changed."""
+def diff_items(
+    old: Sequence[WorkItem],
+    new: Sequence[WorkItem],
+    rs: RuleSet,
+    *,
+    since: str = "",
+    until: str = "",
+    old_name: str = "",
+    new_name: str = "",
+) -> Changes:
+    """Items new, determined, consented, approved, moved or withdrawn between two registries, and the
+    cells that changed."""
     before = {it.id: it for it in old}
     changes: list[Change] = []
     for it in new:
         was = before.get(it.id)
         if was is None:
             date = _first_date(it)
-            changes.append(Change(it.id, "new", it.title, it.study_group, it.question, "", it.status,
-                                  next((d for d in [it.start_date, *(e.date for e in it.history)] if d and date_key(d) == date), ""),
-                                  first_url(it.source)))
+            changes.append(
+                Change(
+                    it.id,
+                    "new",
+                    it.title,
+                    it.study_group,
+                    it.question,
+                    "",
+                    it.status,
+                    next((d for d in [it.start_date, *(e.date for e in it.history)] if d and date_key(d) == date), ""),
+                    first_url(it.source),
+                )
+            )
             # A new item can also have been consented or approved in the window (two dates of one registry).
-            if since and it.status in ("determined", "consented", "approved", "withdrawn") or any(
-                    e.status in ("consented", "approved") and e.date and (not since or date_key(e.date) >= date_key(since)) for e in it.history):
+            if (
+                since
+                and it.status in ("determined", "consented", "approved", "withdrawn")
+                or any(
+                    e.status in ("consented", "approved")
+                    and e.date
+                    and (not since or date_key(e.date) >= date_key(since))
+                    for e in it.history
+                )
+            ):
                 for status in ("determined", "consented", "approved", "withdrawn"):
-                    if any(e.status == status and e.date and (not since or date_key(e.date) >= date_key(since))
-                           and (not until or date_key(e.date) <= date_key(until)) for e in it.history):
+                    if any(
+                        e.status == status
+                        and e.date
+                        and (not since or date_key(e.date) >= date_key(since))
+                        and (not until or date_key(e.date) <= date_key(until))
+                        for e in it.history
+                    ):
                         d, s = _step(it, status, since, until)
                         changes.append(Change(it.id, status, it.title, it.study_group, it.question, "", status, d, s))
             continue
         if was.status != it.status:
             kind = _kind(was.status, it.status)
-            d, s = _step(it, it.status if kind != "approved" else ("approved" if any(e.status == "approved" for e in it.history) else it.status), since, until)
+            d, s = _step(
+                it,
+                it.status
+                if kind != "approved"
+                else ("approved" if any(e.status == "approved" for e in it.history) else it.status),
+                since,
+                until,
+            )
             changes.append(Change(it.id, kind, it.title, it.study_group, it.question, was.status, it.status, d, s))
         if (was.question and it.question and was.question != it.question) or was.study_group != it.study_group:
-            moved_at = next((e for e in it.history if e.date and (e.question and e.question != was.question or e.study_group and e.study_group != was.study_group)
-                             and (not since or date_key(e.date) >= date_key(since))), None)
-            changes.append(Change(it.id, "moved", it.title, it.study_group, it.question,
-                                  f"{was.study_group} {was.question or '(Question unknown)'}", f"{it.study_group} {it.question or '(Question unknown)'}",
-                                  moved_at.date if moved_at else "", moved_at.source if moved_at else first_url(it.source)))
+            moved_at = next(
+                (
+                    e
+                    for e in it.history
+                    if e.date
+                    and (
+                        e.question and e.question != was.question or e.study_group and e.study_group != was.study_group
+                    )
+                    and (not since or date_key(e.date) >= date_key(since))
+                ),
+                None,
+            )
+            changes.append(
+                Change(
+                    it.id,
+                    "moved",
+                    it.title,
+                    it.study_group,
+                    it.question,
+                    f"{was.study_group} {was.question or '(Question unknown)'}",
+                    f"{it.study_group} {it.question or '(Question unknown)'}",
+                    moved_at.date if moved_at else "",
+                    moved_at.source if moved_at else first_url(it.source),
+                )
+            )
     now = {it.id for it in new}
     for it in old:
         if it.id not in now:
-            changes.append(Change(it.id, "withdrawn", it.title, it.study_group, it.question, it.status, "(not in the newer registry)", "", first_url(it.source)))
+            changes.append(
+                Change(
+                    it.id,
+                    "withdrawn",
+                    it.title,
+                    it.study_group,
+                    it.question,
+                    it.status,
+                    "(not in the newer registry)",
+                    "",
+                    first_url(it.source),
+                )
+            )
     changes.sort(key=lambda c: (CHANGE_KINDS.index(c.kind), date_key(c.date), c.id))
 
     aspect_axes, sector_axes = axes(rs)
@@ -651,16 +867,32 @@ def diff_items(old: Sequence[WorkItem], new: Sequence[WorkItem], rs: "RuleSet", 
         sides_b = {"SG17": sorted(b.sg17) if b else [], "SG20": sorted(b.sg20) if b else []}
         sides_a = {"SG17": sorted(a.sg17) if a else [], "SG20": sorted(a.sg20) if a else []}
         if sides_b != sides_a:
-            cell_changes.append(CellChange(key[0], key[1], sides_b, sides_a, bool(sides_b["SG17"] and sides_b["SG20"]),
-                                           bool(sides_a["SG17"] and sides_a["SG20"])))
+            cell_changes.append(
+                CellChange(
+                    key[0],
+                    key[1],
+                    sides_b,
+                    sides_a,
+                    bool(sides_b["SG17"] and sides_b["SG20"]),
+                    bool(sides_a["SG17"] and sides_a["SG20"]),
+                )
+            )
     return Changes(since, until, old_name, new_name, changes, cell_changes)
 
 
-def changes_since(items: Sequence[WorkItem], rs: "RuleSet", since: str, until: str = "", name: str = "") -> Changes:
+def changes_since(items: Sequence[WorkItem], rs: RuleSet, since: str, until: str = "", name: str = "") -> Changes:
     """What changed in one registry between `since` and `until` (default: the registry as it is), from its dates."""
     old = as_of(items, _day_before(since))
     new = as_of(items, until) if until else list(items)
-    return diff_items(old, new, rs, since=since, until=until, old_name=f"{name} as of {since}", new_name=f"{name} as of {until or 'now'}")
+    return diff_items(
+        old,
+        new,
+        rs,
+        since=since,
+        until=until,
+        old_name=f"{name} as of {since}",
+        new_name=f"{name} as of {until or 'now'}",
+    )
 
 
 def _day_before(date: str) -> str:

@@ -4,6 +4,7 @@ page (templates `landscape.html` around `landscape_body.html`, with `landscape.c
 as PNG data URIs. The web app shows the same body and loads the same script and styles from its
 own address (its pages allow no inline script). What changed between two meetings renders as
 Markdown, JSON or CSV."""
+
 from __future__ import annotations
 
 import base64
@@ -32,7 +33,8 @@ def to_dict(land: Landscape) -> dict[str, Any]:
 
 
 def summary(land: Landscape) -> dict[str, Any]:
-    """Counts: items by holding SG and by classification, by status and nature, agreements, overlaps, candidates, gaps."""
+    """Counts: items by holding SG, classification, status and nature; agreements, overlaps,
+    candidates, gaps."""
     by_class: dict[str, dict[str, int]] = {}
     by_status: dict[str, int] = {}
     by_nature: dict[str, dict[str, int]] = {}
@@ -71,7 +73,11 @@ def _md_id(r: Any) -> str:
 def _status(r: Any) -> str:
     if r.status_date:
         return f"{r.status.replace('_', ' ')} ({r.status_date})"
-    return "under study" + (f" since {r.start_date}" if r.start_date else "") if r.status == "under_study" else r.status.replace("_", " ")
+    return (
+        "under study" + (f" since {r.start_date}" if r.start_date else "")
+        if r.status == "under_study"
+        else r.status.replace("_", " ")
+    )
 
 
 def _axis_label(land: Landscape, axis_id: str) -> str:
@@ -90,10 +96,15 @@ def ongoing_markdown(land: Landscape) -> list[str]:
     """The table of ongoing and recently approved (not yet in force) items."""
     rows = [r for r in land.items if r.ongoing or r.status == "approved"]
     rows.sort(key=lambda r: (r.study_group, r.question or "~", STATUSES.index(r.status), r.id))
-    out = ["| id | title | SG | Question | status | started | target | nature | rules say (item left out) |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    out += [f"| {_md_id(r)} | {_md_cell(r.title)} | {r.study_group} | {r.question or 'unknown'} | {_status(r)} | "
-            f"{r.start_date or '-'} | {r.target or '-'} | {r.nature} | {label_of(r)} |" for r in rows]
+    out = [
+        "| id | title | SG | Question | status | started | target | nature | rules say (item left out) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {_md_id(r)} | {_md_cell(r.title)} | {r.study_group} | {r.question or 'unknown'} | {_status(r)} | "
+        f"{r.start_date or '-'} | {r.target or '-'} | {r.nature} | {label_of(r)} |"
+        for r in rows
+    ]
     return out if rows else ["None."]
 
 
@@ -131,63 +142,144 @@ def to_markdown(land: Landscape) -> str:
                 else:
                     cells.append("")
             out.append("| " + " | ".join(cells) + " |")
-        out += ["", "Ongoing: " + "; ".join(f"{side.question} {len(side.ongoing)} ({', '.join(side.ongoing) or 'none'})" for side in sides) + "."]
+        out += [
+            "",
+            "Ongoing: "
+            + "; ".join(f"{side.question} {len(side.ongoing)} ({', '.join(side.ongoing) or 'none'})" for side in sides)
+            + ".",
+        ]
     out += ["", "Ongoing SG17 and SG20 work in other or unknown Questions:", ""]
-    out += [f"- {r.id} ({r.study_group} {r.question or 'Question unknown'}, {_status(r)}): {r.title}"
-            for r in (land.row(i) for i in land.ongoing_elsewhere)] or ["- none"]
+    out += [
+        f"- {r.id} ({r.study_group} {r.question or 'Question unknown'}, {_status(r)}): {r.title}"
+        for r in (land.row(i) for i in land.ongoing_elsewhere)
+    ] or ["- none"]
     out += ["", "Pairs that overlap across the two Questions:", ""]
     if land.cross_question_overlaps:
         out += ["| Q6/17 item | Q6/20 item | score |", "|---|---|---|"]
-        out += [f"| {o.sg17} {_md_cell(o.sg17_title)} | {o.sg20} {_md_cell(o.sg20_title)} | {o.score} |" for o in land.cross_question_overlaps]
+        out += [
+            f"| {o.sg17} {_md_cell(o.sg17_title)} | {o.sg20} {_md_cell(o.sg20_title)} | {o.score} |"
+            for o in land.cross_question_overlaps
+        ]
     else:
         out.append(f"None above the similarity threshold ({land.threshold}).")
-    out += ["", "## Aspect x sector matrix", "",
-            "Cells that hold SG17 or SG20 items (ongoing items in bold with *); every other aspect x sector cell is a gap.", "",
-            "| aspect | sector | SG17 | SG20 |", "|---|---|---|---|"]
+    out += [
+        "",
+        "## Aspect x sector matrix",
+        "",
+        "Cells that hold SG17 or SG20 items (ongoing items in bold with *); every other aspect x sector cell is a gap.",
+        "",
+        "| aspect | sector | SG17 | SG20 |",
+        "|---|---|---|---|",
+    ]
     for c in land.cells:
-        out.append(f"| {_md_cell(_axis_label(land, c.aspect))} | {_md_cell(_axis_label(land, c.sector))} | "
-                   f"{_chips(land, c.sg17, c.ongoing)} | {_chips(land, c.sg20, c.ongoing)} |")
-    out += ["", "## Candidates for the demarcation discussion", "",
-            "Contested: the rules, deciding each item with the item itself left out of the registry (and not counting a "
-            "precedent written from that item alone), would not place it with its holder.", ""]
-    out += [f"- {r.id} {r.title}: held by {r.study_group} {r.question or '(Question unknown)'}; {r.why}"
-            for r in (land.row(i) for i in land.contested)] or ["- none"]
-    out += ["", "At an intersection (a security aspect meets a sector, or the rules answer joint work) next to the other SG's work:", ""]
-    out += [f"- {r.id} {r.title}: held by {r.study_group}; {r.why}" for r in (land.row(i) for i in land.intersections)] or ["- none"]
+        out.append(
+            f"| {_md_cell(_axis_label(land, c.aspect))} | {_md_cell(_axis_label(land, c.sector))} | "
+            f"{_chips(land, c.sg17, c.ongoing)} | {_chips(land, c.sg20, c.ongoing)} |"
+        )
+    out += [
+        "",
+        "## Candidates for the demarcation discussion",
+        "",
+        "Contested: the rules, deciding each item with the item itself left out of the registry (and not counting a "
+        "precedent written from that item alone), would not place it with its holder.",
+        "",
+    ]
+    out += [
+        f"- {r.id} {r.title}: held by {r.study_group} {r.question or '(Question unknown)'}; {r.why}"
+        for r in (land.row(i) for i in land.contested)
+    ] or ["- none"]
+    out += [
+        "",
+        "At an intersection (a security aspect meets a sector, or the rules answer joint work) next to the other "
+        "SG's work:",
+        "",
+    ]
+    out += [
+        f"- {r.id} {r.title}: held by {r.study_group}; {r.why}" for r in (land.row(i) for i in land.intersections)
+    ] or ["- none"]
     if land.candidate_topics:
         out += ["", "By topic: " + "; ".join(f"{t} ({', '.join(ids)})" for t, ids in land.candidate_topics.items())]
-    out += ["", "## Gaps", "", f"Aspect x sector cells with no item in either SG: {len(land.cell_gaps)} of "
-            f"{len(land.aspects) * len(land.sectors)}. By sector, the aspects no item covers:", ""]
+    out += [
+        "",
+        "## Gaps",
+        "",
+        f"Aspect x sector cells with no item in either SG: {len(land.cell_gaps)} of "
+        f"{len(land.aspects) * len(land.sectors)}. By sector, the aspects no item covers:",
+        "",
+    ]
     by_sector: dict[str, list[str]] = {}
     for g in land.cell_gaps:
         by_sector.setdefault(g["sector_label"], []).append(g["aspect_label"])
     out += [f"- {_md_cell(sec)}: {len(asp)} ({', '.join(asp)})" for sec, asp in by_sector.items()] or ["- none"]
     out += ["", "Sector and hot-spot topics with no item at all:", ""]
     out += [f"- {g['label']} ({g['category']})" for g in land.gaps] or ["- none"]
-    out += ["", "## Items: holder, nature and the rules' answer", "",
-            "| id | title | held by | Question | status | nature | rules say | agrees |",
-            "|---|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Items: holder, nature and the rules' answer",
+        "",
+        "| id | title | held by | Question | status | nature | rules say | agrees |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in land.items:
-        out.append(f"| {r.id} | {_md_cell(r.title)} | {r.study_group} | {r.question or '-'} | {r.status.replace('_', ' ')} | "
-                   f"{r.nature} | {label_of(r)} | {'yes' if r.agrees else '**no**'} |")
-    out += ["", "## Topic clusters", "", "| topic | category | " + " | ".join(land.study_groups) + " | items |",
-            "|---|---|" + "---|" * len(land.study_groups) + "---|"]
+        out.append(
+            f"| {r.id} | {_md_cell(r.title)} | {r.study_group} | {r.question or '-'} | {r.status.replace('_', ' ')} | "
+            f"{r.nature} | {label_of(r)} | {'yes' if r.agrees else '**no**'} |"
+        )
+    out += [
+        "",
+        "## Topic clusters",
+        "",
+        "| topic | category | " + " | ".join(land.study_groups) + " | items |",
+        "|---|---|" + "---|" * len(land.study_groups) + "---|",
+    ]
     for cl in land.clusters:
         counts = " | ".join(str(cl.by_sg.get(sg, 0) or "") for sg in land.study_groups)
         out.append(f"| {_md_cell(cl.label)} | {cl.category} | {counts} | {', '.join(cl.items)} |")
     out += ["", f"## Overlapping SG17 and SG20 items (similarity >= {land.threshold})", ""]
     if land.overlaps:
         out += ["| SG17 item | SG20 item | score |", "|---|---|---|"]
-        out += [f"| {o.sg17} {_md_cell(o.sg17_title)} | {o.sg20} {_md_cell(o.sg20_title)} | {o.score} |" for o in land.overlaps]
+        out += [
+            f"| {o.sg17} {_md_cell(o.sg17_title)} | {o.sg20} {_md_cell(o.sg20_title)} | {o.score} |"
+            for o in land.overlaps
+        ]
     else:
         out.append("None above the threshold.")
     return "\n".join(out) + "\n"
 
 
-CSV_COLUMNS = ["id", "title", "study_group", "question", "status", "year", "topics", "home", "lead", "other_sg",
-               "questions", "confidence", "classification", "deciding_rule", "agrees", "principle", "concepts",
-               "candidate", "why", "overlaps_with", "nature", "aspects", "sectors", "ongoing", "start_date", "status_date",
-               "target", "url", "liaisons", "contested", "intersection"]
+CSV_COLUMNS = [
+    "id",
+    "title",
+    "study_group",
+    "question",
+    "status",
+    "year",
+    "topics",
+    "home",
+    "lead",
+    "other_sg",
+    "questions",
+    "confidence",
+    "classification",
+    "deciding_rule",
+    "agrees",
+    "principle",
+    "concepts",
+    "candidate",
+    "why",
+    "overlaps_with",
+    "nature",
+    "aspects",
+    "sectors",
+    "ongoing",
+    "start_date",
+    "status_date",
+    "target",
+    "url",
+    "liaisons",
+    "contested",
+    "intersection",
+]
 
 
 def to_csv(land: Landscape) -> str:
@@ -200,17 +292,48 @@ def to_csv(land: Landscape) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in land.items:
-        w.writerow(safe_row([r.id, r.title, r.study_group, r.question, r.status, "" if r.year is None else r.year, ";".join(r.topics),
-                    r.home, r.lead or "", r.other_sg or "", ";".join(r.questions), r.confidence, r.classification,
-                    r.deciding_rule, "yes" if r.agrees else "no", r.principle or "", ";".join(r.concepts),
-                    "yes" if r.id in land.candidates else "no", r.why, ";".join(partners.get(r.id, [])),
-                    r.nature, ";".join(r.aspects), ";".join(r.sectors), "yes" if r.ongoing else "no", r.start_date,
-                    r.status_date, r.target, r.url, ";".join(r.liaisons), "yes" if r.id in land.contested else "no",
-                    "yes" if r.id in land.intersections else "no"]))
+        w.writerow(
+            safe_row(
+                [
+                    r.id,
+                    r.title,
+                    r.study_group,
+                    r.question,
+                    r.status,
+                    "" if r.year is None else r.year,
+                    ";".join(r.topics),
+                    r.home,
+                    r.lead or "",
+                    r.other_sg or "",
+                    ";".join(r.questions),
+                    r.confidence,
+                    r.classification,
+                    r.deciding_rule,
+                    "yes" if r.agrees else "no",
+                    r.principle or "",
+                    ";".join(r.concepts),
+                    "yes" if r.id in land.candidates else "no",
+                    r.why,
+                    ";".join(partners.get(r.id, [])),
+                    r.nature,
+                    ";".join(r.aspects),
+                    ";".join(r.sectors),
+                    "yes" if r.ongoing else "no",
+                    r.start_date,
+                    r.status_date,
+                    r.target,
+                    r.url,
+                    ";".join(r.liaisons),
+                    "yes" if r.id in land.contested else "no",
+                    "yes" if r.id in land.intersections else "no",
+                ]
+            )
+        )
     return buf.getvalue()
 
 
 # ---------------------------------------------------------------------- charts (matplotlib, lazily)
+
 
 def _figure(width: float, height: float) -> Any:
     import matplotlib
@@ -247,7 +370,9 @@ def heatmap_png(land: Landscape) -> bytes:
     shades = ["#eceff3", "#dbe9f6", "#b8d5ee", "#8dbbe2", "#5b9bd1", "#2f78b9", "#175797", "#0b3a6b"]
     cmap = ListedColormap(shades[: max(2, min(len(shades), top + 1))])
     image = ax.imshow(values, cmap=cmap, aspect="auto", vmin=-0.5, vmax=max(1, min(len(shades) - 1, top)) + 0.5)
-    ax.set_xticks(range(len(cols)), labels=[_short(_axis_label(land, s)) for s in cols], rotation=60, ha="left", fontsize=8)
+    ax.set_xticks(
+        range(len(cols)), labels=[_short(_axis_label(land, s)) for s in cols], rotation=60, ha="left", fontsize=8
+    )
     ax.set_yticks(range(len(rows)), labels=[_short(_axis_label(land, a)) for a in rows], fontsize=8)
     ax.xaxis.tick_top()
     for y, row in enumerate(values):
@@ -261,20 +386,41 @@ def heatmap_png(land: Landscape) -> bytes:
 
 def status_png(land: Landscape) -> bytes:
     """Items of SG17 and SG20 by Question and status, as stacked bars."""
-    questions = sorted({r.question or f"{r.study_group} ?" for r in land.items if r.study_group in PAIR},
-                       key=lambda q: (q.split("/")[-1] if "/" in q else q.split()[0][2:], q.split("/")[0].zfill(4)))
+    questions = sorted(
+        {r.question or f"{r.study_group} ?" for r in land.items if r.study_group in PAIR},
+        key=lambda q: (q.split("/")[-1] if "/" in q else q.split()[0][2:], q.split("/")[0].zfill(4)),
+    )
     statuses = [s for s in STATUSES if any(r.status == s for r in land.items if r.study_group in PAIR)]
-    colours = {"under_study": "#c2410c", "determined": "#d97706", "consented": "#ca8a04", "approved": "#15803d",
-               "withdrawn": "#6b7280", "in_force": "#1d4ed8", "superseded": "#9ca3af"}
+    colours = {
+        "under_study": "#c2410c",
+        "determined": "#d97706",
+        "consented": "#ca8a04",
+        "approved": "#15803d",
+        "withdrawn": "#6b7280",
+        "in_force": "#1d4ed8",
+        "superseded": "#9ca3af",
+    }
     fig = _figure(max(6.0, 0.5 * len(questions) + 2.5), 3.6)
     ax = fig.add_subplot(1, 1, 1)
     bottom = [0] * len(questions)
     for s in statuses:
-        heights = [sum(1 for r in land.items if r.study_group in PAIR and (r.question or f"{r.study_group} ?") == q and r.status == s)
-                   for q in questions]
+        heights = [
+            sum(
+                1
+                for r in land.items
+                if r.study_group in PAIR and (r.question or f"{r.study_group} ?") == q and r.status == s
+            )
+            for q in questions
+        ]
         ax.bar(range(len(questions)), heights, bottom=bottom, color=colours.get(s, "#444"), label=s.replace("_", " "))
         bottom = [b + h for b, h in zip(bottom, heights)]
-    ax.set_xticks(range(len(questions)), labels=[q.replace(" ?", " (Q unknown)") for q in questions], rotation=45, ha="right", fontsize=8)
+    ax.set_xticks(
+        range(len(questions)),
+        labels=[q.replace(" ?", " (Q unknown)") for q in questions],
+        rotation=45,
+        ha="right",
+        fontsize=8,
+    )
     ax.set_ylabel("items")
     ax.set_title("SG17 and SG20 items by Question and status", fontsize=10)
     ax.legend(fontsize=8, frameon=False)
@@ -288,6 +434,7 @@ def _short(label: str, n: int = 34) -> str:
 
 # ---------------------------------------------------------------------- HTML
 
+
 def asset(name: str) -> str:
     """The text of one of the report's static files (ASSETS), shared by the standalone page and the web app."""
     if name not in ASSETS:
@@ -299,7 +446,11 @@ def script_hash() -> str:
     """The CSP source of the standalone report's inline script ('sha256-...'), for a server that sends it."""
     import hashlib
 
-    return "'sha256-" + base64.b64encode(hashlib.sha256(asset("landscape.js").encode("utf-8")).digest()).decode("ascii") + "'"
+    return (
+        "'sha256-"
+        + base64.b64encode(hashlib.sha256(asset("landscape.js").encode("utf-8")).digest()).decode("ascii")
+        + "'"
+    )
 
 
 def _env() -> Any:
@@ -310,17 +461,32 @@ def _env() -> Any:
 
 def _context(land: Landscape) -> dict[str, Any]:
     cells = {(c.aspect, c.sector): c for c in land.cells}
-    questions = sorted({r.question for r in land.items if r.study_group in PAIR and r.question},
-                       key=lambda q: (q.split("/")[1], int(q[1:].split("/")[0])))
+    questions = sorted(
+        {r.question for r in land.items if r.study_group in PAIR and r.question},
+        key=lambda q: (q.split("/")[1], int(q[1:].split("/")[0])),
+    )
     return {
-        "land": land, "s": summary(land), "home": label_of, "axis": lambda i: _axis_label(land, i),
-        "rows": [*land.aspects], "cols": [*land.sectors], "cells": cells, "NO_ASPECT": NO_ASPECT, "CROSS_SECTOR": CROSS_SECTOR,
-        "by_id": {r.id: r for r in land.items}, "questions": questions, "statuses": STATUSES, "ongoing_statuses": ONGOING,
+        "land": land,
+        "s": summary(land),
+        "home": label_of,
+        "axis": lambda i: _axis_label(land, i),
+        "rows": [*land.aspects],
+        "cols": [*land.sectors],
+        "cells": cells,
+        "NO_ASPECT": NO_ASPECT,
+        "CROSS_SECTOR": CROSS_SECTOR,
+        "by_id": {r.id: r for r in land.items},
+        "questions": questions,
+        "statuses": STATUSES,
+        "ongoing_statuses": ONGOING,
         "heatmap": base64.b64encode(heatmap_png(land)).decode("ascii"),
         "status_chart": base64.b64encode(status_png(land)).decode("ascii"),
-        "recent": sorted((r for r in land.items if r.ongoing or r.status == "approved"),
-                         key=lambda r: (r.study_group, r.question or "~", STATUSES.index(r.status), r.id)),
-        "contested": [land.row(i) for i in land.contested], "intersections": [land.row(i) for i in land.intersections],
+        "recent": sorted(
+            (r for r in land.items if r.ongoing or r.status == "approved"),
+            key=lambda r: (r.study_group, r.question or "~", STATUSES.index(r.status), r.id),
+        ),
+        "contested": [land.row(i) for i in land.contested],
+        "intersections": [land.row(i) for i in land.intersections],
         "elsewhere": [land.row(i) for i in land.ongoing_elsewhere],
     }
 
@@ -332,8 +498,11 @@ def report_body(land: Landscape) -> str:
 
 def to_html(land: Landscape) -> str:
     """A self-contained HTML page (no external resources): charts as data URIs, styles and filter script embedded."""
-    return str(_env().get_template("landscape.html").render(body=report_body(land), css=asset("landscape.css"),
-                                                          js=asset("landscape.js"), land=land))
+    return str(
+        _env()
+        .get_template("landscape.html")
+        .render(body=report_body(land), css=asset("landscape.css"), js=asset("landscape.js"), land=land)
+    )
 
 
 def render(land: Landscape, fmt: str) -> str:
@@ -351,16 +520,26 @@ def render(land: Landscape, fmt: str) -> str:
 
 # ---------------------------------------------------------------------- what changed
 
-CHANGE_HEADINGS = {"new": "New work items", "determined": "Determined (TAP)", "consented": "Consented (AAP)",
-                   "approved": "Approved", "moved": "Moved (Question or Study Group changed)",
-                   "withdrawn": "Withdrawn or gone", "status": "Other status changes"}
+CHANGE_HEADINGS = {
+    "new": "New work items",
+    "determined": "Determined (TAP)",
+    "consented": "Consented (AAP)",
+    "approved": "Approved",
+    "moved": "Moved (Question or Study Group changed)",
+    "withdrawn": "Withdrawn or gone",
+    "status": "Other status changes",
+}
 
 
 def changes_markdown(ch: Changes) -> str:
     """What changed between two meetings, as Markdown."""
     window = f"between {ch.since} and {ch.until or 'now'}" if ch.since else f"from {ch.old} to {ch.new}"
-    out = [f"# What changed {window}", "", f"Compared: {ch.old} -> {ch.new}. {len(ch.changes)} changes, "
-           f"{len(ch.cells)} matrix cells changed.", ""]
+    out = [
+        f"# What changed {window}",
+        "",
+        f"Compared: {ch.old} -> {ch.new}. {len(ch.changes)} changes, {len(ch.cells)} matrix cells changed.",
+        "",
+    ]
     for kind, heading in CHANGE_HEADINGS.items():
         found = ch.of_kind(kind)
         out += [f"## {heading} ({len(found)})", ""]
@@ -368,17 +547,30 @@ def changes_markdown(ch: Changes) -> str:
             out += ["None.", ""]
             continue
         out += ["| id | title | SG | Question | before | after | date | record |", "|---|---|---|---|---|---|---|---|"]
-        out += [f"| {c.id} | {_md_cell(c.title)} | {c.study_group} | {c.question or 'unknown'} | {_md_cell(c.before.replace('_', ' ') or '-')} | "
-                f"{_md_cell(c.after.replace('_', ' '))} | {c.date or '-'} | {c.source or '-'} |" for c in found]
+        out += [
+            f"| {c.id} | {_md_cell(c.title)} | {c.study_group} | {c.question or 'unknown'} | "
+            f"{_md_cell(c.before.replace('_', ' ') or '-')} | "
+            f"{_md_cell(c.after.replace('_', ' '))} | {c.date or '-'} | {c.source or '-'} |"
+            for c in found
+        ]
         out.append("")
     out += [f"## Matrix cells whose items changed ({len(ch.cells)})", ""]
     if ch.cells:
-        out += ["| aspect | sector | SG17 before | SG20 before | SG17 after | SG20 after | overlap |", "|---|---|---|---|---|---|---|"]
+        out += [
+            "| aspect | sector | SG17 before | SG20 before | SG17 after | SG20 after | overlap |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in ch.cells:
-            overlap = {(False, True): "now both SGs", (True, False): "no longer both", (True, True): "both, changed"}.get(
-                (c.shared_before, c.shared_after), "one SG")
-            out.append(f"| {c.aspect} | {c.sector} | {', '.join(c.before['SG17']) or '-'} | {', '.join(c.before['SG20']) or '-'} | "
-                       f"{', '.join(c.after['SG17']) or '-'} | {', '.join(c.after['SG20']) or '-'} | {overlap} |")
+            overlap = {
+                (False, True): "now both SGs",
+                (True, False): "no longer both",
+                (True, True): "both, changed",
+            }.get((c.shared_before, c.shared_after), "one SG")
+            out.append(
+                f"| {c.aspect} | {c.sector} | {', '.join(c.before['SG17']) or '-'} | "
+                f"{', '.join(c.before['SG20']) or '-'} | "
+                f"{', '.join(c.after['SG17']) or '-'} | {', '.join(c.after['SG20']) or '-'} | {overlap} |"
+            )
     else:
         out.append("None.")
     return "\n".join(out) + "\n"
@@ -397,6 +589,8 @@ def render_changes(ch: Changes, fmt: str) -> str:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["kind", "id", "title", "study_group", "question", "before", "after", "date", "source"])
         for c in ch.changes:
-            w.writerow(safe_row([c.kind, c.id, c.title, c.study_group, c.question, c.before, c.after, c.date, c.source]))
+            w.writerow(
+                safe_row([c.kind, c.id, c.title, c.study_group, c.question, c.before, c.after, c.date, c.source])
+            )
         return buf.getvalue()
     raise ValueError(f"unknown format {fmt!r} for changes; one of {', '.join(CHANGE_FORMATS)}")

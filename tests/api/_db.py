@@ -3,12 +3,13 @@
 Each PostgreSQL test gets a schema of its own (search_path in the URL), dropped afterwards. In CI
 (IOTSEC_TEST_STRICT=1) a missing PostgreSQL is a failure, not a skip.
 """
+
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
 import pytest

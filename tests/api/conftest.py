@@ -1,14 +1,15 @@
 """An app client on the bundled rules, with tokens configured, and a temporary data directory."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.web.app import create_app
 from api.runtime.settings import Settings
+from api.web.app import create_app
 
 ADMIN = "admin-token-for-tests-0123456789"
 STAFF = "staff-token-for-tests-0123456789"

@@ -5,6 +5,7 @@ A submitter pastes an A.1 text or uploads a .docx and reads the answer (on a lap
 not asserted), opens a detail, overrides it, confirms in bulk and exports the CSV.
 Screenshots go to artifacts/ (git-ignored).
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -25,8 +27,15 @@ from tests.engine.intake.test_a1text import FULL
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 STAFF = "staff-token-for-browser-0123456789"
 
 
@@ -44,8 +53,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = dict(os.environ, IOTSEC_DATA_DIR=str(data), IOTSEC_STAFF_TOKEN=STAFF)
     env.pop("IOTSEC_DATABASE_URL", None)
     log = (data / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.web.main:app", "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.web.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):  # bounded: at most ~30 s to start
@@ -119,7 +144,9 @@ def test_submitter_pastes_an_a1_text_and_reads_the_result(server: str, page: Any
 
 
 def test_the_answer_fits_a_390px_phone(server: str, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, java_script_enabled=False)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, java_script_enabled=False
+    )
     pg = context.new_page()
     pg.set_default_timeout(15_000)
     try:
@@ -162,13 +189,30 @@ def _post(server: str, path: str, body: bytes) -> Any:
 def test_staff_work_a_queue_of_500_decisions(server: str, page: Any) -> None:
     import json
 
-    topics = ["smart irrigation gateways", "PKI for constrained devices", "smart parking sensors", "home network firewalls",
-              "vehicle-to-everything messages", "smart meters", "e-health wearables", "digital twins of buildings",
-              "identity federation for IoT platforms", "blockchain of things", "oneM2M security", "drone telemetry"]
-    items = [{"title": f"Security requirements for {topics[i % len(topics)]}, study {i}", "reference": f"Y.q{i % 40}"}
-             for i in range(500)]
+    topics = [
+        "smart irrigation gateways",
+        "PKI for constrained devices",
+        "smart parking sensors",
+        "home network firewalls",
+        "vehicle-to-everything messages",
+        "smart meters",
+        "e-health wearables",
+        "digital twins of buildings",
+        "identity federation for IoT platforms",
+        "blockchain of things",
+        "oneM2M security",
+        "drone telemetry",
+    ]
+    items = [
+        {"title": f"Security requirements for {topics[i % len(topics)]}, study {i}", "reference": f"Y.q{i % 40}"}
+        for i in range(500)
+    ]
     _post(server, "/v1/triage/batch", json.dumps({"items": items}).encode())
-    target = _post(server, "/v1/triage", b'{"title": "Security of smart parking sensors in city platforms", "reference": "Y.park-sec"}')
+    target = _post(
+        server,
+        "/v1/triage",
+        b'{"title": "Security of smart parking sensors in city platforms", "reference": "Y.park-sec"}',
+    )
 
     page.goto(server + "/queue")
     assert page.url.endswith("/login")
@@ -178,7 +222,10 @@ def test_staff_work_a_queue_of_500_decisions(server: str, page: Any) -> None:
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/queue")
     page.wait_for_selector("#counts")
-    print(f"\nqueue of {len(items) + 1} decisions: first page painted {1000 * (time.monotonic() - started):.0f} ms after login")
+    print(
+        f"\nqueue of {len(items) + 1} decisions: first page painted {1000 * (time.monotonic() - started):.0f} ms "
+        "after login"
+    )
     counts = page.locator("#counts").inner_text()
     assert int(counts.split()[0]) >= 501 and "1-50 shown" in counts  # the other tests' decisions are open too
     assert page.locator("tbody tr[id^=d-]").count() == 50
@@ -197,8 +244,14 @@ def test_staff_work_a_queue_of_500_decisions(server: str, page: Any) -> None:
     assert "joint:SG20" in page.locator("#detail-stands").inner_text()
     assert "Agreed at the JCG-IoTSec meeting" in page.locator("#history").inner_text()
     page.screenshot(path=str(ARTIFACTS / "staff-detail-override.png"), full_page=True)
-    again = _post(server, "/v1/triage", b'{"title": "Security of smart parking sensors in city platforms", "reference": "Y.park-sec"}')
-    assert (again["home"], again["lead"], again["reviewed"]) == ("joint", "SG20", True) and "reason" not in again["review"]
+    again = _post(
+        server,
+        "/v1/triage",
+        b'{"title": "Security of smart parking sensors in city platforms", "reference": "Y.park-sec"}',
+    )
+    assert (again["home"], again["lead"], again["reviewed"]) == ("joint", "SG20", True) and "reason" not in again[
+        "review"
+    ]
 
     # Bulk confirm the first three rows of the open queue.
     page.goto(server + "/queue")
@@ -218,5 +271,3 @@ def test_staff_work_a_queue_of_500_decisions(server: str, page: Any) -> None:
         page.locator("#csv-export").click()
     text = Path(info.value.path()).read_text(encoding="utf-8")
     assert text.startswith("decision_id,") and all(c in text for c in chosen)
-
-

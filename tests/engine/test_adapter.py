@@ -1,4 +1,5 @@
 """The durable_rules adapter: each hazard of docs/durable-rules.md has a test that it cannot reach a user."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import EngineError, Proposal, RuleSet, load_rules, triage
-from engine import adapter
+from engine import EngineError, Proposal, RuleSet, adapter, load_rules, triage
 from engine.facts import extract
 
 
@@ -48,11 +48,21 @@ def test_skipping_parts_never_changes_what_fires() -> None:
 
     rng = random.Random(3)
     names = [f"s{i}" for i in range(60)]
-    conditions = [adapter.Condition(f"r{i}", all=tuple(rng.sample(names, 1)), min=((rng.choice(names), rng.randint(1, 3)),),
-                                    any=tuple(rng.sample(names, 2)) if i % 3 == 0 else (), none=(rng.choice(names),) if i % 4 == 0 else ())
-                  for i in range(300)]
+    conditions = [
+        adapter.Condition(
+            f"r{i}",
+            all=tuple(rng.sample(names, 1)),
+            min=((rng.choice(names), rng.randint(1, 3)),),
+            any=tuple(rng.sample(names, 2)) if i % 3 == 0 else (),
+            none=(rng.choice(names),) if i % 4 == 0 else (),
+        )
+        for i in range(300)
+    ]
     host = adapter.build_host(conditions, shard_size=40, title_level=3, label="skip")
-    every_part = {layer: ({}, frozenset(p.number for s in host.shards for p in s.parts if p.layer == layer)) for layer in host.index}
+    every_part = {
+        layer: ({}, frozenset(p.number for s in host.shards for p in s.parts if p.layer == layer))
+        for layer in host.index
+    }
     asserted: list[int] = []
     counts = {"skipping": 0, "every part": 0}
     real_assert = adapter._dre.assert_fact
@@ -82,9 +92,14 @@ def test_skipping_parts_never_changes_what_fires() -> None:
 def _holds(c: adapter.Condition, signals: dict[str, int], title_level: int = 3) -> bool:
     """What a condition means, written plainly: the engine must fire exactly these."""
     get = signals.get
-    return (all(get(s, 0) > 0 for s in c.all) and all(get(s, 0) == 0 for s in c.none)
-            and all(get(s, 0) >= title_level for s in c.in_title) and all(get(s, 0) >= n for s, n in c.min)
-            and all(get(s, 0) <= n for s, n in c.max) and (not c.any or any(get(s, 0) > 0 for s in c.any)))
+    return (
+        all(get(s, 0) > 0 for s in c.all)
+        and all(get(s, 0) == 0 for s in c.none)
+        and all(get(s, 0) >= title_level for s in c.in_title)
+        and all(get(s, 0) >= n for s, n in c.min)
+        and all(get(s, 0) <= n for s, n in c.max)
+        and (not c.any or any(get(s, 0) > 0 for s in c.any))
+    )
 
 
 def test_engine_fires_exactly_what_the_conditions_say() -> None:
@@ -98,10 +113,18 @@ def test_engine_fires_exactly_what_the_conditions_say() -> None:
     def pick(k: int) -> tuple[str, ...]:
         return tuple(rng.sample(names, k))
 
-    conditions = [adapter.Condition(
-        f"r{i}", all=pick(rng.randint(0, 1)), none=pick(rng.randint(0, 2)), in_title=pick(1) if i % 7 == 0 else (),
-        min=tuple((s, rng.randint(0, 3)) for s in pick(rng.randint(0, 1))), max=tuple((s, rng.randint(0, 2)) for s in pick(rng.randint(0, 2))),
-        any=pick(rng.randint(0, 3))) for i in range(400)]
+    conditions = [
+        adapter.Condition(
+            f"r{i}",
+            all=pick(rng.randint(0, 1)),
+            none=pick(rng.randint(0, 2)),
+            in_title=pick(1) if i % 7 == 0 else (),
+            min=tuple((s, rng.randint(0, 3)) for s in pick(rng.randint(0, 1))),
+            max=tuple((s, rng.randint(0, 2)) for s in pick(rng.randint(0, 2))),
+            any=pick(rng.randint(0, 3)),
+        )
+        for i in range(400)
+    ]
     host = adapter.build_host(conditions, shard_size=60, title_level=3, label="meaning")
     try:
         assert len(host.shards) > 1
@@ -114,7 +137,9 @@ def test_engine_fires_exactly_what_the_conditions_say() -> None:
         host.close()
 
 
-def test_failure_inside_evaluation_is_raised_and_session_deleted(ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_inside_evaluation_is_raised_and_session_deleted(
+    ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
     deleted: list[str] = []
     real_delete = adapter._dre.delete_state
 
@@ -195,9 +220,15 @@ def test_fact_matching_no_rule_is_harmless() -> None:
 
 
 def test_threads_get_the_same_answers(ruleset: RuleSet) -> None:
-    proposals = [Proposal(title=t) for t in (
-        "Security requirements for roadside units", "Functional architecture of smart water metering",
-        "Counterfeit IoT module detection", "Zero trust access control for IoT platforms")]
+    proposals = [
+        Proposal(title=t)
+        for t in (
+            "Security requirements for roadside units",
+            "Functional architecture of smart water metering",
+            "Counterfeit IoT module detection",
+            "Zero trust access control for IoT platforms",
+        )
+    ]
     expected = [triage(p, ruleset).home for p in proposals]
     errors: list[BaseException] = []
     results: list[list[str]] = []
@@ -250,9 +281,11 @@ def test_reused_sessions_keep_no_memory(ruleset: RuleSet) -> None:
     def rss() -> int:
         return int(Path("/proc/self/statm").read_text().split()[1]) * page
 
-    signals = [extract(f.proposal, ruleset).signals
-               for path in fixture_files(Path(__file__).resolve().parents[2] / "fixtures" / "proposals")
-               for f in load_fixtures(path)[0]]
+    signals = [
+        extract(f.proposal, ruleset).signals
+        for path in fixture_files(Path(__file__).resolve().parents[2] / "fixtures" / "proposals")
+        for f in load_fixtures(path)[0]
+    ]
     for s in signals:  # warm up: first-use allocations are not growth
         ruleset.host.evaluate(s)
     before = rss()

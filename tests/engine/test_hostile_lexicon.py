@@ -1,11 +1,13 @@
 """Hostile text against the lexicon: the work is linear in the text (counted, not timed), and the
 blocker sweep gives exactly what checking every hit against every span gives."""
+
 from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -47,8 +49,10 @@ def python_steps(run: Callable[[], Any], budget: int) -> int:
     return count
 
 
-MATCHER = compile_matcher({"identification": ["identification"], "iot": ["IoT"], "pii": ["de-identification"]},
-                          {"identification": ["de-identification", "re identification"], "iot": ["IoT-ID"]})
+MATCHER = compile_matcher(
+    {"identification": ["identification"], "iot": ["IoT"], "pii": ["de-identification"]},
+    {"identification": ["de-identification", "re identification"], "iot": ["IoT-ID"]},
+)
 
 
 @pytest.mark.parametrize("unit", ["de-identification ", "identification ", "re-identification de-identification "])
@@ -70,21 +74,33 @@ def test_extracting_facts_from_a_repeated_blocker_is_linear(ruleset: Any) -> Non
     assert n_big <= 200 * 5000 and n_big <= 12 * n_small, (n_small, n_big)
 
 
-def _reference(matcher_phrases: dict[str, list[str]], blockers: dict[str, list[str]], text: str) -> list[tuple[str, str, int, int]]:
+def _reference(
+    matcher_phrases: dict[str, list[str]], blockers: dict[str, list[str]], text: str
+) -> list[tuple[str, str, int, int]]:
     """Every hit checked against every blocker span: the definition the sweep must agree with."""
     plain = compile_matcher(matcher_phrases)
     spans = compile_matcher({"block:" + c: b for c, b in blockers.items()}).spans(text) if blockers else []
-    return [h for h in plain.spans(text)
-            if not any(b[0] == "block:" + h[0] and b[2] <= h[2] and h[3] <= b[3] for b in spans)]
+    return [
+        h
+        for h in plain.spans(text)
+        if not any(b[0] == "block:" + h[0] and b[2] <= h[2] and h[3] <= b[3] for b in spans)
+    ]
 
 
 def test_the_blocker_sweep_agrees_with_checking_every_span() -> None:
     rng = random.Random(5)
     words = ["de", "re", "identification", "IoT", "iot", "ID", "smart", "grid", "meter", "the"]
-    phrases = {"ident": ["identification", "IoT identification"], "grid": ["smart grid", "grid"],
-               "iot": ["IoT"], "meter": ["smart meter", "meter"]}
-    blockers = {"ident": ["de identification", "re identification", "IoT identification"],
-                "grid": ["smart grid meter"], "iot": ["IoT ID", "IoT"][:1 + rng.randrange(1)]}
+    phrases = {
+        "ident": ["identification", "IoT identification"],
+        "grid": ["smart grid", "grid"],
+        "iot": ["IoT"],
+        "meter": ["smart meter", "meter"],
+    }
+    blockers = {
+        "ident": ["de identification", "re identification", "IoT identification"],
+        "grid": ["smart grid meter"],
+        "iot": ["IoT ID", "IoT"][: 1 + rng.randrange(1)],
+    }
     matcher = compile_matcher(phrases, blockers)
     for _ in range(400):
         text = " ".join(rng.choice(words) for _ in range(rng.randrange(1, 30)))
@@ -104,4 +120,8 @@ def test_evidence_of_a_citation_repeated_thousands_of_times_stays_capped(ruleset
     facts = extract(p, ruleset)
     assert facts.signals["revises_sg17"] == 1  # a Recommendation counts once, however often it is cited
     assert 0 < len(facts.evidence["revises_sg17"]) <= MAX_EVIDENCE
-    assert all(len(ev) <= MAX_EVIDENCE for name, ev in facts.evidence.items() if name.startswith(("cites_", "revises_", "names_")))
+    assert all(
+        len(ev) <= MAX_EVIDENCE
+        for name, ev in facts.evidence.items()
+        if name.startswith(("cites_", "revises_", "names_"))
+    )

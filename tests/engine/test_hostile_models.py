@@ -1,10 +1,12 @@
 """Hostile Unicode in proposals: identifiers read as what they show (NFKC, ASCII digits), invisible
 and bidirectional controls refused in titles, lone surrogates refused anywhere, as 4xx errors."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -35,7 +37,9 @@ def test_related_recommendations_and_references_are_normalised(ruleset: Any) -> 
     assert signals.get("cites_sg17") == 1 and signals.get("liaises_sg17") == 1 and signals.get("reference_sg17") == 1
 
 
-@pytest.mark.parametrize("char", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"])
+@pytest.mark.parametrize(
+    "char", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+)
 def test_bidirectional_controls_are_refused_in_titles_and_items(char: str) -> None:
     with pytest.raises(ValidationError, match=f"bidirectional control U\\+{ord(char):04X}"):
         Proposal(title=f"IoT {char}security")
@@ -50,13 +54,27 @@ def test_zero_width_characters_are_refused_in_titles(char: str) -> None:
 
 
 def test_ordinary_unicode_titles_still_pass() -> None:
-    for title in ("Sécurité de l'IoT", "物联网安全要求", "أمن إنترنت الأشياء", "IoT security — guidelines (2nd edition)"):
+    for title in (
+        "Sécurité de l'IoT",
+        "物联网安全要求",
+        "أمن إنترنت الأشياء",
+        "IoT security — guidelines (2nd edition)",
+    ):
         assert Proposal(title=title).title == title
 
 
-FIELDS = [("title", "IoT \ud800 security"), ("summary", "x \udfff"), ("text", "\ud83d"), ("scope", "a\udc00"),
-          ("keywords", ["\ud800"]), ("relations", ["X.1352\ud800"]), ("liaisons", ["SG17\ud800"]),
-          ("questions", ["Q6/17\ud800"]), ("reference", "X.\ud800"), ("submitter", "\ud800")]
+FIELDS = [
+    ("title", "IoT \ud800 security"),
+    ("summary", "x \udfff"),
+    ("text", "\ud83d"),
+    ("scope", "a\udc00"),
+    ("keywords", ["\ud800"]),
+    ("relations", ["X.1352\ud800"]),
+    ("liaisons", ["SG17\ud800"]),
+    ("questions", ["Q6/17\ud800"]),
+    ("reference", "X.\ud800"),
+    ("submitter", "\ud800"),
+]
 
 
 @pytest.mark.parametrize("field, value", FIELDS)
@@ -82,8 +100,8 @@ def test_a_lone_surrogate_in_a_field_name_is_a_validation_error() -> None:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
-    from api.web.app import create_app
     from api.runtime.settings import Settings
+    from api.web.app import create_app
 
     data: Path = tmp_path_factory.mktemp("unicode") / "data"
     settings = Settings(data_dir=data, admin_token="u" * 32, log_decisions=True)  # type: ignore[arg-type]
@@ -91,11 +109,20 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield c
 
 
-@pytest.mark.parametrize("body", [b'{"title": "IoT \\ud800 security"}', b'{"title": "IoT", "text": "x \\udfff"}',
-                                  b'{"title": "IoT", "submitter": "\\ud83d"}', b'{"title": "IoT", "keywords": ["\\ud800"]}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"title": "IoT \\ud800 security"}',
+        b'{"title": "IoT", "text": "x \\udfff"}',
+        b'{"title": "IoT", "submitter": "\\ud83d"}',
+        b'{"title": "IoT", "keywords": ["\\ud800"]}',
+    ],
+)
 def test_the_service_answers_a_lone_surrogate_with_a_422(client: Any, body: bytes) -> None:
     r = client.post("/v1/triage", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert "surrogate" in r.json()["detail"][0]["msg"]
-    batch = client.post("/v1/triage/batch", content=b'{"items": [' + body + b"]}", headers={"content-type": "application/json"})
+    batch = client.post(
+        "/v1/triage/batch", content=b'{"items": [' + body + b"]}", headers={"content-type": "application/json"}
+    )
     assert batch.status_code in (200, 422) and "surrogate" in batch.text

@@ -1,5 +1,6 @@
 """Hostile rule sets: what loads must be safe to run. Pathological lexicon entries, deep or huge
 YAML and rule sets the engine cannot run are refused at load (and by lint), each located."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,18 +33,31 @@ def _add_to_privacy(rules_copy: Path, addition: str) -> tuple[Path, int]:
 
 # -- finding 2: pathological lexicon entries ------------------------------------------------------
 
-@pytest.mark.parametrize("entry", ["    not_within: [the, of, and]", "    not_within: [of the]", "    not_within: [\"in\"]"])
+
+@pytest.mark.parametrize(
+    "entry", ["    not_within: [the, of, and]", "    not_within: [of the]", '    not_within: ["in"]']
+)
 def test_stop_words_as_blockers_are_refused_where_they_stand(rules_copy: Path, entry: str) -> None:
     lexicon, line = _add_to_privacy(rules_copy, entry)
     issues = _refused(rules_copy)
-    assert issues and all(i.file.endswith("lexicon.yaml") and i.line == line and i.code == "lexicon" for i in issues), issues
+    assert issues and all(i.file.endswith("lexicon.yaml") and i.line == line and i.code == "lexicon" for i in issues), (
+        issues
+    )
     assert "not_within phrase" in issues[0].message and "nearly every text" in issues[0].message
     findings = lint_directory(rules_copy).findings
     assert any(f.code == "lexicon" and f.line == line and f.file.endswith("lexicon.yaml") for f in findings)
 
 
-@pytest.mark.parametrize("phrase, why", [("the", "common words"), ("and the", "common words"), ("Of The", "common words"),
-                                         ("ox", "shorter than 3"), ("t-t", "shorter than 3")])
+@pytest.mark.parametrize(
+    "phrase, why",
+    [
+        ("the", "common words"),
+        ("and the", "common words"),
+        ("Of The", "common words"),
+        ("ox", "shorter than 3"),
+        ("t-t", "shorter than 3"),
+    ],
+)
 def test_phrases_that_match_nearly_everything_are_refused(rules_copy: Path, phrase: str, why: str) -> None:
     lexicon = rules_copy / "lexicon.yaml"
     text = lexicon.read_text()
@@ -97,7 +111,8 @@ class _NoParser:
 
 @pytest.mark.parametrize("kind", ["flow sequences", "flow mappings", "flow over lines"])
 def test_deep_flow_nesting_is_refused_by_a_linear_scan_before_the_parser_runs(
-        rules_copy: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules_copy: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import engine.yamlfile as yamlfile
 
     path = rules_copy / "deep.yaml"
@@ -124,6 +139,7 @@ def test_nesting_hidden_from_the_scan_is_still_refused_by_the_parsers_depth_coun
     # hides the brackets after it from the scan; the event stream's depth counter still stops it.
     text = "schema: iotsec-triage/rules@1\na: foo, 'x\nrules: " + '["]", ' * 300 + "\n'\n"
     from engine.yamlfile import nesting_scan
+
     assert nesting_scan(text) is None
     (rules_copy / "deep.yaml").write_text(text)
     issues = _refused(rules_copy)
@@ -132,8 +148,11 @@ def test_nesting_hidden_from_the_scan_is_still_refused_by_the_parsers_depth_coun
 
 def test_quotes_and_comments_do_not_count_as_nesting() -> None:
     from engine.yamlfile import nesting_scan
-    text = ("a: 'it''s " + "[" * 40 + "' # " + "{" * 40 + "\n"
-            'b: "x\\" ' + "[" * 40 + '"\nc: don\'t [1] {2}\nd: [' + "'[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['" + "]\n")
+
+    text = (
+        "a: 'it''s " + "[" * 40 + "' # " + "{" * 40 + "\n"
+        'b: "x\\" ' + "[" * 40 + "\"\nc: don't [1] {2}\nd: [" + "'[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['" + "]\n"
+    )
     assert nesting_scan(text) is None
 
 
@@ -158,6 +177,7 @@ def test_a_rule_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> No
     import os
 
     from engine.yamlfile import YamlFileError, read_yaml
+
     fifo = tmp_path / "pipe.yaml"
     os.mkfifo(fifo)
     with pytest.raises(YamlFileError) as caught:
@@ -167,15 +187,21 @@ def test_a_rule_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> No
 
 # -- finding 4: a rule set that loads must run ----------------------------------------------------
 
+
 def _wide_rules(rules_copy: Path, reads: int) -> int:
     """Rules deriving `reads` facts from access_control, and one rule reading them all; its line."""
     facts = [f"fx_{i}" for i in range(reads)]
     lines = ["schema: iotsec-triage/rules@1", "rules:"]
     for i in range(0, reads, 5):
-        lines.append(f"  - {{id: gen.d{i:04d}, description: \"Derives {i}.\", source: \"test\", stage: advisory, "
-                     f"when: {{all: [access_control]}}, then: {{derive: [{', '.join(facts[i:i + 5])}]}}}}")
-    lines.append(f"  - {{id: gen.wide, description: \"Reads them all.\", source: \"test\", stage: advisory, "
-                 f"when: {{all: [access_control], max: {{{', '.join(f'{x}: 9' for x in facts)}}}}}, then: {{questions: [Q6/17]}}}}")
+        lines.append(
+            f'  - {{id: gen.d{i:04d}, description: "Derives {i}.", source: "test", stage: advisory, '
+            f"when: {{all: [access_control]}}, then: {{derive: [{', '.join(facts[i : i + 5])}]}}}}"
+        )
+    lines.append(
+        f'  - {{id: gen.wide, description: "Reads them all.", source: "test", stage: advisory, '
+        f"when: {{all: [access_control], max: {{{', '.join(f'{x}: 9' for x in facts)}}}}}, then: "
+        f"{{questions: [Q6/17]}}}}"
+    )
     (rules_copy / "zz_wide.yaml").write_text("\n".join(lines) + "\n")
     return len(lines)
 
@@ -200,7 +226,9 @@ def test_a_rule_at_the_signal_bound_loads_and_fires(rules_copy: Path) -> None:
         rs.close()
 
 
-def test_loading_runs_every_part_and_every_rule_in_the_engine(rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loading_runs_every_part_and_every_rule_in_the_engine(
+    rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from engine import adapter
 
     asserted: list[str] = []
@@ -221,7 +249,9 @@ def test_loading_runs_every_part_and_every_rule_in_the_engine(rules_copy: Path, 
         rs.close()
 
 
-def test_a_fact_the_engine_refuses_is_a_load_error_at_its_rule(rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fact_the_engine_refuses_is_a_load_error_at_its_rule(
+    rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from engine import adapter
 
     real = adapter._dre.assert_fact
@@ -240,7 +270,9 @@ def test_a_fact_the_engine_refuses_is_a_load_error_at_its_rule(rules_copy: Path,
     assert all(str(i).startswith(f"{i.file}:{i.line}:") and i.line > 1 for i in issues)
 
 
-def test_a_rule_the_engine_compiles_but_never_fires_is_a_load_error(rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rule_the_engine_compiles_but_never_fires_is_a_load_error(
+    rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from engine import adapter
 
     real = adapter._expression
@@ -258,7 +290,8 @@ def test_a_rule_the_engine_compiles_but_never_fires_is_a_load_error(rules_copy: 
 
 
 def test_a_shard_whose_largest_fact_is_refused_is_a_load_error_at_its_widest_rule(
-        rules_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from engine import adapter
 
     real = adapter._dre.assert_fact
@@ -270,5 +303,7 @@ def test_a_shard_whose_largest_fact_is_refused_is_a_load_error_at_its_widest_rul
 
     monkeypatch.setattr(adapter._dre, "assert_fact", small_facts_only)
     issues = _refused(rules_copy)
-    assert issues and all(i.code == "engine" and "largest fact" in i.message and "error code: 303" in i.message for i in issues)
+    assert issues and all(
+        i.code == "engine" and "largest fact" in i.message and "error code: 303" in i.message for i in issues
+    )
     assert all(i.line > 1 and not i.file.endswith(("lexicon.yaml", "catalogue.yaml")) for i in issues)

@@ -1,15 +1,21 @@
 """The lexicon matcher: whole words only, plurals, abbreviations by their capitals, punctuation as
 space, blockers, and several fields prepared together without a phrase crossing between them."""
+
 from __future__ import annotations
 
 import pytest
 
-from engine.lexicon import compile_matcher, prepare, prepare_joined, replace_prepared
+from engine.lexicon import Matcher, compile_matcher, prepare, prepare_joined, replace_prepared
 
 MATCHER = compile_matcher(
-    {"iot": ["Internet of things", "IoT"], "its": ["ITS", "intelligent transport system"],
-     "weak": ["software weakness"], "policy": ["security policy"], "e2e": ["end-to-end security"],
-     "identification": ["identification"]},
+    {
+        "iot": ["Internet of things", "IoT"],
+        "its": ["ITS", "intelligent transport system"],
+        "weak": ["software weakness"],
+        "policy": ["security policy"],
+        "e2e": ["end-to-end security"],
+        "identification": ["identification"],
+    },
     {"identification": ["de-identification"]},
 )
 
@@ -18,27 +24,32 @@ def concepts(text: str) -> list[str]:
     return [c for c, _, _, _ in MATCHER.spans(text)]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Security of the Internet of Things", ["iot"]),
-    ("IoT gateways", ["iot"]),
-    ("idiot-proof design", []),                     # never inside a word
-    ("its security", []),                           # an abbreviation needs its capitals
-    ("ITS roadside units", ["its"]),
-    ("intelligent transport systems", ["its"]),     # plural of the last word
-    ("two software weaknesses", ["weak"]),          # -ss takes -es
-    ("security policies", ["policy"]),              # consonant + y takes -ies
-    ("end to end security", ["e2e"]),               # punctuation and spaces are equivalent
-    ("end-to-end   security", ["e2e"]),
-    ("de-identification of records", []),           # a blocker phrase hides the concept inside it
-    ("identification of things", ["identification"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Security of the Internet of Things", ["iot"]),
+        ("IoT gateways", ["iot"]),
+        ("idiot-proof design", []),  # never inside a word
+        ("its security", []),  # an abbreviation needs its capitals
+        ("ITS roadside units", ["its"]),
+        ("intelligent transport systems", ["its"]),  # plural of the last word
+        ("two software weaknesses", ["weak"]),  # -ss takes -es
+        ("security policies", ["policy"]),  # consonant + y takes -ies
+        ("end to end security", ["e2e"]),  # punctuation and spaces are equivalent
+        ("end-to-end   security", ["e2e"]),
+        ("de-identification of records", []),  # a blocker phrase hides the concept inside it
+        ("identification of things", ["identification"]),
+    ],
+)
 def test_matching(text: str, expected: list[str]) -> None:
     assert concepts(text) == expected
 
 
 def test_words_are_reported_as_written() -> None:
     assert [(c, w) for c, w, _, _ in MATCHER.spans("Secure ITS, and the Internet-of-Things!")] == [
-        ("its", "ITS"), ("iot", "Internet of Things")]
+        ("its", "ITS"),
+        ("iot", "Internet of Things"),
+    ]
 
 
 def test_fields_prepared_together_keep_phrases_apart() -> None:
@@ -56,7 +67,9 @@ def test_a_field_replaced_is_prepared_as_if_joined_afresh() -> None:
     texts = ["Title: IoT", "", "Scope. It does not cover IoT gateways.", "Summary"]
     norm, _, ends = prepare_joined(texts)
     replaced = replace_prepared(norm, ends, 2, "Scope.")
-    assert MATCHER.spans_prepared(*replaced[:2]) == MATCHER.spans_prepared(*prepare_joined(["Title: IoT", "", "Scope.", "Summary"])[:2])
+    assert MATCHER.spans_prepared(*replaced[:2]) == MATCHER.spans_prepared(
+        *prepare_joined(["Title: IoT", "", "Scope.", "Summary"])[:2]
+    )
     assert [c for c, _, _, _ in MATCHER.spans_prepared(*replaced[:2])] == ["iot"]
 
 
@@ -67,10 +80,14 @@ def test_prepare_pads_with_spaces() -> None:
 
 # ---------------------------------------------------------------- requires: phrases that need a context
 
-def _ctx_matcher(within: int = 3) -> "Matcher":
+
+def _ctx_matcher(within: int = 3) -> Matcher:
     from engine.lexicon import Context
-    return compile_matcher({"platform": ["platform", "IoT platform"], "iot": ["IoT"], "ac": ["access control"]},
-                           requires=[Context("platform", ("platform",), ("service", "device", "IoT"), within)])
+
+    return compile_matcher(
+        {"platform": ["platform", "IoT platform"], "iot": ["IoT"], "ac": ["access control"]},
+        requires=[Context("platform", ("platform",), ("service", "device", "IoT"), within)],
+    )
 
 
 def test_a_conditional_phrase_counts_only_near_its_context() -> None:
@@ -90,8 +107,12 @@ def test_context_does_not_cross_fields() -> None:
 
 def test_context_keeps_hits_in_text_order_and_with_blockers() -> None:
     from engine.lexicon import Context
-    m = compile_matcher({"platform": ["platform"], "dev": ["device"]}, {"platform": ["platform economy"]},
-                        [Context("platform", (), ("device",), 2)])
+
+    m = compile_matcher(
+        {"platform": ["platform"], "dev": ["device"]},
+        {"platform": ["platform economy"]},
+        [Context("platform", (), ("device",), 2)],
+    )
     spans = m.spans("device platform economy; device platform")
     assert [(c, a) for c, _, a, _ in spans] == [("dev", 1), ("dev", 25), ("platform", 32)]
     assert m.owners["~platform"] == ["platform"]  # a conditional phrase is still its concept's

@@ -1,4 +1,5 @@
 """Loading rule files: every error located (file:line:column) with a suggestion; all or nothing."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,10 +23,13 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def test_misspelt_field_is_located_with_suggestion(rules_copy: Path) -> None:
-    _edit(rules_copy / "precedents.yaml", "    source: \"SG17 precedent: X.1330", "    sorce: \"SG17 precedent: X.1330")
+    _edit(rules_copy / "precedents.yaml", '    source: "SG17 precedent: X.1330', '    sorce: "SG17 precedent: X.1330')
     issues = _issues(rules_copy)
     line = next(n for n, t in enumerate((rules_copy / "precedents.yaml").read_text().splitlines(), 1) if "sorce:" in t)
-    assert any(f"precedents.yaml:{line}:5:" in i and "unknown field 'sorce'" in i and "did you mean 'source'" in i for i in issues), issues
+    assert any(
+        f"precedents.yaml:{line}:5:" in i and "unknown field 'sorce'" in i and "did you mean 'source'" in i
+        for i in issues
+    ), issues
     assert any("missing required field 'source'" in i for i in issues)
 
 
@@ -45,13 +49,18 @@ def test_yaml_syntax_error_has_its_line(rules_copy: Path) -> None:
 def test_aliases_and_tags_are_refused(rules_copy: Path) -> None:
     (rules_copy / "extra.yaml").write_text("schema: iotsec-triage/rules@1\nrules: &r []\nmore: *r\n")
     assert any("anchors" in i for i in _issues(rules_copy))
-    (rules_copy / "extra.yaml").write_text("schema: iotsec-triage/rules@1\nrules: !!python/object/apply:os.system [echo]\n")
+    (rules_copy / "extra.yaml").write_text(
+        "schema: iotsec-triage/rules@1\nrules: !!python/object/apply:os.system [echo]\n"
+    )
     assert any("tags are not allowed" in i for i in _issues(rules_copy))
 
 
 def test_yaml_bomb_is_refused_without_expanding(rules_copy: Path) -> None:
     bomb = ["schema: iotsec-triage/rules@1", "a: &a [x, x, x, x, x, x, x, x, x]"]
-    bomb += [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]" for i in range(8)]
+    bomb += [
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]"
+        for i in range(8)
+    ]
     (rules_copy / "bomb.yaml").write_text("\n".join(bomb) + "\n")
     assert any("not allowed" in i for i in _issues(rules_copy))
 

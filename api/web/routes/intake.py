@@ -1,5 +1,6 @@
 """Intake of what staff receive: an A.1 justification as plain text, or a file (a contribution's
 .docx, an A.1 .txt, a CSV/XLSX/JSON Lines batch): read it, say what was found, triage it."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ async def _read_text(request: Request) -> str:
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise http_error(400, f"request body is not valid UTF-8 (byte {exc.start})", "invalid_encoding", ["body"]) from None
+        raise http_error(
+            400, f"request body is not valid UTF-8 (byte {exc.start})", "invalid_encoding", ["body"]
+        ) from None
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
         if nested_too_deeply(raw):  # BodyLimit has refused it already; json.loads must never meet it
@@ -57,23 +60,48 @@ async def _read_text(request: Request) -> str:
         except Exception:
             raise http_error(422, 'expected {"text": "..."} with the A.1 text', "invalid", ["body", "text"]) from None
     if ctype not in ("text/plain", ""):
-        raise http_error(415, "send text/plain, or application/json with a 'text' field", "unsupported_media_type", ["header", "content-type"])
+        raise http_error(
+            415,
+            "send text/plain, or application/json with a 'text' field",
+            "unsupported_media_type",
+            ["header", "content-type"],
+        )
     return body
 
 
-@router.post("/triage/text", response_model=TextTriage, summary="Triage the plain text of an A.1 justification",
-             openapi_extra={"requestBody": {"content": {
-                 "text/plain": {"schema": {"type": "string"}},
-                 "application/json": {"schema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
-             }, "required": True}})
+@router.post(
+    "/triage/text",
+    response_model=TextTriage,
+    summary="Triage the plain text of an A.1 justification",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/json": {
+                    "schema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+                },
+            },
+            "required": True,
+        }
+    },
+)
 async def triage_text(request: Request, rt: RuntimeDep, use_registry: bool = Query(True, alias="registry")) -> Response:
     text = await _read_text(request)
     lanes = lanes_of(request.app.state)
     parsed = await lanes.single(parse_a1, text)  # InputError -> 422 with where, by api.web.errors
     log_, write = rt.log_for_request()
-    decision, note = await decide_async(log_, parsed.proposal, rt.rules, rt.registry if use_registry else None, "api", write,
-                                        limiter=lanes.limiter("single"))
-    out = TextTriage(decision=decision, proposal=parsed.proposal.model_dump(mode="json", exclude={"text"}), **parsed.as_dict())
+    decision, note = await decide_async(
+        log_,
+        parsed.proposal,
+        rt.rules,
+        rt.registry if use_registry else None,
+        "api",
+        write,
+        limiter=lanes.limiter("single"),
+    )
+    out = TextTriage(
+        decision=decision, proposal=parsed.proposal.model_dump(mode="json", exclude={"text"}), **parsed.as_dict()
+    )
     note_decisions(decision)
     return Response(out.model_dump_json(), media_type="application/json", headers={"X-Decision-Log": note})
 
@@ -97,10 +125,17 @@ class FileTriage(BaseModel):
     notes: list[str] = Field(default_factory=list, description="Remarks that stop nothing (an ignored column).")
 
 
-@router.post("/triage/file", response_model=FileTriage, summary="Triage a file: a contribution's .docx (its A.1 table or "
-             "headed sections), an A.1 .txt, or a CSV, XLSX or JSON Lines batch (multipart, field 'file')")
-async def triage_file(rt: RuntimeDep, file: UploadFile = File(description="The file as received."),
-                      use_registry: bool = Query(True, alias="registry")) -> Response:
+@router.post(
+    "/triage/file",
+    response_model=FileTriage,
+    summary="Triage a file: a contribution's .docx (its A.1 table or "
+    "headed sections), an A.1 .txt, or a CSV, XLSX or JSON Lines batch (multipart, field 'file')",
+)
+async def triage_file(
+    rt: RuntimeDep,
+    file: UploadFile = File(description="The file as received."),
+    use_registry: bool = Query(True, alias="registry"),
+) -> Response:
     name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
     data = await file.read(MAX_FILE + 1)
     if len(data) > MAX_FILE:
@@ -117,12 +152,16 @@ async def triage_file(rt: RuntimeDep, file: UploadFile = File(description="The f
         if rec.proposal is None:
             out.items.append(FileItem(where=rec.where, id=rec.id, ok=False, error=rec.error or "unreadable"))
             continue
-        decision, _ = await decide_async(log_, rec.proposal, rt.rules, rt.registry if use_registry else None, "api", write,
-                                         item_id=rec.id)
+        decision, _ = await decide_async(
+            log_, rec.proposal, rt.rules, rt.registry if use_registry else None, "api", write, item_id=rec.id
+        )
         parse = rec.extra.get("a1")
         a1 = parse.as_dict() if isinstance(parse, A1Parse) else {}
-        out.items.append(FileItem(where=rec.where, id=rec.id, ok=True, decision=decision, found=a1.get("found"),
-                                  missing=a1.get("missing")))
+        out.items.append(
+            FileItem(
+                where=rec.where, id=rec.id, ok=True, decision=decision, found=a1.get("found"), missing=a1.get("missing")
+            )
+        )
         note_decisions(decision)
     if not any(i.ok for i in out.items):
         shown = "; ".join(f"{i.where}: {i.error}" for i in out.items[:5]) or f"{name}: no proposal in it"

@@ -1,5 +1,6 @@
 """The registry of existing work items and the landscape report, as read-only endpoints, and the
 landscape page of the web app (/landscape)."""
+
 from __future__ import annotations
 
 import datetime
@@ -15,7 +16,16 @@ from engine import RuleSet
 from engine.registry import Registry
 from engine.registry.items import STATUSES, date_key
 from engine.registry.landscape import Landscape, build_landscape, changes_since, filter_landscape
-from engine.registry.reports import ASSETS, CHANGE_FORMATS, asset, render, render_changes, report_body, script_hash, to_dict
+from engine.registry.reports import (
+    ASSETS,
+    CHANGE_FORMATS,
+    asset,
+    render,
+    render_changes,
+    report_body,
+    script_hash,
+    to_dict,
+)
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 pages = APIRouter(include_in_schema=False)
@@ -25,22 +35,42 @@ _CACHE_SIZE = 16
 _cache: dict[tuple[str, ...], Any] = {}
 _cache_lock = threading.Lock()
 # The landscape page: the app's strict policy (no inline script or style), charts as data URIs.
-PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-            "base-uri 'none'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 
-REPORT_CSP = ("default-src 'self'; script-src 'self' {script}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-              "frame-ancestors 'none'")
+REPORT_CSP = (
+    "default-src 'self'; script-src 'self' {script}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'"
+)
 
 SgParam = Annotated[str | None, Query(pattern=r"^SG\d{1,2}$", description="Holding Study Group, e.g. SG17.")]
 QuestionParam = Annotated[str | None, Query(pattern=r"^Q\d{1,2}/\d{1,2}$", description="Question, e.g. Q6/17.")]
-LandscapeQuestionParam = Annotated[str | None, Query(pattern=r"^(Q\d{1,2}/\d{1,2}|unknown)$",
-                                                     description="Question, e.g. Q6/17; 'unknown' = no Question on record.")]
-StatusParam = Annotated[str | None, Query(pattern="^(ongoing|" + "|".join(STATUSES) + ")$",
-                                          description="A status, or 'ongoing' (under study, determined or consented).")]
+LandscapeQuestionParam = Annotated[
+    str | None,
+    Query(
+        pattern=r"^(Q\d{1,2}/\d{1,2}|unknown)$", description="Question, e.g. Q6/17; 'unknown' = no Question on record."
+    ),
+]
+StatusParam = Annotated[
+    str | None,
+    Query(
+        pattern="^(ongoing|" + "|".join(STATUSES) + ")$",
+        description="A status, or 'ongoing' (under study, determined or consented).",
+    ),
+]
 ConceptParam = Annotated[str | None, Query(pattern=r"^[a-z0-9_-]{1,60}$", description="A lexicon concept id.")]
-DateParam = Annotated[str | None, Query(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="A date: YYYY-MM-DD, YYYY-MM or YYYY.")]
-TopicParam = Annotated[str | None, Query(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=60, description="A topic, e.g. smart-grid.")]
-TextParam = Annotated[str | None, Query(min_length=1, max_length=200, description="Words that must all appear in id, title, description or topics.")]
+DateParam = Annotated[
+    str | None, Query(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="A date: YYYY-MM-DD, YYYY-MM or YYYY.")
+]
+TopicParam = Annotated[
+    str | None, Query(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=60, description="A topic, e.g. smart-grid.")
+]
+TextParam = Annotated[
+    str | None,
+    Query(min_length=1, max_length=200, description="Words that must all appear in id, title, description or topics."),
+]
 
 
 def _registry(registry: Registry | None) -> Registry:
@@ -67,28 +97,50 @@ def _landscape(reg: Registry, rules: RuleSet) -> Landscape:
 
 
 def _check_concept(land: Landscape, value: str | None, axis: str) -> None:
-    ids = {a.id for a in (land.aspects if axis == "aspect" else land.sectors)} | ({"-"} if axis == "aspect" else {"cross_sector"})
+    ids = {a.id for a in (land.aspects if axis == "aspect" else land.sectors)} | (
+        {"-"} if axis == "aspect" else {"cross_sector"}
+    )
     if value is not None and value not in ids:
         raise http_error(422, f"unknown {axis} {value!r}; one of {', '.join(sorted(ids))}", "invalid")
 
 
 @router.get("/work-items", summary="Existing Recommendations and work items, filtered")
-def work_items(registry: RegistryDep, sg: SgParam = None, question: QuestionParam = None, topic: TopicParam = None,
-               q: TextParam = None, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
+def work_items(
+    registry: RegistryDep,
+    sg: SgParam = None,
+    question: QuestionParam = None,
+    topic: TopicParam = None,
+    q: TextParam = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
     found = _registry(registry).select(sg=sg, question=question, topic=topic, text=q)
-    return {"total": len(found), "limit": limit, "offset": offset,
-            "items": [it.model_dump() for it in found[offset:offset + limit]]}
+    return {
+        "total": len(found),
+        "limit": limit,
+        "offset": offset,
+        "items": [it.model_dump() for it in found[offset : offset + limit]],
+    }
 
 
-@router.get("/landscape", summary="The landscape for a JCG meeting: matrix, Q6/17 and Q6/20 side by side, contested items, gaps; "
-                                  "or, with since, what changed",
-            responses={200: {"content": {"application/json": {}, "text/html": {}, "text/markdown": {}, "text/csv": {}}}})
-def landscape(rules: RulesDep, registry: RegistryDep,
-              format: Literal["json", "html", "md", "csv"] = "json",  # noqa: A002 - the query parameter's public name
-              sg: SgParam = None, question: LandscapeQuestionParam = None, status: StatusParam = None,
-              aspect: ConceptParam = None, sector: ConceptParam = None,
-              since: DateParam = None, until: DateParam = None) -> Response:
+@router.get(
+    "/landscape",
+    summary="The landscape for a JCG meeting: matrix, Q6/17 and Q6/20 side by side, contested items, gaps; "
+    "or, with since, what changed",
+    responses={200: {"content": {"application/json": {}, "text/html": {}, "text/markdown": {}, "text/csv": {}}}},
+)
+def landscape(
+    rules: RulesDep,
+    registry: RegistryDep,
+    format: Literal["json", "html", "md", "csv"] = "json",  # noqa: A002 - the query parameter's public name
+    sg: SgParam = None,
+    question: LandscapeQuestionParam = None,
+    status: StatusParam = None,
+    aspect: ConceptParam = None,
+    sector: ConceptParam = None,
+    since: DateParam = None,
+    until: DateParam = None,
+) -> Response:
     reg = _registry(registry)
     if since or until:
         if not since:
@@ -103,16 +155,22 @@ def landscape(rules: RulesDep, registry: RegistryDep,
             raise http_error(422, "since and until must be real dates", "invalid") from None
         if until and date_key(until) < date_key(since):
             raise http_error(422, "until is before since", "invalid")
-        body = _cached((rules.revision, reg.revision, "changes", since, until or "", format),
-                       lambda: render_changes(changes_since(reg.curated().items, rules, since, until or "", reg.file.rsplit("/", 1)[-1]), format))
+        body = _cached(
+            (rules.revision, reg.revision, "changes", since, until or "", format),
+            lambda: render_changes(
+                changes_since(reg.curated().items, rules, since, until or "", reg.file.rsplit("/", 1)[-1]), format
+            ),
+        )
     else:
         land = _landscape(reg, rules)
         _check_concept(land, aspect, "aspect")
         _check_concept(land, sector, "sector")
         filters = (sg or "", question or "", status or "", aspect or "", sector or "")
         view = filter_landscape(land, sg=sg, question=question, status=status, aspect=aspect, sector=sector)
-        body = _cached((rules.revision, reg.revision, format, *filters),
-                       lambda: to_dict(view) if format == "json" else render(view, format))
+        body = _cached(
+            (rules.revision, reg.revision, format, *filters),
+            lambda: to_dict(view) if format == "json" else render(view, format),
+        )
     if format == "json":
         return JSONResponse(body) if isinstance(body, dict) else Response(body, media_type="application/json")
     if format == "html":
@@ -124,6 +182,7 @@ def landscape(rules: RulesDep, registry: RegistryDep,
 
 # -- the web app's page ------------------------------------------------------------------------
 
+
 @pages.get("/landscape", response_class=HTMLResponse)
 def landscape_page(request: Request, rules: RulesDep, registry: RegistryDep) -> Response:
     """The landscape inside the app's pages: the report's body, its script and styles from /landscape/assets/."""
@@ -134,8 +193,11 @@ def landscape_page(request: Request, rules: RulesDep, registry: RegistryDep) -> 
         body = ""
     else:
         body = _cached((rules.revision, registry.revision, "page"), lambda: report_body(_landscape(registry, rules)))
-    response = templates.TemplateResponse(request, "landscape.html", {
-        "report": body, "staff": False, "staff_enabled": rt.settings.staff_token is not None, "csrf": ""})
+    response = templates.TemplateResponse(
+        request,
+        "landscape.html",
+        {"report": body, "staff": False, "staff_enabled": rt.settings.staff_token is not None, "csrf": ""},
+    )
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 

@@ -1,4 +1,5 @@
 """Rule-set status and live reload (admin)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,13 +20,20 @@ def rules_status(holder: HolderDep) -> dict[str, Any]:
     return holder.status()
 
 
-@router.post("/reload", dependencies=[Admin], summary="Load the rule directory again; the old rules keep serving on failure")
+@router.post(
+    "/reload", dependencies=[Admin], summary="Load the rule directory again; the old rules keep serving on failure"
+)
 async def rules_reload(holder: HolderDep) -> JSONResponse:
     fresh, issues = await run_in_threadpool(holder.reload)
     if fresh is None:
-        return JSONResponse(status_code=422, content={
-            "reloaded": False,
-            "detail": issue_detail(public_issues(issues, holder.directory)),
-            "serving": {"version": holder.current.version, "revision": holder.current.revision},
-        })
-    return JSONResponse({"reloaded": True, "version": fresh.version, "revision": fresh.revision, "rules": len(fresh.rules)})
+        return JSONResponse(
+            status_code=422,
+            content={
+                "reloaded": False,
+                "detail": issue_detail(public_issues(issues, holder.directory)),
+                "serving": {"version": holder.current.version, "revision": holder.current.revision},
+            },
+        )
+    return JSONResponse(
+        {"reloaded": True, "version": fresh.version, "revision": fresh.revision, "rules": len(fresh.rules)}
+    )

@@ -1,4 +1,5 @@
 """The triage endpoints: one proposal, or a batch where each item succeeds or fails alone."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,10 @@ router = APIRouter(prefix="/v1", tags=["triage"])
 
 
 class BatchRequest(BaseModel):
-    items: list[Any] = Field(description="Proposals; each is validated and triaged on its own. An item may also carry its "
-                             "own id as files do, {\"id\": ..., \"proposal\": {...}}: the id is kept with the decision.")
+    items: list[Any] = Field(
+        description="Proposals; each is validated and triaged on its own. An item may also carry its "
+        'own id as files do, {"id": ..., "proposal": {...}}: the id is kept with the decision.'
+    )
 
 
 class BatchItem(BaseModel):
@@ -42,7 +45,9 @@ class BatchResult(BaseModel):
     id: str | None = Field(default=None, description="The item's own id, when it was sent as {id, proposal}.")
     decision: ReviewedDecision | None = None
     error: list[dict[str, Any]] | None = None
-    log: LogNote | None = Field(default=None, description="What happened to this item's record: recorded, existing, off or failed.")
+    log: LogNote | None = Field(
+        default=None, description="What happened to this item's record: recorded, existing, off or failed."
+    )
 
 
 class BatchResponse(BaseModel):
@@ -57,14 +62,24 @@ def respond(model: BaseModel, log_note: str | None = None) -> Response:
 
 
 @router.post("/triage", response_model=ReviewedDecision, summary="Recommend the home of one proposal")
-async def triage_one(proposal: Proposal, request: Request,
-                     use_registry: bool = Query(True, alias="registry", description="Consult the registry of existing work.")) -> Response:
+async def triage_one(
+    proposal: Proposal,
+    request: Request,
+    use_registry: bool = Query(True, alias="registry", description="Consult the registry of existing work."),
+) -> Response:
     # The hot path reads the runtime directly: each declared dependency costs a resolution per request.
     rt = runtime_of(request)
     rules = rt.rules  # taken once: a reload never changes the rules under this request
     log_, write = rt.log_for_request()
-    decision, note = await decide_async(log_, proposal, rules, rt.registry if use_registry else None, "api", write,
-                                        limiter=lanes_of(request.app.state).limiter("single"))
+    decision, note = await decide_async(
+        log_,
+        proposal,
+        rules,
+        rt.registry if use_registry else None,
+        "api",
+        write,
+        limiter=lanes_of(request.app.state).limiter("single"),
+    )
     return respond(decision, note)
 
 
@@ -94,7 +109,9 @@ def batch_note(notes: list[LogNote]) -> LogNote:
     return "recorded" if "recorded" in kinds else "existing" if "existing" in kinds else "off"
 
 
-def _decide_slice(start: int, raws: list[Any], rules: RuleSet, registry: Any, log_: Any, write: bool) -> list[BatchResult]:
+def _decide_slice(
+    start: int, raws: list[Any], rules: RuleSet, registry: Any, log_: Any, write: bool
+) -> list[BatchResult]:
     """Validate, decide and record a few batch items, each on its own (blocking: a worker thread)."""
     out: list[BatchResult] = []
     for i, raw in enumerate(raws, start):
@@ -116,16 +133,28 @@ def _decide_slice(start: int, raws: list[Any], rules: RuleSet, registry: Any, lo
     return out
 
 
-@router.post("/triage/batch", response_model=BatchResponse, summary="Triage many proposals; one result or error per item, in order")
-async def triage_batch(body: BatchRequest, request: Request, rt: RuntimeDep, use_registry: bool = Query(True, alias="registry")) -> Response:
+@router.post(
+    "/triage/batch",
+    response_model=BatchResponse,
+    summary="Triage many proposals; one result or error per item, in order",
+)
+async def triage_batch(
+    body: BatchRequest, request: Request, rt: RuntimeDep, use_registry: bool = Query(True, alias="registry")
+) -> Response:
     limit = rt.settings.max_batch_items
     if len(body.items) > limit:
-        raise http_error(413, f"{len(body.items)} items; a batch takes at most {limit}", "too_many_items", ["body", "items"])
+        raise http_error(
+            413, f"{len(body.items)} items; a batch takes at most {limit}", "too_many_items", ["body", "items"]
+        )
     budget = rt.settings.max_batch_chars
     size = text_size(body.items, budget)
     if size > budget:
-        raise http_error(413, f"the items hold over {budget} characters of text, this batch's work budget; send them in smaller batches",
-                         "work_budget", ["body", "items"])
+        raise http_error(
+            413,
+            f"the items hold over {budget} characters of text, this batch's work budget; send them in smaller batches",
+            "work_budget",
+            ["body", "items"],
+        )
     rules = rt.rules
     reg = rt.registry if use_registry else None
     log_, write = rt.log_for_request()
@@ -133,7 +162,9 @@ async def triage_batch(body: BatchRequest, request: Request, rt: RuntimeDep, use
     results: list[BatchResult] = []
     for start in range(0, len(body.items), BATCH_SLICE):
         # One slice per trip: between slices other batches, single requests and reloads get their turn.
-        results += await lanes.batch(_decide_slice, start, body.items[start:start + BATCH_SLICE], rules, reg, log_, write)
+        results += await lanes.batch(
+            _decide_slice, start, body.items[start : start + BATCH_SLICE], rules, reg, log_, write
+        )
     notes = [r.log for r in results if r.log is not None]
     answer = BatchResponse(results=results)
     note = batch_note(notes) if notes else "off"  # no item decided: nothing to record

@@ -1,5 +1,6 @@
 """Every command test writes its decision log (triage and batch record what they decide) under a
 temporary data directory, never into the checkout's data/."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The command line: triage (JSON, JSON Lines, stdin, table), eval, and its exit codes."""
+
 from __future__ import annotations
 
 import json
@@ -38,10 +39,15 @@ def test_triage_table_format() -> None:
 
 def test_eval_reports_accuracy_confusion_and_misses(tmp_path: Path) -> None:
     f = tmp_path / "items.jsonl"
-    f.write_text("\n".join(json.dumps(x) for x in [
-        {"id": "a", "accept": ["SG17"], "proposal": V2X},
-        {"id": "b", "accept": ["other:SG11"], "proposal": V2X},
-    ]))
+    f.write_text(
+        "\n".join(
+            json.dumps(x)
+            for x in [
+                {"id": "a", "accept": ["SG17"], "proposal": V2X},
+                {"id": "b", "accept": ["other:SG11"], "proposal": V2X},
+            ]
+        )
+    )
     r = CliRunner().invoke(main, ["eval", "--no-registry", str(f)])
     assert r.exit_code == 0, r.output
     assert "accuracy        1/2 = 0.500" in r.output and "review load" in r.output

@@ -1,6 +1,7 @@
 """The command line over what staff receive: {id, proposal} lines, pretty-printed JSON, empty files,
 unknown fields, .docx/.xlsx/CSV files and folders (one bad file stops nothing), ids in every output,
 and decision ids that are logged and the same as the service's."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def test_triage_takes_id_and_proposal_lines_and_shows_the_id() -> None:
     assert code == 0
     line = json.loads(out)
     assert line["id"] == "C-7" and line["home"] == "SG17"
-    code, out, _ = run("triage", "--no-registry", "--format", "table", "-", stdin=json.dumps({"id": "C-7", "proposal": V2X}))
+    code, out, _ = run(
+        "triage", "--no-registry", "--format", "table", "-", stdin=json.dumps({"id": "C-7", "proposal": V2X})
+    )
     assert code == 0 and "(C-7)" in out
 
 
@@ -69,10 +72,14 @@ def test_the_cli_logs_its_decisions_with_the_id_the_service_gives(tmp_path: Path
     code, out, _ = run("triage", "--no-registry", "-", stdin=json.dumps(V2X))
     assert code == 0
     cli_id = json.loads(out)["decision_id"]
-    with TestClient(create_app(Settings(staff_token="staff-token-for-cli-0123456789"))) as c:  # the same IOTSEC_DATA_DIR
+    with TestClient(
+        create_app(Settings(staff_token="staff-token-for-cli-0123456789"))
+    ) as c:  # the same IOTSEC_DATA_DIR
         served = c.post("/v1/triage?registry=false", json=V2X)
         assert served.json()["decision_id"] == cli_id and served.headers["x-decision-log"] == "existing"
-        logged = c.get(f"/v1/decisions/{cli_id}", headers={"Authorization": "Bearer staff-token-for-cli-0123456789"}).json()
+        logged = c.get(
+            f"/v1/decisions/{cli_id}", headers={"Authorization": "Bearer staff-token-for-cli-0123456789"}
+        ).json()
         assert logged["actor"] == "cli"
     code, out, _ = run("triage", "--no-registry", "--no-log", "-", stdin=json.dumps(dict(V2X, summary="not logged")))
     assert code == 0 and json.loads(out)["decision_id"]

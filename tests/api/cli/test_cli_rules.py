@@ -1,4 +1,5 @@
 """The maintainers' commands through the command line: output, formats and exit codes."""
+
 from __future__ import annotations
 
 import json
@@ -40,11 +41,14 @@ def fixture_file(tmp_path: Path) -> Path:
 
 def break_copy(rules_copy: Path) -> None:
     (rules_copy / "zz_broken.yaml").write_text(
-        "schema: iotsec-triage/rules@1\nrules:\n  - id: zz.todo\n    description: TODO\n    source: \"test\"\n"
-        "    stage: precedent\n    whn: {all: [security_item]}\n    then: {recommend: {home: SG17}}\n", encoding="utf-8")
+        'schema: iotsec-triage/rules@1\nrules:\n  - id: zz.todo\n    description: TODO\n    source: "test"\n'
+        "    stage: precedent\n    whn: {all: [security_item]}\n    then: {recommend: {home: SG17}}\n",
+        encoding="utf-8",
+    )
 
 
 # ---------------------------------------------------------------- lint
+
 
 def test_lint_bundled_rules_is_clean() -> None:
     result = run("rules", "lint")
@@ -64,7 +68,9 @@ def test_lint_findings_text(rules_copy: Path) -> None:
 
 def test_lint_semantic_findings_json(rules_copy: Path) -> None:
     text = (rules_copy / "precedents.yaml").read_text(encoding="utf-8")
-    (rules_copy / "precedents.yaml").write_text(text.replace('source: "SG17 precedent: X.1330-X.1339 (docs/domain.md)."', 'source: "TBD"'))
+    (rules_copy / "precedents.yaml").write_text(
+        text.replace('source: "SG17 precedent: X.1330-X.1339 (docs/domain.md)."', 'source: "TBD"')
+    )
     result = run("rules", "lint", str(rules_copy), "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.output)
@@ -80,6 +86,7 @@ def test_lint_usage_errors() -> None:
 
 # ---------------------------------------------------------------- test
 
+
 def test_rules_test_pass_fail_and_coverage(fixture_file: Path) -> None:
     result = run("rules", "test", "--fixtures", str(fixture_file))
     assert result.exit_code == 1
@@ -90,8 +97,8 @@ def test_rules_test_pass_fail_and_coverage(fixture_file: Path) -> None:
     assert lines[at + 1].strip() == "home: expected SG20, got SG17"
     assert "rules that must not fire but did: precedent.smart-grid" in result.output
     assert "1 passed, 1 failed" in result.output
-    coverage = lines[lines.index(next(l for l in lines if l.startswith("Coverage"))) + 1:]
-    counts = [int(l.split()[0]) for l in coverage]
+    coverage = lines[lines.index(next(line for line in lines if line.startswith("Coverage"))) + 1 :]
+    counts = [int(line.split()[0]) for line in coverage]
     assert counts[0] == 0 and coverage[0].endswith("<- never fired")
     assert counts == sorted(counts)
 
@@ -122,6 +129,7 @@ def test_rules_test_broken_rules_are_an_input_error(rules_copy: Path, fixture_fi
 
 # ---------------------------------------------------------------- explain
 
+
 def test_explain_text_and_json(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"title": "Zero-trust access control for IoT platforms"}))
@@ -145,6 +153,7 @@ def test_explain_stdin_and_input_errors(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- diff
 
+
 def test_diff_text_lists_changes_and_summary(rules_copy: Path, fixture_file: Path, tmp_path: Path) -> None:
     from tests.engine.maintainer.test_diff import move_platform_rule_to_joint
 
@@ -154,10 +163,24 @@ def test_diff_text_lists_changes_and_summary(rules_copy: Path, fixture_file: Pat
         (base / f.name).write_bytes(f.read_bytes())
     move_platform_rule_to_joint(rules_copy)
     corpus = tmp_path / "extra.jsonl"
-    corpus.write_text(json.dumps({"id": "item-1", "proposal": {"title": "Access control for smart city IoT platforms"}}) + "\n"
-                      + json.dumps({"title": "Smart grid security requirements"}) + "\n")
-    result = run("rules", "diff", "--base", str(base), "--rules", str(rules_copy), "--fixtures", str(fixture_file),
-                 "--corpus", str(corpus))
+    corpus.write_text(
+        json.dumps({"id": "item-1", "proposal": {"title": "Access control for smart city IoT platforms"}})
+        + "\n"
+        + json.dumps({"title": "Smart grid security requirements"})
+        + "\n"
+    )
+    result = run(
+        "rules",
+        "diff",
+        "--base",
+        str(base),
+        "--rules",
+        str(rules_copy),
+        "--fixtures",
+        str(fixture_file),
+        "--corpus",
+        str(corpus),
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     assert "modified: precedent.platform-access-control" in out
@@ -167,13 +190,27 @@ def test_diff_text_lists_changes_and_summary(rules_copy: Path, fixture_file: Pat
     assert "-> joint:SG20" in out and "+JOINT_WORK" in out
     assert "decided by (working): precedent.platform-access-control (modified)" in out
     assert "SG20 -> joint:SG20" in out.split("Summary")[1]
-    data = json.loads(run("rules", "diff", "--base", str(base), "--rules", str(rules_copy), "--fixtures", str(fixture_file),
-                          "--format", "json").output)
+    data = json.loads(
+        run(
+            "rules",
+            "diff",
+            "--base",
+            str(base),
+            "--rules",
+            str(rules_copy),
+            "--fixtures",
+            str(fixture_file),
+            "--format",
+            "json",
+        ).output
+    )
     assert data["summary"]["changed"] == 1 and data["changes"][0]["working"]["home"] == "joint:SG20"
 
 
 def test_diff_cannot_run(rules_copy: Path, fixture_file: Path, tmp_path: Path) -> None:
-    result = run("rules", "diff", "--base", "no-such-revision", "--rules", str(rules_copy), "--fixtures", str(fixture_file))
+    result = run(
+        "rules", "diff", "--base", "no-such-revision", "--rules", str(rules_copy), "--fixtures", str(fixture_file)
+    )
     assert result.exit_code == 2 and "--base" in result.stderr
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -184,8 +221,18 @@ def test_diff_cannot_run(rules_copy: Path, fixture_file: Path, tmp_path: Path) -
     assert result.exit_code == 2 and "whn" in result.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{nope\n")
-    result = run("rules", "diff", "--base", str(rules_copy), "--rules", str(rules_copy), "--fixtures", str(fixture_file),
-                 "--corpus", str(bad))
+    result = run(
+        "rules",
+        "diff",
+        "--base",
+        str(rules_copy),
+        "--rules",
+        str(rules_copy),
+        "--fixtures",
+        str(fixture_file),
+        "--corpus",
+        str(bad),
+    )
     assert result.exit_code == 2 and "bad.jsonl:1" in result.stderr
 
 

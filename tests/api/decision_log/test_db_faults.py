@@ -4,17 +4,17 @@ logging while it is away), /healthz says so, and logging resumes by itself when 
 A kill -9 during a batch (nothing committed lost, nothing duplicated on re-run) is covered by
 tests/api/test_decision_log.py::test_a_killed_batch_loses_no_committed_decision_and_reruns_without_duplicates.
 """
+
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from api.web.app import create_app
 from api.decision_log import DecisionLog
 from api.runtime.settings import Settings
+from api.web.app import create_app
 from tests.api.conftest import STAFF
 
 GOOD = {"title": "Security requirements for smart irrigation gateways"}
@@ -66,8 +66,11 @@ def test_sqlite_going_away_and_coming_back(tmp_path: Path) -> None:
 
 def test_staff_listing_while_the_database_is_away_is_a_503(tmp_path: Path) -> None:
     db_dir = tmp_path / "db"
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{db_dir / 'd.sqlite3'}",  # type: ignore[arg-type]
-                        staff_token=STAFF)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{db_dir / 'd.sqlite3'}",  # type: ignore[arg-type]
+        staff_token=STAFF,
+    )
     with TestClient(create_app(settings)) as c:
         assert c.post("/v1/triage", json=_proposal(1)).headers["x-decision-log"] == "recorded"
         shutil.move(db_dir, tmp_path / "db-away")

@@ -1,5 +1,6 @@
 """The decision log on SQLite and PostgreSQL: what a row holds, idempotency, migrations, failures,
 the batch command, and a batch killed mid-way that loses nothing committed and re-runs cleanly."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,18 +18,21 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
 
-from api.web.app import create_app
 from api.cli import main
 from api.decision_log import DecisionFilter, DecisionLog, canonical_json, decide, proposal_hash
 from api.decision_log.database import alembic_config
 from api.decision_log.models import DecisionRow
 from api.runtime.settings import Settings
+from api.web.app import create_app
 from engine import Proposal, RuleSet
 from tests.api._db import db_url  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[3]
-IRRIGATION = Proposal(title="Security requirements for smart irrigation gateways", reference="Y.sec-irr",
-                      summary="Threats to irrigation controllers on farms.")
+IRRIGATION = Proposal(
+    title="Security requirements for smart irrigation gateways",
+    reference="Y.sec-irr",
+    summary="Threats to irrigation controllers on farms.",
+)
 
 
 def test_a_row_holds_id_input_hash_result_revision_time_actor_reference(db_url: str, ruleset: RuleSet) -> None:
@@ -38,7 +42,11 @@ def test_a_row_holds_id_input_hash_result_revision_time_actor_reference(db_url: 
     rec = log.get(decision.decision_id)
     assert rec is not None
     assert rec.proposal == IRRIGATION.model_dump(mode="json")
-    assert rec.proposal_hash == hashlib.sha256(canonical_json(IRRIGATION).encode()).hexdigest() == proposal_hash(IRRIGATION)
+    assert (
+        rec.proposal_hash
+        == hashlib.sha256(canonical_json(IRRIGATION).encode()).hexdigest()
+        == proposal_hash(IRRIGATION)
+    )
     assert rec.result["home"] == decision.home and rec.result["decision_id"] == decision.decision_id
     assert rec.rule_revision == ruleset.revision and rec.rule_version == ruleset.version
     assert rec.actor == "tester" and rec.reference == "Y.sec-irr" and rec.status == "open"
@@ -85,17 +93,30 @@ def test_migration_0002_keeps_the_rows_of_a_0001_database(db_url: str, ruleset: 
     from api.decision_log.database import make_engine
 
     engine = make_engine(db_url)
-    old = {"decision_id": "d" * 32, "reference": "X.old", "proposal_hash": "a" * 64, "title": "Logged before 0002",
-           "proposal": {"title": "Logged before 0002"}, "result": {"home": "SG17", "questions": []}, "home": "SG17",
-           "lead": "SG17", "confidence": 0.9, "flag_codes": ",", "rule_revision": "r1", "rule_version": "1",
-           "actor": "api", "status": "open", "final_home": "SG17"}
+    old = {
+        "decision_id": "d" * 32,
+        "reference": "X.old",
+        "proposal_hash": "a" * 64,
+        "title": "Logged before 0002",
+        "proposal": {"title": "Logged before 0002"},
+        "result": {"home": "SG17", "questions": []},
+        "home": "SG17",
+        "lead": "SG17",
+        "confidence": 0.9,
+        "flag_codes": ",",
+        "rule_revision": "r1",
+        "rule_version": "1",
+        "actor": "api",
+        "status": "open",
+        "final_home": "SG17",
+    }
     with engine.begin() as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
         table = Table("decisions", MetaData(), autoload_with=conn)
         assert "item_id" not in table.c
-        conn.execute(table.insert().values(created_at=datetime.now(timezone.utc), **old))
+        conn.execute(table.insert().values(created_at=datetime.now(UTC), **old))
     engine.dispose()
     log = DecisionLog(db_url)
     log.ensure_ready()  # upgrade head, as every door does at start
@@ -115,7 +136,9 @@ def test_migration_0002_keeps_the_rows_of_a_0001_database(db_url: str, ruleset: 
 def test_the_item_id_is_stored_found_by_text_and_the_first_one_stays(db_url: str, ruleset: RuleSet) -> None:
     log = DecisionLog(db_url)
     first, _ = decide(log, IRRIGATION, ruleset, None, "batch", item_id="C-0042")
-    again, note = decide(log, IRRIGATION, ruleset, None, "batch", item_id="C-0099")  # the same text sent as another item
+    again, note = decide(
+        log, IRRIGATION, ruleset, None, "batch", item_id="C-0099"
+    )  # the same text sent as another item
     plain, _ = decide(log, Proposal(title="Trust in smart-city sensor data"), ruleset, None, "api")
     assert note == "existing" and again.decision_id == first.decision_id
     assert log.get(first.decision_id).item_id == "C-0042"  # type: ignore[union-attr]
@@ -134,7 +157,8 @@ def test_a_write_that_fails_leaves_nothing_behind(db_url: str, ruleset: RuleSet)
     clash = decide(log, other, ruleset, None, "api")[0]
     # A second proposal that reuses an existing decision id must fail as a whole.
     from api.decision_log.service import DecisionLog as _DL
-    with pytest.raises(Exception):
+
+    with pytest.raises(Exception):  # noqa: B017 - whichever driver error the unique index raises
         with log._session() as s, s.begin():
             s.add(_DL._new_row(Proposal(title="Third"), "f" * 64, clash, "api"))
     assert log.count() == 2
@@ -143,9 +167,15 @@ def test_a_write_that_fails_leaves_nothing_behind(db_url: str, ruleset: RuleSet)
 
 def test_list_filters_by_flag_home_text_and_date(db_url: str, ruleset: RuleSet) -> None:
     log = DecisionLog(db_url)
-    joint = Proposal(title="Security of roadside units for cooperative intelligent transport in smart cities",
-                     summary="Authentication and key management for roadside units that smart city platforms operate.")
-    for p in (IRRIGATION, joint, Proposal(title="Lightweight mutual authentication protocol for constrained IoT devices")):
+    joint = Proposal(
+        title="Security of roadside units for cooperative intelligent transport in smart cities",
+        summary="Authentication and key management for roadside units that smart city platforms operate.",
+    )
+    for p in (
+        IRRIGATION,
+        joint,
+        Proposal(title="Lightweight mutual authentication protocol for constrained IoT devices"),
+    ):
         decide(log, p, ruleset, None, "api")
     everything = log.list(DecisionFilter())
     assert everything.total == 3
@@ -168,6 +198,7 @@ def test_list_filters_by_flag_home_text_and_date(db_url: str, ruleset: RuleSet) 
 
 
 # -- the service: logging on /v1/triage, and never a 500 when the log is down -------------------
+
 
 def _client(tmp_path: Path, **kw: object) -> TestClient:
     return TestClient(create_app(Settings(data_dir=tmp_path / "data", **kw)))  # type: ignore[arg-type]
@@ -197,7 +228,9 @@ def test_logging_can_be_switched_off(tmp_path: Path) -> None:
     log.close()
 
 
-@pytest.mark.parametrize("url", ["postgresql+psycopg://nobody:pw@127.0.0.1:1/none", "sqlite:///{tmp}/a-file/below/a-file.sqlite3"])
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg://nobody:pw@127.0.0.1:1/none", "sqlite:///{tmp}/a-file/below/a-file.sqlite3"]
+)
 def test_a_database_that_is_down_never_stops_triage(tmp_path: Path, url: str) -> None:
     (tmp_path / "a-file").write_text("not a directory")
     with _client(tmp_path, database_url=url.format(tmp=tmp_path), staff_token="staff-token-for-tests-0123456789") as c:
@@ -211,6 +244,7 @@ def test_a_database_that_is_down_never_stops_triage(tmp_path: Path, url: str) ->
 
 
 # -- the batch command ---------------------------------------------------------------------------
+
 
 def _golden_jsonl(path: Path) -> int:
     from engine.maintainer.goldens import load_fixtures
@@ -242,9 +276,11 @@ def test_batch_reports_each_item_goes_past_bad_ones_and_is_idempotent(db_url: st
 
 def test_batch_reads_csv_with_list_columns(tmp_path: Path) -> None:
     src = tmp_path / "items.csv"
-    src.write_text("title,reference,questions,keywords\n"
-                   "Group key management for IoT multicast,X.gkm,Q6/17,key management;multicast\n"
-                   ",X.empty,,\n")
+    src.write_text(
+        "title,reference,questions,keywords\n"
+        "Group key management for IoT multicast,X.gkm,Q6/17,key management;multicast\n"
+        ",X.empty,,\n"
+    )
     url = f"sqlite:///{tmp_path / 'b.sqlite3'}"
     result = CliRunner().invoke(main, ["batch", str(src), "--database-url", url])
     assert result.exit_code == 2
@@ -257,27 +293,45 @@ def test_batch_reads_csv_with_list_columns(tmp_path: Path) -> None:
 
 def test_batch_stores_the_id_column_with_each_decision(tmp_path: Path) -> None:
     src = tmp_path / "items.csv"
-    src.write_text("Contribution number,title\nC-0042,Group key management for IoT multicast\n,Security of smart meters\n")
+    src.write_text(
+        "Contribution number,title\nC-0042,Group key management for IoT multicast\n,Security of smart meters\n"
+    )
     url = f"sqlite:///{tmp_path / 'ids.sqlite3'}"
     result = CliRunner().invoke(main, ["batch", str(src), "--database-url", url])
     assert result.exit_code == 0, result.output
     log = DecisionLog(url)
     assert sorted((r.item_id or "", r.title) for r in log.list(DecisionFilter()).items) == [
-        ("", "Security of smart meters"), ("C-0042", "Group key management for IoT multicast")]
+        ("", "Security of smart meters"),
+        ("C-0042", "Group key management for IoT multicast"),
+    ]
     log.close()
 
 
 def test_the_batch_api_takes_items_with_their_own_id(db_url: str, tmp_path: Path) -> None:
-    items = [{"id": "C-12", "proposal": IRRIGATION.model_dump()}, {"title": "A plain proposal"}, {"id": 13, "proposal": {"title": "Numbered"}},
-             {"id": "x" * 101, "proposal": {"title": "Too long an id"}}, {"id": "C-14", "proposal": {"titel": "typo"}}]
+    items = [
+        {"id": "C-12", "proposal": IRRIGATION.model_dump()},
+        {"title": "A plain proposal"},
+        {"id": 13, "proposal": {"title": "Numbered"}},
+        {"id": "x" * 101, "proposal": {"title": "Too long an id"}},
+        {"id": "C-14", "proposal": {"titel": "typo"}},
+    ]
     with _client(tmp_path, database_url=db_url) as c:
         results = c.post("/v1/triage/batch", json={"items": items}).json()["results"]
-    assert [(r["ok"], r["id"]) for r in results] == [(True, "C-12"), (True, None), (True, "13"), (False, None), (False, None)]
+    assert [(r["ok"], r["id"]) for r in results] == [
+        (True, "C-12"),
+        (True, None),
+        (True, "13"),
+        (False, None),
+        (False, None),
+    ]
     assert results[3]["error"][0]["loc"] == ["body", "items", 3, "id"]
     assert {tuple(e["loc"]) for e in results[4]["error"]} >= {("body", "items", 4, "proposal", "titel")}
     log = DecisionLog(db_url)
-    assert {r.title: r.item_id for r in log.list(DecisionFilter()).items} == {IRRIGATION.title: "C-12", "A plain proposal": None,
-                                                                               "Numbered": "13"}
+    assert {r.title: r.item_id for r in log.list(DecisionFilter()).items} == {
+        IRRIGATION.title: "C-12",
+        "A plain proposal": None,
+        "Numbered": "13",
+    }
     log.close()
 
 
@@ -291,7 +345,7 @@ def test_batch_notes_and_ignores_unknown_csv_columns(tmp_path: Path) -> None:
 
 
 def _count(url: str) -> int:
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
         return 0
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
@@ -306,10 +360,23 @@ def _count(url: str) -> int:
 def test_a_killed_batch_loses_no_committed_decision_and_reruns_without_duplicates(db_url: str, tmp_path: Path) -> None:
     total = 800
     src = tmp_path / "big.jsonl"
-    topics = ["smart irrigation gateways", "roadside units", "constrained device authentication", "smart meters",
-              "wearable health monitors", "home network cameras"]
-    src.write_text("".join(json.dumps({"title": f"Security requirements for {topics[i % len(topics)]}, part {i}",
-                                       "reference": f"X.kill-{i}"}) + "\n" for i in range(total)))
+    topics = [
+        "smart irrigation gateways",
+        "roadside units",
+        "constrained device authentication",
+        "smart meters",
+        "wearable health monitors",
+        "home network cameras",
+    ]
+    src.write_text(
+        "".join(
+            json.dumps(
+                {"title": f"Security requirements for {topics[i % len(topics)]}, part {i}", "reference": f"X.kill-{i}"}
+            )
+            + "\n"
+            for i in range(total)
+        )
+    )
     env = dict(os.environ, IOTSEC_DATA_DIR=str(tmp_path / "data"))
     cmd = [sys.executable, "-m", "api.cli", "batch", str(src), "--database-url", db_url, "--no-registry"]
     errors = tmp_path / "stderr.txt"
@@ -336,8 +403,15 @@ def test_a_killed_batch_loses_no_committed_decision_and_reruns_without_duplicate
     assert 50 <= committed < total
     engine = create_engine(db_url)
     with engine.connect() as conn:
-        rows = conn.execute(select(DecisionRow.decision_id, DecisionRow.proposal, DecisionRow.proposal_hash,
-                                   DecisionRow.result, DecisionRow.reference)).all()
+        rows = conn.execute(
+            select(
+                DecisionRow.decision_id,
+                DecisionRow.proposal,
+                DecisionRow.proposal_hash,
+                DecisionRow.result,
+                DecisionRow.reference,
+            )
+        ).all()
     for decision_id, proposal, digest, result, reference in rows:
         # Every committed row is whole: its input hashes to its hash, its result is its own.
         assert proposal_hash(Proposal.model_validate(proposal)) == digest
@@ -348,7 +422,9 @@ def test_a_killed_batch_loses_no_committed_decision_and_reruns_without_duplicate
     assert f"already logged {committed}" in rerun.stdout
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(DecisionRow)).scalar_one() == total
-        dupes = conn.execute(text("SELECT reference, COUNT(*) FROM decisions GROUP BY reference HAVING COUNT(*) > 1")).all()
+        dupes = conn.execute(
+            text("SELECT reference, COUNT(*) FROM decisions GROUP BY reference HAVING COUNT(*) > 1")
+        ).all()
         after = set(conn.execute(select(DecisionRow.decision_id)).scalars())
     engine.dispose()
     assert dupes == [] and before <= after

@@ -1,12 +1,14 @@
 """No silent loss: a SQLite file deleted or replaced under the service, and writes that fail (a full
 disk), are noticed: the answer says `failed`, /healthz says degraded, and a batch's per-item log
 state is what the database holds."""
+
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,7 +42,9 @@ def _health(c: TestClient) -> dict[str, Any]:
     return body
 
 
-def test_a_deleted_sqlite_file_is_noticed_and_never_answered_as_recorded(served: tuple[TestClient, Path], tmp_path: Path) -> None:
+def test_a_deleted_sqlite_file_is_noticed_and_never_answered_as_recorded(
+    served: tuple[TestClient, Path], tmp_path: Path
+) -> None:
     c, path = served
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -77,7 +81,9 @@ def test_a_file_moved_away_and_back_logs_again(served: tuple[TestClient, Path], 
     assert c.post("/v1/triage", json=_item(2)).headers["x-decision-log"] == "recorded"
 
 
-def test_a_full_disk_is_degraded_health_and_failed_items_while_existing_ones_stand(served: tuple[TestClient, Path]) -> None:
+def test_a_full_disk_is_degraded_health_and_failed_items_while_existing_ones_stand(
+    served: tuple[TestClient, Path],
+) -> None:
     c, path = served
     log: DecisionLog = c.app.state.runtime.decision_log()  # type: ignore[attr-defined]
     full = True

@@ -1,26 +1,30 @@
 """Staff review over HTTP: the token, list and CSV, confirm and override, and overrides that stick.
 Also the A.1 text intake endpoint."""
+
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.web.app import create_app
 from api.decision_log import DecisionLog
 from api.runtime.settings import Settings
+from api.web.app import create_app
 from tests.api._db import db_url  # noqa: F401  (fixture)
 from tests.engine.intake.test_a1text import FULL
 
 STAFF = "staff-token-for-review-0123456789"
 AUTH = {"Authorization": f"Bearer {STAFF}"}
-GATEWAY = {"title": "Security requirements for smart irrigation gateways", "reference": "Y.sec-irr",
-           "summary": "Threats to irrigation controllers on farms and requirements for the service platform."}
+GATEWAY = {
+    "title": "Security requirements for smart irrigation gateways",
+    "reference": "Y.sec-irr",
+    "summary": "Threats to irrigation controllers on farms and requirements for the service platform.",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +54,17 @@ def test_override_sticks_for_the_same_hash_and_the_same_reference(client: TestCl
     first = client.post("/v1/triage", json=GATEWAY).json()
     assert first["reviewed"] is False and first["rules_now"] is None
     target = "SG17" if first["home"] != "SG17" else "SG20"
-    r = client.post(f"/v1/decisions/{first['decision_id']}/review", headers=AUTH,
-                    json={"action": "override", "home": target, "questions": [f"Q6/{target[2:]}"], "reason": "agreed at the JCG",
-                          "reviewer": "Ana Staff"})
+    r = client.post(
+        f"/v1/decisions/{first['decision_id']}/review",
+        headers=AUTH,
+        json={
+            "action": "override",
+            "home": target,
+            "questions": [f"Q6/{target[2:]}"],
+            "reason": "agreed at the JCG",
+            "reviewer": "Ana Staff",
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "overridden" and r.json()["final_home"] == target
     assert r.json()["reviews"][0]["reviewer"] == "Ana Staff"
@@ -80,9 +92,18 @@ def test_override_sticks_for_the_same_hash_and_the_same_reference(client: TestCl
 
 def test_override_to_joint_carries_the_joint_work_flag(client: TestClient) -> None:
     first = client.post("/v1/triage", json=GATEWAY).json()
-    client.post(f"/v1/decisions/{first['decision_id']}/review", headers=AUTH,
-                json={"action": "override", "home": "joint", "lead": "SG20", "questions": ["Q6/20", "Q6/17"],
-                      "reason": "both", "reviewer": "B"})
+    client.post(
+        f"/v1/decisions/{first['decision_id']}/review",
+        headers=AUTH,
+        json={
+            "action": "override",
+            "home": "joint",
+            "lead": "SG20",
+            "questions": ["Q6/20", "Q6/17"],
+            "reason": "both",
+            "reviewer": "B",
+        },
+    )
     again = client.post("/v1/triage", json=GATEWAY).json()
     assert (again["home"], again["lead"]) == ("joint", "SG20")
     joint = [f for f in again["flags"] if f["code"] == "JOINT_WORK"]
@@ -91,21 +112,26 @@ def test_override_to_joint_carries_the_joint_work_flag(client: TestClient) -> No
 
 def test_confirm_keeps_the_rules_answer_and_marks_it_reviewed(client: TestClient) -> None:
     first = client.post("/v1/triage", json=GATEWAY).json()
-    r = client.post(f"/v1/decisions/{first['decision_id']}/review", headers=AUTH, json={"action": "confirm", "reviewer": "C"})
+    r = client.post(
+        f"/v1/decisions/{first['decision_id']}/review", headers=AUTH, json={"action": "confirm", "reviewer": "C"}
+    )
     assert r.status_code == 200 and r.json()["status"] == "confirmed"
     again = client.post("/v1/triage", json=GATEWAY).json()
     assert again["reviewed"] is True and again["home"] == first["home"] and again["review"]["action"] == "confirm"
 
 
-@pytest.mark.parametrize("body, where", [
-    ({"action": "override", "home": "SG17", "reviewer": "A"}, "reason"),
-    ({"action": "override", "home": "joint", "reason": "r", "reviewer": "A"}, "lead"),
-    ({"action": "override", "reason": "r", "reviewer": "A"}, "home"),
-    ({"action": "override", "home": "SG17", "lead": "SG20", "reason": "r", "reviewer": "A"}, "lead"),
-    ({"action": "confirm", "reviewer": " "}, "reviewer"),
-    ({"action": "approve", "reviewer": "A"}, "action"),
-    ({"action": "override", "home": "SG17", "questions": ["six"], "reason": "r", "reviewer": "A"}, "Question"),
-])
+@pytest.mark.parametrize(
+    "body, where",
+    [
+        ({"action": "override", "home": "SG17", "reviewer": "A"}, "reason"),
+        ({"action": "override", "home": "joint", "reason": "r", "reviewer": "A"}, "lead"),
+        ({"action": "override", "reason": "r", "reviewer": "A"}, "home"),
+        ({"action": "override", "home": "SG17", "lead": "SG20", "reason": "r", "reviewer": "A"}, "lead"),
+        ({"action": "confirm", "reviewer": " "}, "reviewer"),
+        ({"action": "approve", "reviewer": "A"}, "action"),
+        ({"action": "override", "home": "SG17", "questions": ["six"], "reason": "r", "reviewer": "A"}, "Question"),
+    ],
+)
 def test_bad_reviews_are_422_saying_what(client: TestClient, body: dict[str, object], where: str) -> None:
     first = client.post("/v1/triage", json=GATEWAY).json()
     r = client.post(f"/v1/decisions/{first['decision_id']}/review", headers=AUTH, json=body)
@@ -122,11 +148,16 @@ def test_unknown_decision_is_404(client: TestClient) -> None:
 def test_list_filters_and_csv_export(client: TestClient) -> None:
     a = client.post("/v1/triage", json=GATEWAY).json()
     client.post("/v1/triage", json={"title": "Lightweight mutual authentication protocol for constrained IoT devices"})
-    client.post(f"/v1/decisions/{a['decision_id']}/review", headers=AUTH,
-                json={"action": "override", "home": "other", "other_sg": "SG13", "reason": "networks", "reviewer": "D"})
+    client.post(
+        f"/v1/decisions/{a['decision_id']}/review",
+        headers=AUTH,
+        json={"action": "override", "home": "other", "other_sg": "SG13", "reason": "networks", "reviewer": "D"},
+    )
     listed = client.get("/v1/decisions", headers=AUTH).json()
     assert listed["total"] == 2
-    assert [d["decision_id"] for d in client.get("/v1/decisions?status=overridden", headers=AUTH).json()["items"]] == [a["decision_id"]]
+    assert [d["decision_id"] for d in client.get("/v1/decisions?status=overridden", headers=AUTH).json()["items"]] == [
+        a["decision_id"]
+    ]
     assert client.get("/v1/decisions?status=open", headers=AUTH).json()["total"] == 1
     assert client.get("/v1/decisions?home=other", headers=AUTH).json()["total"] == 1
     assert client.get("/v1/decisions?text=irrigation", headers=AUTH).json()["total"] == 1
@@ -153,14 +184,17 @@ def test_text_intake_plain_and_json(client: TestClient) -> None:
     assert j.status_code == 200 and j.json()["decision"]["decision_id"] == body["decision"]["decision_id"]
 
 
-@pytest.mark.parametrize("content, ctype, status", [
-    (b"", "text/plain", 422),
-    (b"Question(s): 6/17\n", "text/plain", 422),
-    (b"\xff\xfe", "text/plain", 400),
-    (b'{"txt": "x"}', "application/json", 422),
-    (b"{", "application/json", 400),
-    (b"<a/>", "application/xml", 415),
-])
+@pytest.mark.parametrize(
+    "content, ctype, status",
+    [
+        (b"", "text/plain", 422),
+        (b"Question(s): 6/17\n", "text/plain", 422),
+        (b"\xff\xfe", "text/plain", 400),
+        (b'{"txt": "x"}', "application/json", 422),
+        (b"{", "application/json", 400),
+        (b"<a/>", "application/xml", 415),
+    ],
+)
 def test_text_intake_bad_bodies_are_4xx(client: TestClient, content: bytes, ctype: str, status: int) -> None:
     r = client.post("/v1/triage/text", content=content, headers={"Content-Type": ctype})
     assert r.status_code == status
@@ -182,14 +216,28 @@ def test_cli_triage_text_says_what_it_found(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "no title found" in bad.output
 
 
-UNRELATED = {"title": "Lightweight mutual authentication protocol for constrained devices", "reference": GATEWAY["reference"],
-             "summary": "An authentication handshake for battery-powered sensors."}
+UNRELATED = {
+    "title": "Lightweight mutual authentication protocol for constrained devices",
+    "reference": GATEWAY["reference"],
+    "summary": "An authentication handshake for battery-powered sensors.",
+}
 
 
-def _override(client: TestClient, decision_id: str, home: str = "joint", lead: str | None = "SG20") -> dict[str, object]:
-    r = client.post(f"/v1/decisions/{decision_id}/review", headers=AUTH,
-                    json={"action": "override", "home": home, "lead": lead, "questions": ["Q6/20"], "reason": "internal: JCG call",
-                          "reviewer": "Ana Staff"})
+def _override(
+    client: TestClient, decision_id: str, home: str = "joint", lead: str | None = "SG20"
+) -> dict[str, object]:
+    r = client.post(
+        f"/v1/decisions/{decision_id}/review",
+        headers=AUTH,
+        json={
+            "action": "override",
+            "home": home,
+            "lead": lead,
+            "questions": ["Q6/20"],
+            "reason": "internal: JCG call",
+            "reviewer": "Ana Staff",
+        },
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -198,7 +246,9 @@ def test_a_review_does_not_stick_to_other_work_under_the_same_reference(client: 
     first = client.post("/v1/triage", json=GATEWAY).json()
     _override(client, first["decision_id"])
     other = client.post("/v1/triage", json=UNRELATED)
-    assert other.json()["reviewed"] is False and other.json()["review"] is None and other.json()["decided_by"] == "rules"
+    assert (
+        other.json()["reviewed"] is False and other.json()["review"] is None and other.json()["decided_by"] == "rules"
+    )
     assert "Ana Staff" not in other.text and "internal: JCG call" not in other.text
     # The log agrees: the other work stays open, and staff are told a review exists for the reference.
     rec = client.get(f"/v1/decisions/{other.json()['decision_id']}", headers=AUTH).json()
@@ -211,8 +261,11 @@ def test_a_review_does_not_stick_to_other_work_under_the_same_reference(client: 
 def test_a_review_sticks_to_the_same_work_under_the_same_reference(client: TestClient) -> None:
     first = client.post("/v1/triage", json=GATEWAY).json()
     _override(client, first["decision_id"])
-    retitled = dict(GATEWAY, title="Security requirements for smart irrigation gateways and controllers",
-                    summary="A second draft of the same work item.")
+    retitled = dict(
+        GATEWAY,
+        title="Security requirements for smart irrigation gateways and controllers",
+        summary="A second draft of the same work item.",
+    )
     again = client.post("/v1/triage", json=retitled).json()
     assert again["reviewed"] is True and (again["home"], again["lead"]) == ("joint", "SG20")
     rec = client.get(f"/v1/decisions/{again['decision_id']}", headers=AUTH).json()
@@ -240,6 +293,8 @@ def test_a_reviewed_answer_puts_the_person_first_and_the_rules_as_what_they_said
     again = client.post("/v1/triage", json=GATEWAY).json()
     assert again["decided_by"] == "review" and again["deciding_rules"] == []
     assert [r for r in again["reasons"] if r["outcome"] == "chosen"] == []
-    assert again["rules_now"]["deciding_rules"] == first["deciding_rules"] and again["rules_now"]["label"] == first["home"]
+    assert (
+        again["rules_now"]["deciding_rules"] == first["deciding_rules"] and again["rules_now"]["label"] == first["home"]
+    )
     joint = next(f for f in again["flags"] if f["code"] == "JOINT_WORK")
     assert "review" in joint["text"] and "calls for" not in joint["text"]

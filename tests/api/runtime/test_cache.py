@@ -1,5 +1,6 @@
 """The parse cache: used when the bytes are the same, never stale, never caches a broken file,
 and never in the way (unwritable or damaged: the files are read as if it were not there)."""
+
 from __future__ import annotations
 
 import shutil
@@ -50,8 +51,12 @@ def test_an_edit_is_a_new_entry_never_a_stale_one(tmp_path: Path, rules_copy: Pa
     assert counted["rules"] == 2 and after.revision != before.revision
 
 
-def test_a_broken_rule_set_is_not_cached_and_still_reported(tmp_path: Path, rules_copy: Path, counted: dict[str, int]) -> None:
-    (rules_copy / "zz_broken.yaml").write_text("schema: iotsec-triage/rules@1\nrules:\n  - id: x.y\n    whn: {}\n", encoding="utf-8")
+def test_a_broken_rule_set_is_not_cached_and_still_reported(
+    tmp_path: Path, rules_copy: Path, counted: dict[str, int]
+) -> None:
+    (rules_copy / "zz_broken.yaml").write_text(
+        "schema: iotsec-triage/rules@1\nrules:\n  - id: x.y\n    whn: {}\n", encoding="utf-8"
+    )
     cache = ParseCache(tmp_path / "c")
     for _ in range(2):
         with pytest.raises(RuleLoadError) as info:
@@ -92,7 +97,9 @@ def test_the_bundled_rules_load_through_the_cache(tmp_path: Path) -> None:
     assert load_rules(target, parsed=cache.parse_rules(target)).rules
 
 
-def test_a_change_to_the_imported_file_beside_the_registry_is_a_new_entry(tmp_path: Path, counted: dict[str, int]) -> None:
+def test_a_change_to_the_imported_file_beside_the_registry_is_a_new_entry(
+    tmp_path: Path, counted: dict[str, int]
+) -> None:
     folder = tmp_path / "registry"
     shutil.copytree(default_registry_file().parent, folder)
     cache = ParseCache(tmp_path / "c")

@@ -1,4 +1,5 @@
 """The HTTP contract of docs/architecture.md: decision fields, batch, and bad input answered 4xx, never 5xx."""
+
 from __future__ import annotations
 
 import json
@@ -6,20 +7,33 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from api.web.app import create_app
 from api.runtime.settings import Settings
+from api.web.app import create_app
 from tests.api.conftest import ADMIN
 
-GOOD = {"title": "Security requirements for smart irrigation gateways",
-        "summary": "Threats to irrigation controllers on farms and the security requirements of the service platform.",
-        "keywords": ["agriculture", "gateway"]}
+GOOD = {
+    "title": "Security requirements for smart irrigation gateways",
+    "summary": "Threats to irrigation controllers on farms and the security requirements of the service platform.",
+    "keywords": ["agriculture", "gateway"],
+}
 
 
 def test_decision_has_every_contract_field(client: TestClient) -> None:
     r = client.post("/v1/triage", json=GOOD)
     assert r.status_code == 200
     d = r.json()
-    assert {"home", "lead", "other_sg", "questions", "confidence", "flags", "reasons", "related_work", "ruleset", "decision_id"} <= set(d)
+    assert {
+        "home",
+        "lead",
+        "other_sg",
+        "questions",
+        "confidence",
+        "flags",
+        "reasons",
+        "related_work",
+        "ruleset",
+        "decision_id",
+    } <= set(d)
     assert d["home"] == "SG20" and d["lead"] == "SG20" and d["questions"][0] == "Q6/20"
     assert all({"rule", "text", "effect", "evidence"} <= set(r) for r in d["reasons"])
     assert any(e["words"].lower().startswith("irrigation") for r in d["reasons"] for e in r["evidence"])
@@ -78,7 +92,9 @@ def test_bad_raw_bodies_get_4xx(client: TestClient, name: str) -> None:
 
 
 def test_wrong_content_type_and_method(client: TestClient) -> None:
-    assert client.post("/v1/triage", content=b"hello", headers={"content-type": "text/plain"}).status_code == 415  # issue 6: JSON endpoints refuse other media types
+    assert (
+        client.post("/v1/triage", content=b"hello", headers={"content-type": "text/plain"}).status_code == 415
+    )  # issue 6: JSON endpoints refuse other media types
     assert client.get("/v1/triage").status_code == 405
 
 
@@ -90,14 +106,16 @@ def test_batch_limits(client: TestClient) -> None:
 
 def test_reload_needs_the_admin_token(client: TestClient) -> None:
     assert client.post("/v1/rules/reload").status_code == 401
-    assert client.post("/v1/rules/reload", headers={"Authorization": "Bearer wrong-token-wrong-token"}).status_code == 403
+    assert (
+        client.post("/v1/rules/reload", headers={"Authorization": "Bearer wrong-token-wrong-token"}).status_code == 403
+    )
     r = client.post("/v1/rules/reload", headers={"Authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 200 and r.json()["reloaded"] is True
 
 
 def test_admin_endpoints_are_off_without_a_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from api.web.app import create_app
     from api.runtime.settings import Settings
+    from api.web.app import create_app
 
     with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
         assert c.post("/v1/rules/reload", headers={"Authorization": "Bearer anything-anything"}).status_code == 404
@@ -121,7 +139,10 @@ def test_short_tokens_are_refused() -> None:
 
 
 def test_benchmark_endpoints_exist_only_when_asked(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    proposal = {"title": "Security requirements for smart water meters", "summary": "Threats to IoT meters of water utilities."}
+    proposal = {
+        "title": "Security requirements for smart water meters",
+        "summary": "Threats to IoT meters of water utilities.",
+    }
     with TestClient(create_app(settings)) as plain:
         assert plain.post("/_bench/validate", json=proposal).status_code == 404
         assert plain.post("/_bench/answer", json=proposal).status_code == 404
@@ -133,4 +154,6 @@ def test_benchmark_endpoints_exist_only_when_asked(settings: Settings, monkeypat
         again = bench.post("/_bench/answer", json={"title": "Anything at all"}).json()
         assert first == again  # the first decision, answered again: no deciding after it
         decided = bench.post("/v1/triage", json=proposal).json()
-        assert {k: first[k] for k in ("home", "questions", "reasons")} == {k: decided[k] for k in ("home", "questions", "reasons")}
+        assert {k: first[k] for k in ("home", "questions", "reasons")} == {
+            k: decided[k] for k in ("home", "questions", "reasons")
+        }

@@ -1,5 +1,6 @@
 """Offline API docs with the bearer scheme declared; /v1/rules in ISO 8601 with the last reload's
 outcome; `serve` on a busy port exits 2; the session's CSV export; one home notation on pages."""
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,9 @@ def test_openapi_declares_the_bearer_scheme_on_staff_and_admin_routes(client: Te
 
 def test_rules_status_is_iso_8601_and_says_how_the_last_reload_went(client: TestClient, rules_copy: Path) -> None:
     status = client.get("/v1/rules").json()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["loaded_at"]) and isinstance(status["loaded_at_epoch"], float)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["loaded_at"]) and isinstance(
+        status["loaded_at_epoch"], float
+    )
     assert status["last_reload"] is None
     holder = client.app.state.runtime.holder  # type: ignore[attr-defined]
     good_dir = holder.directory
@@ -85,6 +88,8 @@ def test_make_run_makes_and_prints_both_tokens() -> None:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     # -n prints the recipe without running it (nor the install it depends on).
-    done = subprocess.run(["make", "-n", "-W", "pyproject.toml", "run"], cwd=root, capture_output=True, text=True, timeout=60)
-    recipe = done.stdout[done.stdout.find("staff="):]
+    done = subprocess.run(
+        ["make", "-n", "-W", "pyproject.toml", "run"], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    recipe = done.stdout[done.stdout.find("staff=") :]
     assert "IOTSEC_ADMIN_TOKEN=" in recipe and "admin token" in recipe and "staff token" in recipe

@@ -1,5 +1,6 @@
 """POST /v1/triage/file: a contribution's .docx, a spreadsheet batch with its id column, and
 files that cannot be read (a clear 422 naming the file)."""
+
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
@@ -50,5 +51,7 @@ def test_an_unreadable_file_is_a_422_naming_it(client: TestClient) -> None:
     r = client.post("/v1/triage/file", files={"file": ("broken.docx", b"not a zip", "application/octet-stream")})
     assert r.status_code == 422
     [detail] = r.json()["detail"]
-    assert "broken.docx" in detail["msg"] and "not a readable .docx" in detail["msg"] and detail["loc"] == ["body", "file"]
+    assert (
+        "broken.docx" in detail["msg"] and "not a readable .docx" in detail["msg"] and detail["loc"] == ["body", "file"]
+    )
     assert client.post("/v1/triage/file").status_code == 422

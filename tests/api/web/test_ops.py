@@ -1,5 +1,6 @@
 """Operations: /metrics counts, graceful shutdown finishes the request in flight, IOTSEC_WORKERS runs
 several workers, JSON logs from the real server, and a rule directory that disappears while serving."""
+
 from __future__ import annotations
 
 import json
@@ -11,29 +12,35 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.web.app import create_app
 from api.runtime.settings import Settings
+from api.web.app import create_app
 from tests.api.conftest import ADMIN
 
 ROOT = Path(__file__).resolve().parents[3]
-GOOD = {"title": "Security requirements for smart irrigation gateways",
-        "summary": "Threats to irrigation controllers on farms and the security requirements of the service platform."}
+GOOD = {
+    "title": "Security requirements for smart irrigation gateways",
+    "summary": "Threats to irrigation controllers on farms and the security requirements of the service platform.",
+}
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
 def _samples(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(r.text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
 
 
 def _value(samples: dict[Any, float], name: str, **labels: str) -> float:
@@ -41,6 +48,7 @@ def _value(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 
 # -- metrics ---------------------------------------------------------------------------------------
+
 
 def test_metrics_count_requests_latency_decisions_and_reloads(client: TestClient, rules_copy: Path) -> None:
     before = _samples(client)
@@ -67,7 +75,8 @@ def test_metrics_count_requests_latency_decisions_and_reloads(client: TestClient
     assert grew("iotsec_http_request_duration_seconds_bucket", method="POST", route="/v1/triage", le="+Inf") == 1
     assert grew("iotsec_http_request_duration_seconds_sum", method="POST", route="/v1/triage") > 0
     assert grew("iotsec_decisions_total", home=one["home"]) == 1 + sum(
-        1 for r in batch["results"] if r["ok"] and r["decision"]["home"] == one["home"])
+        1 for r in batch["results"] if r["ok"] and r["decision"]["home"] == one["home"]
+    )
     assert grew("iotsec_rule_reloads_total", result="succeeded") == 1
     assert grew("iotsec_rule_reloads_total", result="failed") == 1  # the refused token is not a reload
 
@@ -77,10 +86,14 @@ def test_a_body_refused_before_routing_is_counted_under_its_route(client: TestCl
     client.post("/v1/triage/batch", content=b"x" * 11_000_000, headers={"content-type": "application/json"})
     after = _samples(client)
     labels = {"method": "POST", "route": "/v1/triage/batch", "status": "413"}
-    assert _value(after, "iotsec_http_requests_total", **labels) - _value(before, "iotsec_http_requests_total", **labels) == 1
+    assert (
+        _value(after, "iotsec_http_requests_total", **labels) - _value(before, "iotsec_http_requests_total", **labels)
+        == 1
+    )
 
 
 # -- the rule directory disappears -----------------------------------------------------------------
+
 
 def test_a_vanished_rule_directory_keeps_the_loaded_rules_serving(rules_copy: Path, tmp_path: Path) -> None:
     settings = Settings(rules_dir=rules_copy, data_dir=tmp_path / "data", admin_token=ADMIN, log_decisions=False)  # type: ignore[arg-type]
@@ -102,6 +115,7 @@ def test_a_vanished_rule_directory_keeps_the_loaded_rules_serving(rules_copy: Pa
 
 # -- real servers -------------------------------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,9 +132,23 @@ class Served:
         full = {k: v for k, v in os.environ.items() if not k.startswith(("IOTSEC_", "PROMETHEUS_"))}
         full.update({"IOTSEC_DATA_DIR": str(tmp / "data"), "IOTSEC_ADMIN_TOKEN": ADMIN}, **env)
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "serve",
-                                          "--host", "127.0.0.1", "--port", str(self.port)],
-                                         cwd=tmp, env=full, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from api.cli import main; main()",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=tmp,
+                env=full,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_ready(self) -> None:
         for _ in range(300):  # at most ~30 s
@@ -242,20 +270,20 @@ def _raw_request(port: int, head: bytes, body_part: bytes, wait: float) -> bytes
                 if not chunk:
                     break
                 chunks.append(chunk)
-        except socket.timeout:
+        except TimeoutError:
             pass
         return b"".join(chunks)
 
 
 @pytest.mark.parametrize("ctype", ["application/json", "text/plain"])
-def test_a_body_that_does_not_arrive_in_time_is_a_408_and_the_connection_closes(tmp_path: Path, served: list[Served],
-                                                                               ctype: str) -> None:
+def test_a_body_that_does_not_arrive_in_time_is_a_408_and_the_connection_closes(
+    tmp_path: Path, served: list[Served], ctype: str
+) -> None:
     server = Served(tmp_path, IOTSEC_LOG_DECISIONS="false", IOTSEC_BODY_TIMEOUT_SECONDS="1")
     served.append(server)
     server.wait_ready()
     path = "/v1/triage" if ctype == "application/json" else "/v1/triage/text"
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
-            f"Content-Length: 500\r\n\r\n").encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\nContent-Length: 500\r\n\r\n").encode()
     raw = _raw_request(server.port, head, b'{"title": "half a bo', wait=10)
     assert raw.startswith(b"HTTP/1.1 408"), raw[:200]
     assert b"body_timeout" in raw and b"within 1 seconds" in raw
@@ -290,8 +318,11 @@ def test_iotsec_workers_runs_two_workers_sharing_one_log_and_metrics(tmp_path: P
     for i in range(12):  # a new connection each time, so the kernel hands them to either worker
         r = httpx.post(f"{server.base}/v1/triage", json=dict(GOOD, reference=f"Y.workers-{i}"), timeout=30)
         assert r.status_code == 200 and r.headers["x-decision-log"] == "recorded"
-    stored = httpx.get(f"{server.base}/v1/decisions?limit=1",
-                       headers={"Authorization": "Bearer staff-token-for-tests-0123456789"}, timeout=30).json()
+    stored = httpx.get(
+        f"{server.base}/v1/decisions?limit=1",
+        headers={"Authorization": "Bearer staff-token-for-tests-0123456789"},
+        timeout=30,
+    ).json()
     assert stored["total"] == 12
     # PROMETHEUS_MULTIPROC_DIR is set by `serve` for several workers: /metrics adds theirs up.
     with httpx.Client(base_url=server.base, timeout=30) as metrics_client:

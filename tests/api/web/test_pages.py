@@ -1,21 +1,22 @@
 """The web pages: the submitter's form and result, staff login, the queue and review in place,
 CSRF on every form, cookies and headers, accessible markup."""
+
 from __future__ import annotations
 
 import csv
 import io
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.web.app import create_app
 from api.decision_log import DecisionLog
 from api.runtime.settings import Settings
+from api.web.app import create_app
 from tests.engine.intake.test_a1text import FULL
 
 STAFF = "staff-token-for-pages-0123456789"
@@ -97,8 +98,16 @@ def test_submitter_pastes_a1_text_and_reads_the_result(client: TestClient) -> No
 
 def test_submitter_fills_fields(client: TestClient) -> None:
     page = client.get("/")
-    r = client.post("/", data={"csrf": csrf(page.text), "mode": "fields", "title": "Group key management for IoT multicast",
-                               "questions": "Q6/17", "keywords": "key management, multicast"})
+    r = client.post(
+        "/",
+        data={
+            "csrf": csrf(page.text),
+            "mode": "fields",
+            "title": "Group key management for IoT multicast",
+            "questions": "Q6/17",
+            "keywords": "key management, multicast",
+        },
+    )
     assert r.status_code == 200 and 'id="result-home"' in r.text
     bad = client.post("/", data={"csrf": csrf(page.text), "mode": "fields", "title": "T", "questions": "six"})
     assert bad.status_code == 422 and "could not be read" in bad.text
@@ -131,9 +140,20 @@ def test_queue_needs_login_and_reviews_in_place(client: TestClient) -> None:
     token = csrf(queue.text)
     forged = client.post(f"/queue/{first['decision_id']}/review", data={"action": "confirm", "reviewer": "X"})
     assert forged.status_code == 403
-    r = client.post(f"/queue/{first['decision_id']}/review", follow_redirects=False,
-                    data={"csrf": token, "action": "override", "home": "joint", "lead": "SG17", "questions": "Q6/17, Q6/20",
-                          "reason": "agreed with Q6/20", "reviewer": "Ana Staff", "back_status": "open"})
+    r = client.post(
+        f"/queue/{first['decision_id']}/review",
+        follow_redirects=False,
+        data={
+            "csrf": token,
+            "action": "override",
+            "home": "joint",
+            "lead": "SG17",
+            "questions": "Q6/17, Q6/20",
+            "reason": "agreed with Q6/20",
+            "reviewer": "Ana Staff",
+            "back_status": "open",
+        },
+    )
     assert r.status_code == 303 and "status=open" in r.headers["location"] and "home=" not in r.headers["location"]
     assert first["decision_id"] not in client.get("/queue").text  # the default filter is "open"
     after = client.get("/queue?status=any")
@@ -143,8 +163,10 @@ def test_queue_needs_login_and_reviews_in_place(client: TestClient) -> None:
     check_markup(detail.text)
     again = client.post("/v1/triage", json=gateway).json()
     assert (again["home"], again["lead"], again["reviewed"]) == ("joint", "SG17", True)
-    invalid = client.post(f"/queue/{first['decision_id']}/review", data={"csrf": token, "action": "override", "home": "joint",
-                                                                           "reason": "r", "reviewer": "A"})
+    invalid = client.post(
+        f"/queue/{first['decision_id']}/review",
+        data={"csrf": token, "action": "override", "home": "joint", "reason": "r", "reviewer": "A"},
+    )
     assert invalid.status_code == 422 and "lead" in invalid.text
 
 
@@ -180,9 +202,17 @@ def _decision_id(html: str) -> str:
 
 def test_the_answer_says_where_it_differs_from_what_was_proposed(client: TestClient) -> None:
     page = client.get("/")
-    r = client.post("/", data={"csrf": csrf(page.text), "mode": "fields", "reference": "X.farm-sec", "questions": "Q6/17",
-                               "title": "Smart farming service platform requirements for IoT sensors in irrigation",
-                               "summary": "Requirements and functional architecture of an IoT platform for irrigation."})
+    r = client.post(
+        "/",
+        data={
+            "csrf": csrf(page.text),
+            "mode": "fields",
+            "reference": "X.farm-sec",
+            "questions": "Q6/17",
+            "title": "Smart farming service platform requirements for IoT sensors in irrigation",
+            "summary": "Requirements and functional architecture of an IoT platform for irrigation.",
+        },
+    )
     assert r.status_code == 200 and 'id="result-home"' in r.text
     assert 'id="result-differs"' in r.text and "Not what you proposed" in r.text
     assert "series letter of SG17" in r.text or "You proposed Q6/17" in r.text
@@ -190,7 +220,9 @@ def test_the_answer_says_where_it_differs_from_what_was_proposed(client: TestCli
 
 def test_an_undetermined_answer_says_what_is_missing_and_what_came_closest(client: TestClient) -> None:
     page = client.get("/")
-    r = client.post("/", data={"csrf": csrf(page.text), "mode": "fields", "title": "Recipes for sourdough bread"})  # nothing in the registry is near it
+    r = client.post(
+        "/", data={"csrf": csrf(page.text), "mode": "fields", "title": "Recipes for sourdough bread"}
+    )  # nothing in the registry is near it
     assert r.status_code == 200
     assert 'id="result-undetermined"' in r.text and "would help: Summary, Scope, Keywords" in r.text
 
@@ -200,9 +232,17 @@ def test_the_stable_link_shows_what_was_sent_and_nothing_staff_only(client: Test
     r = client.post("/", data={"csrf": csrf(page.text), "mode": "text", "a1_text": FULL})
     decision_id = _decision_id(r.text)
     _login(client)
-    client.post(f"/queue/{decision_id}/review", data={"csrf": csrf(client.get("/queue").text), "action": "override",
-                                                       "home": "joint", "lead": "SG20", "reason": "secret staff reasoning",
-                                                       "reviewer": "Ana Staff"})
+    client.post(
+        f"/queue/{decision_id}/review",
+        data={
+            "csrf": csrf(client.get("/queue").text),
+            "action": "override",
+            "home": "joint",
+            "lead": "SG20",
+            "reason": "secret staff reasoning",
+            "reviewer": "Ana Staff",
+        },
+    )
     with TestClient(client.app) as anonymous:
         shown = anonymous.get(f"/decisions/{decision_id}")
     assert shown.status_code == 200 and 'id="sent"' in shown.text
@@ -214,12 +254,22 @@ def test_the_stable_link_shows_what_was_sent_and_nothing_staff_only(client: Test
 
 
 def _many(client: TestClient, n: int) -> None:
-    topics = ["smart irrigation gateways", "PKI for constrained devices", "smart parking sensors", "home network firewalls",
-              "vehicle-to-everything messages", "smart meters", "e-health wearables", "digital twins of buildings"]
-    items = [{"title": f"Security requirements for {topics[i % len(topics)]}, part {i}", "reference": f"Y.ref-{i % 7}"}
-             for i in range(n)]
+    topics = [
+        "smart irrigation gateways",
+        "PKI for constrained devices",
+        "smart parking sensors",
+        "home network firewalls",
+        "vehicle-to-everything messages",
+        "smart meters",
+        "e-health wearables",
+        "digital twins of buildings",
+    ]
+    items = [
+        {"title": f"Security requirements for {topics[i % len(topics)]}, part {i}", "reference": f"Y.ref-{i % 7}"}
+        for i in range(n)
+    ]
     for start in range(0, n, 200):
-        assert client.post("/v1/triage/batch", json={"items": items[start:start + 200]}).status_code == 200
+        assert client.post("/v1/triage/batch", json={"items": items[start : start + 200]}).status_code == 200
 
 
 def test_queue_is_paginated_open_by_default_ordered_by_need_and_grouped(client: TestClient) -> None:
@@ -234,7 +284,12 @@ def test_queue_is_paginated_open_by_default_ordered_by_need_and_grouped(client: 
     pages = first.text + client.get("/queue?page=2").text + third.text
     # Each group (rows of one reference) stands where its most needed row stands: NEEDS_REVIEW,
     # JOINT_WORK, low confidence, COORDINATE, then the rest.
-    heads = [int(m) for m in re.findall(r'<tbody[^>]*>\s*(?:<tr class="group-head">.*?</tr>\s*)?<tr id="d-[0-9a-f]+" class="need-(\d)', pages, re.S)]
+    heads = [
+        int(m)
+        for m in re.findall(
+            r'<tbody[^>]*>\s*(?:<tr class="group-head">.*?</tr>\s*)?<tr id="d-[0-9a-f]+" class="need-(\d)', pages, re.S
+        )
+    ]
     assert len(heads) > 3 and heads == sorted(heads)
     assert len(set(heads)) > 1  # the items differ in need: the order was tested
     for group in re.findall(r'<tbody class="group">(.*?)</tbody>', first.text, re.S):
@@ -245,7 +300,7 @@ def test_queue_is_paginated_open_by_default_ordered_by_need_and_grouped(client: 
 
 
 def test_detail_page_bulk_confirm_and_csv_export_with_the_staff_session(client: TestClient) -> None:
-    evil = {"title": "=HYPERLINK(\"http://example.invalid\",\"x\") smart meter security", "reference": "@X.evil"}
+    evil = {"title": '=HYPERLINK("http://example.invalid","x") smart meter security', "reference": "@X.evil"}
     a = client.post("/v1/triage", json=evil).json()
     b = client.post("/v1/triage", json={"title": "Security requirements for smart irrigation gateways"}).json()
     _login(client)
@@ -254,8 +309,16 @@ def test_detail_page_bulk_confirm_and_csv_export_with_the_staff_session(client: 
     assert 'id="detail-considered"' in detail.text and 'id="review-form"' in detail.text
     check_markup(detail.text)
     queue = client.get("/queue")
-    r = client.post("/queue/confirm", data={"csrf": csrf(queue.text), "ids": [a["decision_id"], b["decision_id"]],
-                                            "reviewer": "Ana Staff", "back_status": "open"}, follow_redirects=False)
+    r = client.post(
+        "/queue/confirm",
+        data={
+            "csrf": csrf(queue.text),
+            "ids": [a["decision_id"], b["decision_id"]],
+            "reviewer": "Ana Staff",
+            "back_status": "open",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and "2+confirmed" in r.headers["location"]
     assert client.get("/queue").text.count('<tr id="d-') == 0
     export = client.get("/queue/export.csv?status=confirmed")
@@ -278,12 +341,26 @@ def test_upload_a_docx_contribution_and_a_spreadsheet(client: TestClient) -> Non
     from tests.engine.intake.test_files import a1_docx, items_xlsx
 
     page = client.get("/")
-    r = client.post("/upload", data={"csrf": csrf(page.text)}, files={"file": ("C-123.docx", a1_docx(), "application/octet-stream")})
+    r = client.post(
+        "/upload", data={"csrf": csrf(page.text)}, files={"file": ("C-123.docx", a1_docx(), "application/octet-stream")}
+    )
     assert r.status_code == 200, r.text
-    assert 'id="result-home"' in r.text and "C-123.docx" in r.text and "Read from your text: title, reference, questions" in r.text
-    r = client.post("/upload", data={"csrf": csrf(page.text)}, files={"file": ("items.xlsx", items_xlsx(), "application/octet-stream")})
+    assert (
+        'id="result-home"' in r.text
+        and "C-123.docx" in r.text
+        and "Read from your text: title, reference, questions" in r.text
+    )
+    r = client.post(
+        "/upload",
+        data={"csrf": csrf(page.text)},
+        files={"file": ("items.xlsx", items_xlsx(), "application/octet-stream")},
+    )
     assert r.status_code == 200 and 'id="upload-results"' in r.text and "C-0042" in r.text
-    bad = client.post("/upload", data={"csrf": csrf(page.text)}, files={"file": ("broken.docx", b"not a zip", "application/octet-stream")})
+    bad = client.post(
+        "/upload",
+        data={"csrf": csrf(page.text)},
+        files={"file": ("broken.docx", b"not a zip", "application/octet-stream")},
+    )
     assert bad.status_code == 422 and "broken.docx" in bad.text and "not a readable .docx" in bad.text
     # Staff find the spreadsheet's items by their own ids, shown in the queue and on the detail page.
     _login(client)

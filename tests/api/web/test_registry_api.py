@@ -1,19 +1,21 @@
 """GET /v1/work-items, GET /v1/landscape, registry=false, and the registry commands."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from api.web.app import create_app
 from api.cli import main
 from api.runtime.settings import Settings
+from api.web.app import create_app
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
@@ -23,8 +25,11 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         yield c
 
 
-RESTATED = {"title": "Security capabilities supporting safety of the Internet of things",
-            "summary": "Classifies IoT security issues by their effect on functional safety and the capabilities that keep cyber-physical systems safe."}
+RESTATED = {
+    "title": "Security capabilities supporting safety of the Internet of things",
+    "summary": "Classifies IoT security issues by their effect on functional safety and the capabilities "
+    "that keep cyber-physical systems safe.",
+}
 
 
 def test_work_items_unfiltered_and_paged(client: TestClient) -> None:
@@ -32,18 +37,26 @@ def test_work_items_unfiltered_and_paged(client: TestClient) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["total"] >= 80 and len(body["items"]) == 100 and body["offset"] == 0
-    assert {"id", "title", "study_group", "question", "status", "year", "topics", "description"} <= set(body["items"][0])
+    assert {"id", "title", "study_group", "question", "status", "year", "topics", "description"} <= set(
+        body["items"][0]
+    )
     page = client.get("/v1/work-items", params={"limit": 5, "offset": 3}).json()
     assert [i["id"] for i in page["items"]] == [i["id"] for i in body["items"][3:8]]
 
 
-@pytest.mark.parametrize("params, check", [
-    ({"sg": "SG20"}, lambda it: it["study_group"] == "SG20"),
-    ({"question": "Q14/17"}, lambda it: it["question"] == "Q14/17"),
-    ({"topic": "smart-grid"}, lambda it: "smart-grid" in it["topics"]),
-    ({"q": "zero trust"}, lambda it: "zero" in (it["title"] + it["description"]).lower()),
-    ({"sg": "SG17", "q": "vehicle"}, lambda it: it["study_group"] == "SG17" and "vehicle" in (it["title"] + it["description"]).lower()),
-])
+@pytest.mark.parametrize(
+    "params, check",
+    [
+        ({"sg": "SG20"}, lambda it: it["study_group"] == "SG20"),
+        ({"question": "Q14/17"}, lambda it: it["question"] == "Q14/17"),
+        ({"topic": "smart-grid"}, lambda it: "smart-grid" in it["topics"]),
+        ({"q": "zero trust"}, lambda it: "zero" in (it["title"] + it["description"]).lower()),
+        (
+            {"sg": "SG17", "q": "vehicle"},
+            lambda it: it["study_group"] == "SG17" and "vehicle" in (it["title"] + it["description"]).lower(),
+        ),
+    ],
+)
 def test_work_items_filters(client: TestClient, params: dict[str, str], check: object) -> None:
     body = client.get("/v1/work-items", params=params).json()
     assert body["total"] >= 1 and len(body["items"]) == min(body["total"], body["limit"])
@@ -55,17 +68,22 @@ def test_work_items_filter_with_no_match_is_empty(client: TestClient) -> None:
     assert body == {"total": 0, "limit": 100, "offset": 0, "items": []}
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"sg": "seventeen"}, "sg"),
-    ({"question": "6/17"}, "question"),
-    ({"topic": "Smart Grid!"}, "topic"),
-    ({"q": "x" * 201}, "q"),
-    ({"limit": 0}, "limit"),
-    ({"limit": 100000}, "limit"),
-    ({"offset": -1}, "offset"),
-    ({"limit": "many"}, "limit"),
-])
-def test_bad_filters_are_422_with_the_parameter_named(client: TestClient, params: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"sg": "seventeen"}, "sg"),
+        ({"question": "6/17"}, "question"),
+        ({"topic": "Smart Grid!"}, "topic"),
+        ({"q": "x" * 201}, "q"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 100000}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"limit": "many"}, "limit"),
+    ],
+)
+def test_bad_filters_are_422_with_the_parameter_named(
+    client: TestClient, params: dict[str, object], field: str
+) -> None:
     r = client.get("/v1/work-items", params=params)
     assert r.status_code == 422
     assert any(d["loc"] == ["query", field] for d in r.json()["detail"])
@@ -97,8 +115,12 @@ def test_landscape_since(client: TestClient) -> None:
     assert body["counts"]["consented"] == 2 and {c["id"] for c in body["changes"]} >= {"X.2014", "Y.IoT-FETA", "Y.4814"}
     md = client.get("/v1/landscape", params={"since": "2026-01-01", "format": "md"}).text
     assert md.startswith("# What changed between 2026-01-01 and now") and "X.sgAIoT" in md
-    for params in ({"since": "2025-02-30"}, {"until": "2025-01-01"}, {"since": "2025-09-01", "until": "2025-01-01"},
-                   {"since": "2025-01-01", "format": "html"}):
+    for params in (
+        {"since": "2025-02-30"},
+        {"until": "2025-01-01"},
+        {"since": "2025-09-01", "until": "2025-01-01"},
+        {"since": "2025-01-01", "format": "html"},
+    ):
         assert client.get("/v1/landscape", params=params).status_code == 422, params
 
 
@@ -112,16 +134,23 @@ def test_landscape_page_in_the_app(client: TestClient) -> None:
     csp = r.headers["content-security-policy"]
     assert "script-src 'self';" in csp and "img-src 'self' data:" in csp and "unsafe-inline" not in csp
     js = client.get("/landscape/assets/landscape.js")
-    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript") and "landscape-filters" in js.text
+    assert (
+        js.status_code == 200
+        and js.headers["content-type"].startswith("text/javascript")
+        and "landscape-filters" in js.text
+    )
     assert client.get("/landscape/assets/landscape.css").headers["content-type"].startswith("text/css")
     assert client.get("/landscape/assets/other.js").status_code == 404
 
 
-@pytest.mark.parametrize("fmt, media, start", [
-    ("md", "text/markdown", "# Landscape"),
-    ("csv", "text/csv", "id,title,study_group"),
-    ("html", "text/html", "<!doctype html>"),
-])
+@pytest.mark.parametrize(
+    "fmt, media, start",
+    [
+        ("md", "text/markdown", "# Landscape"),
+        ("csv", "text/csv", "id,title,study_group"),
+        ("html", "text/html", "<!doctype html>"),
+    ],
+)
 def test_landscape_text_formats(client: TestClient, fmt: str, media: str, start: str) -> None:
     r = client.get("/v1/landscape", params={"format": fmt})
     assert r.status_code == 200 and r.headers["content-type"].startswith(media)
@@ -177,8 +206,10 @@ def test_cli_related_eval_reaches_the_bar() -> None:
 
 def test_cli_related_eval_exits_1_below_the_bar(tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.yaml"
-    pairs.write_text("schema: iotsec-triage/related-pairs@1\npairs:\n"
-                     "  - id: wrong-label\n    proposal: {title: Security guidelines for V2X communication}\n    expect: [Y.4482]\n")
+    pairs.write_text(
+        "schema: iotsec-triage/related-pairs@1\npairs:\n"
+        "  - id: wrong-label\n    proposal: {title: Security guidelines for V2X communication}\n    expect: [Y.4482]\n"
+    )
     r = CliRunner().invoke(main, ["related-eval", str(pairs)])
     assert r.exit_code == 1 and "wrong-label: not found Y.4482" in r.output
 
@@ -213,18 +244,27 @@ def test_cli_landscape_since_and_compare(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["landscape", "--since", "2017-01", "--until", "2017-12", "--format", "json"])
     assert r.exit_code == 0 and [c["id"] for c in json.loads(r.output)["changes"]] == ["X.1372"]
     old = tmp_path / "old.yaml"
-    old.write_text("schema: iotsec-triage/registry@1\nitems:\n- id: X.1372\n  title: Security guidelines for V2X communication\n"
-                   "  study_group: SG17\n  question: Q6/17\n  status: under_study\n  description: V2X security draft.\n")
+    old.write_text(
+        "schema: iotsec-triage/registry@1\nitems:\n- id: X.1372\n  title: Security guidelines for V2X communication\n"
+        "  study_group: SG17\n  question: Q6/17\n  status: under_study\n  description: V2X security draft.\n"
+    )
     r = CliRunner().invoke(main, ["landscape", "--compare", str(old), "--format", "csv"])
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.output)))
     kinds = {(row["kind"], row["id"]) for row in rows}
     assert {("approved", "X.1372"), ("moved", "X.1372"), ("new", "X.iot-dt")} <= kinds
-    for args in (["--since", "yesterday"], ["--until", "2025-01-01"], ["--since", "2025-01-01", "--compare", str(old)],
-                 ["--since", "2025-01-01", "--format", "html"]):
+    for args in (
+        ["--since", "yesterday"],
+        ["--until", "2025-01-01"],
+        ["--since", "2025-01-01", "--compare", str(old)],
+        ["--since", "2025-01-01", "--format", "html"],
+    ):
         assert CliRunner().invoke(main, ["landscape", *args]).exit_code == 2, args
     r = CliRunner().invoke(main, ["landscape", "--sg", "SG20", "--status", "ongoing", "--format", "csv"])
-    assert r.exit_code == 0 and {row["id"] for row in csv.DictReader(io.StringIO(r.output))} == {"Y.IoT-FETA", "Y.4477rev"}
+    assert r.exit_code == 0 and {row["id"] for row in csv.DictReader(io.StringIO(r.output))} == {
+        "Y.IoT-FETA",
+        "Y.4477rev",
+    }
 
 
 def test_cli_landscape_to_stdout_and_bad_registry(tmp_path: Path) -> None:

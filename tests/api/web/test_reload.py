@@ -3,20 +3,21 @@
 The server is uvicorn on 127.0.0.1 in a thread; the stream is a few client threads with a
 bounded number of requests each. Nothing here asserts on time: loops wait on counts, bounded.
 """
+
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
 import uvicorn
 
-from api.web.app import create_app
 from api.runtime.settings import Settings
+from api.web.app import create_app
 
 TOKEN = "reload-admin-token-0123456789"
 CLIENTS = 4
@@ -94,7 +95,7 @@ class Stream:
                     if revision:
                         self.revisions.add(revision)
 
-    def __enter__(self) -> "Stream":
+    def __enter__(self) -> Stream:
         for t in self.threads:
             t.start()
         return self
@@ -125,8 +126,10 @@ def test_good_and_bad_reload_under_a_steady_stream(server: str, rules_copy: Path
             stream.advance(20, "requests before the first reload")
 
             # A good reload: a new revision replaces the old one.
-            precedents.write_text(original.replace("is an SG17 series (X.1330-X.1339)", "is an SG17 series (X.1330 to X.1339)"),
-                                  encoding="utf-8")
+            precedents.write_text(
+                original.replace("is an SG17 series (X.1330-X.1339)", "is an SG17 series (X.1330 to X.1339)"),
+                encoding="utf-8",
+            )
             good = admin.post("/v1/rules/reload", headers=auth)
             assert good.status_code == 200, good.text
             assert good.json()["reloaded"] is True and good.json()["revision"] != first["revision"]
@@ -134,7 +137,9 @@ def test_good_and_bad_reload_under_a_steady_stream(server: str, rules_copy: Path
             stream.advance(20, "requests after the good reload")
 
             # A bad reload: 422 with file:line, the second revision keeps serving.
-            precedents.write_text(original.replace("    stage: precedent\n", "    stage: precedant\n", 1), encoding="utf-8")
+            precedents.write_text(
+                original.replace("    stage: precedent\n", "    stage: precedant\n", 1), encoding="utf-8"
+            )
             bad = admin.post("/v1/rules/reload", headers=auth)
             assert bad.status_code == 422, bad.text
             detail = bad.json()["detail"]

@@ -1,21 +1,23 @@
 """Security: token rules, no internals in error answers, security headers and CSP, safe YAML, and
 logs that carry the decision id but never a token."""
+
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 import api.decision_log.flow
+from api.runtime.settings import MIN_TOKEN_LENGTH, Settings
 from api.web.app import create_app
 from api.web.observability import JsonFormatter, redact
-from api.runtime.settings import MIN_TOKEN_LENGTH, Settings
 from engine import RuleLoadError, load_rules
 from tests.api.conftest import ADMIN, STAFF
 
@@ -26,10 +28,13 @@ LEAKS = ("Traceback", "/work/", "site-packages", '.py"', ".py:", 'File "')
 def _clean(response: Any) -> None:
     text = response.text
     for leak in LEAKS:
-        assert leak not in text, f"{response.request.method} {response.request.url.path} -> {response.status_code} shows {leak!r}"
+        assert leak not in text, (
+            f"{response.request.method} {response.request.url.path} -> {response.status_code} shows {leak!r}"
+        )
 
 
 # -- tokens --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["IOTSEC_ADMIN_TOKEN", "IOTSEC_STAFF_TOKEN"])
 def test_tokens_shorter_than_16_characters_are_refused(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
@@ -51,10 +56,13 @@ def test_wrong_or_missing_tokens_are_refused(client: TestClient) -> None:
     assert client.post("/v1/rules/reload").status_code == 401
     assert client.post("/v1/rules/reload", headers={"Authorization": f"Bearer {STAFF}"}).status_code == 403
     assert client.post("/v1/rules/reload", headers={"Authorization": f"Basic {ADMIN}"}).status_code == 401
-    assert client.get("/v1/decisions", headers={"Authorization": "Bearer not-the-staff-token-at-all"}).status_code == 403
+    assert (
+        client.get("/v1/decisions", headers={"Authorization": "Bearer not-the-staff-token-at-all"}).status_code == 403
+    )
 
 
 # -- no internals in answers ---------------------------------------------------------------------
+
 
 def test_no_error_answer_shows_a_stack_trace_or_an_internal_path(client: TestClient, rules_copy: Path) -> None:
     auth = {"Authorization": f"Bearer {ADMIN}"}
@@ -119,6 +127,7 @@ def test_a_database_outage_does_not_show_where_the_database_is(tmp_path: Path) -
 
 # -- headers -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One app for the read-only checks below (building an app takes most of a second)."""
@@ -132,11 +141,21 @@ def _csp(response: Any) -> dict[str, str]:
     return {part.split()[0]: part.strip() for part in header.split(";") if part.strip()}
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/"), ("GET", "/login"), ("GET", "/queue"), ("GET", "/healthz"), ("GET", "/v1/rules"),
-    ("POST", "/v1/triage"), ("GET", "/nowhere"), ("GET", "/v1/landscape?format=html"), ("GET", "/metrics"),
-    ("GET", "/landscape"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/login"),
+        ("GET", "/queue"),
+        ("GET", "/healthz"),
+        ("GET", "/v1/rules"),
+        ("POST", "/v1/triage"),
+        ("GET", "/nowhere"),
+        ("GET", "/v1/landscape?format=html"),
+        ("GET", "/metrics"),
+        ("GET", "/landscape"),
+    ],
+)
 def test_security_headers_on_pages_and_api(shared: TestClient, method: str, path: str) -> None:
     r = shared.request(method, path, json=GOOD if method == "POST" else None, follow_redirects=False)
     assert r.headers["x-content-type-options"] == "nosniff"
@@ -153,8 +172,10 @@ def test_security_headers_on_pages_and_api(shared: TestClient, method: str, path
 
 
 def test_headers_also_on_answers_refused_before_routing(shared: TestClient) -> None:
-    refused = [shared.post("/v1/triage", content=b"x" * 1_200_000, headers={"content-type": "application/json"}),
-               shared.post("/v1/triage", content=b"x", headers={"content-type": "text/plain"})]
+    refused = [
+        shared.post("/v1/triage", content=b"x" * 1_200_000, headers={"content-type": "application/json"}),
+        shared.post("/v1/triage", content=b"x", headers={"content-type": "text/plain"}),
+    ]
     assert [r.status_code for r in refused] == [413, 415]
     for r in refused:
         assert r.headers["x-content-type-options"] == "nosniff" and "content-security-policy" in r.headers
@@ -174,16 +195,22 @@ def test_pages_have_no_inline_script_or_event_handler(shared: TestClient, path: 
 
 # -- YAML ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("payload", [
-    "!!python/object/apply:os.system ['touch {marker}']",
-    "!!python/object:builtins.dict {{}}",
-    "!!python/name:os.system",
-    "!<tag:yaml.org,2002:python/object/apply:os.system> ['touch {marker}']",
-    "!custom 'x'",
-])
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "!!python/object/apply:os.system ['touch {marker}']",
+        "!!python/object:builtins.dict {{}}",
+        "!!python/name:os.system",
+        "!<tag:yaml.org,2002:python/object/apply:os.system> ['touch {marker}']",
+        "!custom 'x'",
+    ],
+)
 def test_tagged_yaml_in_a_rule_file_is_refused_and_never_run(rules_copy: Path, tmp_path: Path, payload: str) -> None:
     marker = tmp_path / "was-run"
-    (rules_copy / "evil.yaml").write_text(f"schema: iotsec-triage/rules@1\nrules:\n  - {payload.format(marker=marker)}\n")
+    (rules_copy / "evil.yaml").write_text(
+        f"schema: iotsec-triage/rules@1\nrules:\n  - {payload.format(marker=marker)}\n"
+    )
     with pytest.raises(RuleLoadError) as caught:
         load_rules(rules_copy)
     issues = caught.value.issues
@@ -207,6 +234,7 @@ def test_a_rule_description_that_looks_like_code_is_only_text(rules_copy: Path, 
 
 
 # -- logs ----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def json_log() -> Iterator[list[str]]:
@@ -254,6 +282,7 @@ def test_redaction_of_authorization_values() -> None:
 
 # -- sessions, throttling, exports, paths ----------------------------------------------------------
 
+
 def _csrf(html: str) -> str:
     m = re.search(r'name="csrf" value="([^"]+)"', html)
     assert m, "no CSRF field in the page"
@@ -262,7 +291,9 @@ def _csrf(html: str) -> str:
 
 def _log_in(c: TestClient, token: str = STAFF) -> Any:
     page = c.get("/login")
-    return c.post("/login", data={"csrf": _csrf(page.text), "token": token, "name": "Ana Staff"}, follow_redirects=False)
+    return c.post(
+        "/login", data={"csrf": _csrf(page.text), "token": token, "name": "Ana Staff"}, follow_redirects=False
+    )
 
 
 def test_logout_ends_the_session_on_the_server_so_a_copied_cookie_opens_nothing(tmp_path: Path) -> None:
@@ -288,8 +319,11 @@ def test_logout_ends_the_session_on_the_server_so_a_copied_cookie_opens_nothing(
 def test_refused_tokens_are_throttled_per_client_with_retry_after(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", staff_token=STAFF, admin_token=ADMIN)  # type: ignore[arg-type]
     app = create_app(settings)
-    with TestClient(app, client=("192.0.2.10", 5000)) as attacker, TestClient(app, client=("192.0.2.20", 5000)) as colleague:
-        statuses = [_log_in(attacker, "wrong-token-guess-%04d" % i).status_code for i in range(12)]
+    with (
+        TestClient(app, client=("192.0.2.10", 5000)) as attacker,
+        TestClient(app, client=("192.0.2.20", 5000)) as colleague,
+    ):
+        statuses = [_log_in(attacker, f"wrong-token-guess-{i:04d}").status_code for i in range(12)]
         assert statuses[:10] == [403] * 10 and statuses[10:] == [429, 429]
         blocked = _log_in(attacker)  # even the right token is not compared while blocked
         assert blocked.status_code == 429 and 1 <= int(blocked.headers["retry-after"]) <= 60
@@ -319,8 +353,12 @@ def test_the_throttle_holds_in_all_and_forgets_after_its_window() -> None:
 
 
 def test_csv_export_cells_cannot_start_a_formula(client: TestClient) -> None:
-    for title in ("=HYPERLINK(\"http://example.invalid\",\"x\") smart meter security", "+1 IoT gateway security",
-                  "-2+3 sensor security", "@SUM(A1) device security"):
+    for title in (
+        '=HYPERLINK("http://example.invalid","x") smart meter security',
+        "+1 IoT gateway security",
+        "-2+3 sensor security",
+        "@SUM(A1) device security",
+    ):
         client.post("/v1/triage", json={"title": title, "reference": title[:20]})
     r = client.get("/v1/decisions?format=csv", headers={"Authorization": f"Bearer {STAFF}"})
     assert r.status_code == 200

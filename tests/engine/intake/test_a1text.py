@@ -1,4 +1,5 @@
 """A.1 justification text -> Proposal: labels as people paste them, what was found, what was not."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,8 @@ FULL = (
     "Reference and title:\tY.IoT-sec-irr \u201cSecurity requirements for smart irrigation gateways\u201d\n"
     "Base text:\tTD 512\tTiming:\t2027-06\n"
     "Editor(s):\tA. Person, Example Org\tApproval process:\tAAP\n"
-    "Scope (defines the intent or object of the Recommendation and the aspects covered, thereby indicating the limits of its applicability):\n"
+    "Scope (defines the intent or object of the Recommendation and the aspects covered, thereby indicating the "
+    "limits of its applicability):\n"
     "This Recommendation specifies security requirements for gateways that drive irrigation valves.\n"
     "It covers onboarding and command integrity.\n"
     "Summary (provides a brief overview of the purpose and contents of the Recommendation):\n"
@@ -47,12 +49,31 @@ def test_full_a1_text_fills_every_field() -> None:
     assert {"base_text", "editors", "supporting_members"} <= set(parsed.sections)
 
 
-@pytest.mark.parametrize("line, reference, title", [
-    ('Reference and title: X.iot-lwma "Lightweight mutual authentication"', "X.iot-lwma", "Lightweight mutual authentication"),
-    ("Reference and title: Draft new Recommendation ITU-T X.iot-gkm: Group key management", "X.iot-gkm", "Group key management"),
-    ("Reference and title: X.1352rev \u2013 Security requirements for IoT, revised", "X.1352rev", "Security requirements for IoT, revised"),
-    ("reference and title:\n  Y.4806-ext\n  \u201cSafety of IoT systems\u201d", "Y.4806-ext", "Safety of IoT systems"),
-])
+@pytest.mark.parametrize(
+    "line, reference, title",
+    [
+        (
+            'Reference and title: X.iot-lwma "Lightweight mutual authentication"',
+            "X.iot-lwma",
+            "Lightweight mutual authentication",
+        ),
+        (
+            "Reference and title: Draft new Recommendation ITU-T X.iot-gkm: Group key management",
+            "X.iot-gkm",
+            "Group key management",
+        ),
+        (
+            "Reference and title: X.1352rev \u2013 Security requirements for IoT, revised",
+            "X.1352rev",
+            "Security requirements for IoT, revised",
+        ),
+        (
+            "reference and title:\n  Y.4806-ext\n  \u201cSafety of IoT systems\u201d",
+            "Y.4806-ext",
+            "Safety of IoT systems",
+        ),
+    ],
+)
 def test_reference_and_title_forms(line: str, reference: str, title: str) -> None:
     p = parse_a1(line).proposal
     assert (p.reference, p.title) == (reference, title)
@@ -109,7 +130,8 @@ def test_first_occurrence_of_a_label_wins() -> None:
 BOILERPLATE = (
     "Question(s): Q6/17 - Security for telecommunication services, networks and the Internet of things\n"
     "Reference and title: X.demo \u201cGuidelines for audit logs of payment terminals\u201d\n"
-    "Scope (defines the intent or object of the Recommendation and the aspects covered, thereby indicating the limits of its applicability):\n"
+    "Scope (defines the intent or object of the Recommendation and the aspects covered, thereby indicating the "
+    "limits of its applicability):\n"
     "Log records kept by card payment terminals and how they are retained.\n"
     "Relations to ITU-T Recommendations or to other standards (approved or under development):\n"
     "None\n"
@@ -122,8 +144,14 @@ def test_a1_boilerplate_is_not_content() -> None:
     p = parse_a1(BOILERPLATE).proposal
     assert p.questions == ["Q6/17"]
     assert "Log records kept by card payment terminals" in p.text
-    for boilerplate in ("Internet of things", "telecommunication", "Security Devices", "limits of its applicability",
-                        "approved or under development", "Guidelines for audit logs"):
+    for boilerplate in (
+        "Internet of things",
+        "telecommunication",
+        "Security Devices",
+        "limits of its applicability",
+        "approved or under development",
+        "Guidelines for audit logs",
+    ):
         assert boilerplate not in p.text
 
 
@@ -135,6 +163,8 @@ def test_a1_boilerplate_makes_no_facts(ruleset: RuleSet) -> None:
 
 
 def test_a1_text_after_a_title_paragraph_stays_content() -> None:
-    p = parse_a1("Title: Secure pairing of hearing aids\n\nThe pairing of hearing aids with phones over Bluetooth.").proposal
+    p = parse_a1(
+        "Title: Secure pairing of hearing aids\n\nThe pairing of hearing aids with phones over Bluetooth."
+    ).proposal
     assert p.title == "Secure pairing of hearing aids"
     assert p.text == "The pairing of hearing aids with phones over Bluetooth."

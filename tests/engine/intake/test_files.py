@@ -1,5 +1,6 @@
 """Files as staff receive them: a contribution's .docx (A.1 table or headed sections), spreadsheets
 (.xlsx) and CSV as exported, with their id column; unreadable files named."""
+
 from __future__ import annotations
 
 import io
@@ -19,13 +20,20 @@ def a1_docx() -> bytes:
     doc = Document()
     doc.add_heading("A.1 justification for proposed draft new Recommendation", level=1)
     table = doc.add_table(rows=0, cols=2)
-    for label, content in [("Question(s):", "Q6/20"), ("Reference and title:", f'Y.irr-sec "{TITLE}"'),
-                           ("Base text:", "C-123"),
-                           ("Scope (defines the intent or object of the Recommendation):",
-                            "Threats to irrigation controllers on farms and security requirements for the gateways."),
-                           ("Summary (provides a brief overview of the purpose and contents):",
-                            "Requirements for authentication and secure update of field gateways."),
-                           ("Relations to ITU-T Recommendations or to other standards:", "Y.4100; X.1352")]:
+    for label, content in [
+        ("Question(s):", "Q6/20"),
+        ("Reference and title:", f'Y.irr-sec "{TITLE}"'),
+        ("Base text:", "C-123"),
+        (
+            "Scope (defines the intent or object of the Recommendation):",
+            "Threats to irrigation controllers on farms and security requirements for the gateways.",
+        ),
+        (
+            "Summary (provides a brief overview of the purpose and contents):",
+            "Requirements for authentication and secure update of field gateways.",
+        ),
+        ("Relations to ITU-T Recommendations or to other standards:", "Y.4100; X.1352"),
+    ]:
         cells = table.add_row().cells
         cells[0].text, cells[1].text = label, content
     out = io.BytesIO()
@@ -58,7 +66,9 @@ def items_xlsx() -> bytes:
     sheet.append(["Contribution", "Title", "Keywords", "Questions", "Owner notes"])
     sheet.append(["C-0042", TITLE, "irrigation; gateway", "Q6/20", "ignored"])
     sheet.append([None, None, None, None, None])
-    sheet.append([43, "Lightweight mutual authentication for constrained IoT devices", "authentication, PKI", None, None])
+    sheet.append(
+        [43, "Lightweight mutual authentication for constrained IoT devices", "authentication, PKI", None, None]
+    )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -80,13 +90,16 @@ def test_a_docx_with_headed_sections_gives_the_proposal() -> None:
     assert rec.proposal.scope == "A handshake for battery-powered sensors."
 
 
-@pytest.mark.parametrize("name, data, says", [
-    ("broken.docx", b"PK not really a zip", "not a readable .docx"),
-    ("old.doc", b"\xd0\xcf\x11\xe0", "save it as .docx"),
-    ("sheet.xlsx", b"nope", "not a readable .xlsx"),
-    ("latin1.csv", "title\nS\xe9curit\xe9".encode("latin-1"), "not UTF-8"),
-    ("empty.jsonl", b"", "empty"),
-])
+@pytest.mark.parametrize(
+    "name, data, says",
+    [
+        ("broken.docx", b"PK not really a zip", "not a readable .docx"),
+        ("old.doc", b"\xd0\xcf\x11\xe0", "save it as .docx"),
+        ("sheet.xlsx", b"nope", "not a readable .xlsx"),
+        ("latin1.csv", "title\nS\xe9curit\xe9".encode("latin-1"), "not UTF-8"),
+        ("empty.jsonl", b"", "empty"),
+    ],
+)
 def test_a_file_that_cannot_be_read_says_which_and_why(name: str, data: bytes, says: str) -> None:
     [rec] = list(read_upload(data, name))
     assert rec.proposal is None and rec.where.startswith(name) and says in (rec.error or "")
@@ -103,11 +116,14 @@ def test_an_xlsx_batch_keeps_its_id_column_and_skips_blank_rows() -> None:
     assert items[0].label == "items.xlsx:2 (C-0042)"
 
 
-@pytest.mark.parametrize("text", [
-    "\ufeffid,title,questions\nC-1,Smart meter security,Q6/17;Q6/20\n",        # BOM, an id column
-    "ID;Title;Questions\nC-1;Smart meter security;Q6/17,Q6/20\n",              # ; delimiter, capitals
-    "Contribution number,Title,Questions,,\nC-1,Smart meter security,Q6/17;Q6/20,,\n",  # trailing empty columns
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeffid,title,questions\nC-1,Smart meter security,Q6/17;Q6/20\n",  # BOM, an id column
+        "ID;Title;Questions\nC-1;Smart meter security;Q6/17,Q6/20\n",  # ; delimiter, capitals
+        "Contribution number,Title,Questions,,\nC-1,Smart meter security,Q6/17;Q6/20,,\n",  # trailing empty columns
+    ],
+)
 def test_a_csv_as_spreadsheets_export_it(text: str) -> None:
     [rec] = [r for r in read_records(text, "items.csv") if not r.warning]
     assert rec.error is None, rec.error

@@ -1,4 +1,5 @@
 """`rules diff`: the proposals a rule change moves, with the rules responsible on each side."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ import pytest
 from engine import InputError, Proposal, RuleSet, load_rules
 from engine.maintainer.diff import base_directory, diff, jsonl_corpus, rules_from_git
 
-PLATFORM = Proposal(title="Zero-trust access control for IoT platforms",
-                    summary="Attribute based access control for IoT service platforms.")
+PLATFORM = Proposal(
+    title="Zero-trust access control for IoT platforms",
+    summary="Attribute based access control for IoT service platforms.",
+)
 GRID = Proposal(title="Security requirements for smart metering in the smart grid")
 
 
@@ -23,7 +26,9 @@ def move_platform_rule_to_joint(rules_dir: Path) -> None:
     start = text.index("id: precedent.platform-access-control")
     old = "recommend: {home: SG20, weight: 3}"
     at = text.index(old, start)
-    path.write_text(text[:at] + "recommend: {home: joint, lead: SG20, weight: 3}" + text[at + len(old):], encoding="utf-8")
+    path.write_text(
+        text[:at] + "recommend: {home: joint, lead: SG20, weight: 3}" + text[at + len(old) :], encoding="utf-8"
+    )
 
 
 def test_a_moved_rule_lists_the_proposals_it_moves(ruleset: RuleSet, rules_copy: Path) -> None:
@@ -68,12 +73,19 @@ def test_rules_responsible_when_a_rule_is_disabled(ruleset: RuleSet, rules_copy:
 
 def test_jsonl_corpus_takes_proposals_and_wrapped_proposals(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps({"title": "A"}) + "\n\n" + json.dumps({"id": "x1", "accept": ["SG17"], "proposal": {"title": "B"}}) + "\n")
+    path.write_text(
+        json.dumps({"title": "A"})
+        + "\n\n"
+        + json.dumps({"id": "x1", "accept": ["SG17"], "proposal": {"title": "B"}})
+        + "\n"
+    )
     items = jsonl_corpus(path)
     assert [(w, p.title) for w, p in items] == [("c.jsonl:1", "A"), ("c.jsonl:3 (x1)", "B")]
 
 
-@pytest.mark.parametrize("line, words", [("{nope", "c.jsonl:1: invalid JSON"), ('{"summary": "no title"}', "c.jsonl:1: title")])
+@pytest.mark.parametrize(
+    "line, words", [("{nope", "c.jsonl:1: invalid JSON"), ('{"summary": "no title"}', "c.jsonl:1: title")]
+)
 def test_jsonl_corpus_errors_say_where(tmp_path: Path, line: str, words: str) -> None:
     path = tmp_path / "c.jsonl"
     path.write_text(line + "\n")
@@ -115,13 +127,21 @@ def test_an_installed_tool_compares_the_rules_of_the_repository_it_is_run_in(rul
     shutil.copytree(rules_copy, installed)
     repo = tmp_path / "rule-repo"
     shutil.copytree(rules_copy, repo / "rules")
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
     for args in (["init", "-q"], ["add", "rules"], ["commit", "-qm", "rules"]):
         subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
     assert not in_git_checkout(installed)
     working = default_rules(installed, repo / "rules")  # run from a subfolder of the repository
     assert working == repo / "rules"
     base, name = base_directory("HEAD", working, tmp_path / "scratch")
-    assert name == "HEAD (git)" and sorted(p.name for p in base.glob("*.yaml")) == sorted(p.name for p in working.glob("*.yaml"))
+    assert name == "HEAD (git)" and sorted(p.name for p in base.glob("*.yaml")) == sorted(
+        p.name for p in working.glob("*.yaml")
+    )
     assert default_rules(installed, tmp_path) == installed  # outside any repository: the bundled rules

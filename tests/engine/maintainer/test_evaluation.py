@@ -1,5 +1,6 @@
 """Evaluation: leave-one-out over the bundled registry's titles against the floor kept in the
 repository, own-number stripping, the labelled-file reader, and the eval command's report."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from engine import RuleSet, load_rules, bundled_rules_dir
+from engine import RuleSet, bundled_rules_dir, load_rules
 from engine.maintainer.evaluation import (
-    evaluate, leave_one_out, read_floor, read_labelled, registry_titles, strip_own_number,
+    evaluate,
+    leave_one_out,
+    read_floor,
+    read_labelled,
+    registry_titles,
+    strip_own_number,
 )
 from engine.registry import Registry, load_default_registry
 
@@ -50,10 +56,21 @@ def test_own_number_is_stripped() -> None:
 
 
 def test_reader_takes_dev_items_and_recommendations_and_maps_renamed_groups() -> None:
-    lines = [json.dumps({"id": "a", "study_group": "SG16", "accept": ["other:SG16"], "joint": True,
-                         "proposal": {"title": "Interfaces of a personal health device"}}),
-             json.dumps({"id": "H.9", "title": "Coding of H.9 video", "study_group": "SG21", "abstract": "H.9 does things."}),
-             "{not json"]
+    lines = [
+        json.dumps(
+            {
+                "id": "a",
+                "study_group": "SG16",
+                "accept": ["other:SG16"],
+                "joint": True,
+                "proposal": {"title": "Interfaces of a personal health device"},
+            }
+        ),
+        json.dumps(
+            {"id": "H.9", "title": "Coding of H.9 video", "study_group": "SG21", "abstract": "H.9 does things."}
+        ),
+        "{not json",
+    ]
     got = list(read_labelled("\n".join(lines), "f.jsonl", strip=True))
     assert got[0].accept == ["other:SG21"] and got[0].owner == "SG21" and got[0].joint
     assert got[1].accept == ["other:SG21"] and "H.9" not in got[1].proposal.summary
@@ -62,13 +79,42 @@ def test_reader_takes_dev_items_and_recommendations_and_maps_renamed_groups() ->
 
 def test_eval_command_prints_every_figure(tmp_path: Path) -> None:
     f = tmp_path / "dev.jsonl"
-    f.write_text("\n".join(json.dumps(x) for x in [
-        {"id": "one", "accept": ["SG17"], "proposal": {"title": "Key management protocol for constrained devices"}},
-        {"id": "two", "accept": ["SG20"], "joint": True, "proposal": {"title": "Requirements of a smart irrigation service"}},
-        {"id": "three", "accept": ["other:SG11"], "proposal": {"title": "Data model for a city service catalogue"}},
-    ]) + "\n", encoding="utf-8")
+    f.write_text(
+        "\n".join(
+            json.dumps(x)
+            for x in [
+                {
+                    "id": "one",
+                    "accept": ["SG17"],
+                    "proposal": {"title": "Key management protocol for constrained devices"},
+                },
+                {
+                    "id": "two",
+                    "accept": ["SG20"],
+                    "joint": True,
+                    "proposal": {"title": "Requirements of a smart irrigation service"},
+                },
+                {
+                    "id": "three",
+                    "accept": ["other:SG11"],
+                    "proposal": {"title": "Data model for a city service catalogue"},
+                },
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     done = CliRunner().invoke(main, ["eval", str(f), "--leave-one-out", "--floor", "0.99"])
-    for figure in ("accuracy", "recall per SG", "joint recall", "review recall", "review load", "by confidence",
-                   "confusion", "MISS three", "deciding:"):
+    for figure in (
+        "accuracy",
+        "recall per SG",
+        "joint recall",
+        "review recall",
+        "review load",
+        "by confidence",
+        "confusion",
+        "MISS three",
+        "deciding:",
+    ):
         assert figure in done.output, done.output
     assert done.exit_code == 1  # below the floor

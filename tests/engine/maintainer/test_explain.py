@@ -1,4 +1,5 @@
 """`explain`: the trace of one decision, every part present and consistent with the decision."""
+
 from __future__ import annotations
 
 import json

@@ -1,7 +1,6 @@
 """Every golden fixture: the home, lead, Question, flags, and the rules that must (not) fire."""
-from __future__ import annotations
 
-from engine.precedent import for_fixture
+from __future__ import annotations
 
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 
 from engine import RuleSet, triage
 from engine.maintainer.goldens import Fixture, differences, fixture_files, load_fixtures
+from engine.precedent import for_fixture
 
 PROPOSALS = Path(__file__).resolve().parents[3] / "fixtures" / "proposals"
 

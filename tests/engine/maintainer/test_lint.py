@@ -1,4 +1,5 @@
 """`rules lint`: each finding from a copy of the bundled rules broken by one added file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,13 @@ GOOD_RULE = """  - id: zz.{name}
 """
 
 
-def rule(name: str = "extra", *, stage: str = "precedent", when: str = "{all: [security_item], min: {smart_grid: 2}, max: {iptv: 0}}",
-         then: str = "{recommend: {home: SG17, weight: 1}}") -> str:
+def rule(
+    name: str = "extra",
+    *,
+    stage: str = "precedent",
+    when: str = "{all: [security_item], min: {smart_grid: 2}, max: {iptv: 0}}",
+    then: str = "{recommend: {home: SG17, weight: 1}}",
+) -> str:
     return GOOD_RULE.format(name=name, stage=stage, when=when, then=then)
 
 
@@ -85,13 +91,19 @@ def test_duplicate_rule_id_reported_once(rules_copy: Path) -> None:
     assert len(dups) == 1 and "duplicate rule id 'zz.extra'" in dups[0].message and dups[0].line == 9
 
 
-@pytest.mark.parametrize("when, words", [
-    ("{all: [security_item], min: {smart_grid: 3}, max: {smart_grid: 2}}", "min smart_grid 3 is above max smart_grid 2"),
-    ("{all: [security_item, smart_grid], none: [smart_grid]}", "'smart_grid' is both in 'all' and in 'none'"),
-    ("{all: [security_item], min: {smart_grid: 2}, none: [smart_grid]}", "must be at least 2 and absent"),
-    ("{all: [security_item, smart_grid], max: {smart_grid: 0}}", "'all' needs smart_grid >= 1 but max is 0"),
-    ("{any: [smart_grid, iptv], none: [smart_grid], max: {iptv: 0}}", "every signal of 'any' is excluded"),
-])
+@pytest.mark.parametrize(
+    "when, words",
+    [
+        (
+            "{all: [security_item], min: {smart_grid: 3}, max: {smart_grid: 2}}",
+            "min smart_grid 3 is above max smart_grid 2",
+        ),
+        ("{all: [security_item, smart_grid], none: [smart_grid]}", "'smart_grid' is both in 'all' and in 'none'"),
+        ("{all: [security_item], min: {smart_grid: 2}, none: [smart_grid]}", "must be at least 2 and absent"),
+        ("{all: [security_item, smart_grid], max: {smart_grid: 0}}", "'all' needs smart_grid >= 1 but max is 0"),
+        ("{any: [smart_grid, iptv], none: [smart_grid], max: {iptv: 0}}", "every signal of 'any' is excluded"),
+    ],
+)
 def test_contradictions(rules_copy: Path, when: str, words: str) -> None:
     add_file(rules_copy, RULE_HEAD + rule(when=when))
     (f,) = lint_directory(rules_copy).findings
@@ -105,8 +117,11 @@ def test_threshold_above_what_a_concept_can_reach(rules_copy: Path) -> None:
 
 
 def test_category_without_concepts_never_fires(rules_copy: Path) -> None:
-    add_file(rules_copy, "schema: iotsec-triage/lexicon@1\ncategories:\n  - {id: empty_cat, description: \"Nothing yet.\"}\n",
-             "zz_lexicon.yaml")
+    add_file(
+        rules_copy,
+        'schema: iotsec-triage/lexicon@1\ncategories:\n  - {id: empty_cat, description: "Nothing yet."}\n',
+        "zz_lexicon.yaml",
+    )
     add_file(rules_copy, RULE_HEAD + rule(when="{all: [security_item, empty_cat]}"))
     (f,) = lint_directory(rules_copy).findings
     assert f.code == "never-fires" and "'empty_cat'" in f.message and "no concept" in f.message
@@ -122,7 +137,9 @@ def test_derived_fact_no_live_rule_produces(rules_copy: Path) -> None:
 
 
 def test_dead_fact_through_a_contradictory_producer(rules_copy: Path) -> None:
-    producer = rule("producer", stage="advisory", when="{min: {smart_grid: 3}, max: {smart_grid: 1}}", then="{derive: [grid_item]}")
+    producer = rule(
+        "producer", stage="advisory", when="{min: {smart_grid: 3}, max: {smart_grid: 1}}", then="{derive: [grid_item]}"
+    )
     consumer = rule("consumer", when="{all: [grid_item]}")
     add_file(rules_copy, RULE_HEAD + producer + consumer)
     codes = sorted(f.code for f in lint_directory(rules_copy).findings)
@@ -130,9 +147,13 @@ def test_dead_fact_through_a_contradictory_producer(rules_copy: Path) -> None:
 
 
 def test_phrase_claimed_by_two_concepts(rules_copy: Path) -> None:
-    add_file(rules_copy, "schema: iotsec-triage/lexicon@1\ncategories:\n  - {id: extra, description: \"Test.\"}\n"
-             "concepts:\n  - {id: gatekeeping, category: extra, label: gatekeeping, phrases: [gatekeeping, Access Control]}\n",
-             "zz_lexicon.yaml")
+    add_file(
+        rules_copy,
+        'schema: iotsec-triage/lexicon@1\ncategories:\n  - {id: extra, description: "Test."}\n'
+        "concepts:\n  - {id: gatekeeping, category: extra, label: gatekeeping, phrases: [gatekeeping, Access "
+        "Control]}\n",
+        "zz_lexicon.yaml",
+    )
     findings = lint_directory(rules_copy).findings
     clashes = only(findings, "phrase-clash")
     assert clashes and all("'access_control'" in f.message and "'gatekeeping'" in f.message for f in clashes)
@@ -142,8 +163,16 @@ def test_phrase_claimed_by_two_concepts(rules_copy: Path) -> None:
 
 def test_equal_stage_rules_with_different_homes_on_same_conditions(rules_copy: Path) -> None:
     same = "{all: [security_item], min: {smart_grid: 2}, max: {iptv: 0}}"
-    add_file(rules_copy, RULE_HEAD + rule("one", when=same) + rule("two", when="{max: {iptv: 0}, min: {smart_grid: 2}, all: [security_item]}",
-                                                                     then="{recommend: {home: SG20, weight: 1}}"))
+    add_file(
+        rules_copy,
+        RULE_HEAD
+        + rule("one", when=same)
+        + rule(
+            "two",
+            when="{max: {iptv: 0}, min: {smart_grid: 2}, all: [security_item]}",
+            then="{recommend: {home: SG20, weight: 1}}",
+        ),
+    )
     (f,) = lint_directory(rules_copy).findings
     assert f.code == "conflict" and "'zz.two' recommends SG20" in f.message and "'zz.one'" in f.message
 
@@ -154,10 +183,16 @@ def test_same_home_on_same_conditions_is_not_a_conflict(rules_copy: Path) -> Non
     assert lint_directory(rules_copy).findings == []
 
 
-@pytest.mark.parametrize("field, text", [("description", "TODO"), ("source", "tbd"), ("description", "Explain this later TODO")])
+@pytest.mark.parametrize(
+    "field, text", [("description", "TODO"), ("source", "tbd"), ("description", "Explain this later TODO")]
+)
 def test_placeholder_description_or_source(rules_copy: Path, field: str, text: str) -> None:
     body = rule()
-    old = '"A rule added by a test to break the copy in one way."' if field == "description" else '"tests/engine/test_lint.py"'
+    old = (
+        '"A rule added by a test to break the copy in one way."'
+        if field == "description"
+        else '"tests/engine/test_lint.py"'
+    )
     add_file(rules_copy, RULE_HEAD + body.replace(old, f'"{text}"'))
     (f,) = lint_directory(rules_copy).findings
     assert f.code == "placeholder" and field in f.message and f.value == repr(text)
@@ -169,8 +204,12 @@ def test_missing_directory() -> None:
 
 
 def test_concept_whose_phrases_cannot_match(rules_copy: Path) -> None:
-    add_file(rules_copy, "schema: iotsec-triage/lexicon@1\ncategories:\n  - {id: extra, description: \"Test.\"}\n"
-             "concepts:\n  - {id: ghost, category: extra, label: ghost, phrases: [\"--\", \"**\"]}\n", "zz_lexicon.yaml")
+    add_file(
+        rules_copy,
+        'schema: iotsec-triage/lexicon@1\ncategories:\n  - {id: extra, description: "Test."}\n'
+        'concepts:\n  - {id: ghost, category: extra, label: ghost, phrases: ["--", "**"]}\n',
+        "zz_lexicon.yaml",
+    )
     add_file(rules_copy, RULE_HEAD + rule(when="{all: [security_item, ghost]}"))
     (f,) = lint_directory(rules_copy).findings
     assert f.code == "never-fires" and "'ghost'" in f.message and "no phrase" in f.message

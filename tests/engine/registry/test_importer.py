@@ -1,4 +1,5 @@
 """`registry import`: JSON Lines and relaton YAML records, owners by series range, merge, report."""
+
 from __future__ import annotations
 
 import json
@@ -15,13 +16,39 @@ from engine.registry.items import WorkItem, read_imported
 
 # Made-up records in the two public shapes (titles in our own words; nothing here is ITU text).
 JSONL = [
-    {"id": "X.9101", "title": "Example security guideline for test gadgets", "study_group": "SG17", "owner_from": "record",
-     "published": "2021-03-04", "status": "Published", "editions": 1, "source": "https://example.org/x9101",
-     "abstract": "A sentence that must never reach the registry."},
-    {"id": "X.9102", "title": "Second example of a security text", "study_group": "SG17", "owner_from": "record",
-     "published": "2022-01-02", "status": "Withdrawal", "editions": 2, "source": "https://example.org/x9102", "abstract": ""},
-    {"id": "Y.9401", "title": "Example requirements for a city sensor service", "study_group": "SG20", "owner_from": "record",
-     "published": "2020-05-06", "status": None, "editions": 1, "source": "https://example.org/y9401", "abstract": "Not kept."},
+    {
+        "id": "X.9101",
+        "title": "Example security guideline for test gadgets",
+        "study_group": "SG17",
+        "owner_from": "record",
+        "published": "2021-03-04",
+        "status": "Published",
+        "editions": 1,
+        "source": "https://example.org/x9101",
+        "abstract": "A sentence that must never reach the registry.",
+    },
+    {
+        "id": "X.9102",
+        "title": "Second example of a security text",
+        "study_group": "SG17",
+        "owner_from": "record",
+        "published": "2022-01-02",
+        "status": "Withdrawal",
+        "editions": 2,
+        "source": "https://example.org/x9102",
+        "abstract": "",
+    },
+    {
+        "id": "Y.9401",
+        "title": "Example requirements for a city sensor service",
+        "study_group": "SG20",
+        "owner_from": "record",
+        "published": "2020-05-06",
+        "status": None,
+        "editions": 1,
+        "source": "https://example.org/y9401",
+        "abstract": "Not kept.",
+    },
 ]
 
 RELATON_WITH_SG = """\
@@ -138,8 +165,10 @@ def test_an_amendment_is_not_an_item_and_a_record_without_sg_takes_its_series_ow
 
 
 def test_infer_owner_takes_the_nearest_owned_number_of_the_same_series() -> None:
-    owned = [WorkItem(id="Y.3000", title="a", study_group="SG13", status="in_force", owner_from="record"),
-             WorkItem(id="Y.4000", title="b", study_group="SG20", status="in_force", owner_from="record")]
+    owned = [
+        WorkItem(id="Y.3000", title="a", study_group="SG13", status="in_force", owner_from="record"),
+        WorkItem(id="Y.4000", title="b", study_group="SG20", status="in_force", owner_from="record"),
+    ]
     assert infer_owner("Y.3010", owned) == "SG13"
     assert infer_owner("Y.3990", owned) == "SG20"
     assert infer_owner("Q.1", owned) is None
@@ -147,9 +176,19 @@ def test_infer_owner_takes_the_nearest_owned_number_of_the_same_series() -> None
 
 def test_merge_keeps_hand_kept_fields_and_reports_changes(sources: Path) -> None:
     existing = [
-        WorkItem(id="X.9101", title="Example security guideline for test gadgets", study_group="SG17", status="in_force",
-                 year=2021, question="Q6/17", topics=["iot-device"], description="Our own words.", source="https://example.org/x9101",
-                 published="2021-03-04", owner_from="record"),
+        WorkItem(
+            id="X.9101",
+            title="Example security guideline for test gadgets",
+            study_group="SG17",
+            status="in_force",
+            year=2021,
+            question="Q6/17",
+            topics=["iot-device"],
+            description="Our own words.",
+            source="https://example.org/x9101",
+            published="2021-03-04",
+            owner_from="record",
+        ),
         WorkItem(id="Y.9401", title="An older title", study_group="SG13", status="in_force", owner_from="record"),
         WorkItem(id="X.9999", title="Only in the registry", study_group="SG17", status="in_force", owner_from="record"),
     ]
@@ -185,11 +224,16 @@ def read_relaton_text(text: str) -> tuple[WorkItem | None, str | None, list[obje
         return item, why, list(issues)
 
 
-def test_cli_import_writes_the_file_the_registry_names_and_the_registry_loads_merged(sources: Path, tmp_path: Path) -> None:
+def test_cli_import_writes_the_file_the_registry_names_and_the_registry_loads_merged(
+    sources: Path, tmp_path: Path
+) -> None:
     reg = tmp_path / "work_items.yaml"
-    reg.write_text("schema: iotsec-triage/registry@1\nimported: recs.jsonl\nitems:\n"
-                   "  - id: X.9101\n    title: Hand-kept title\n    study_group: SG17\n    question: Q6/17\n"
-                   "    status: in_force\n    description: Kept by hand.\n", encoding="utf-8")
+    reg.write_text(
+        "schema: iotsec-triage/registry@1\nimported: recs.jsonl\nitems:\n"
+        "  - id: X.9101\n    title: Hand-kept title\n    study_group: SG17\n    question: Q6/17\n"
+        "    status: in_force\n    description: Kept by hand.\n",
+        encoding="utf-8",
+    )
     runner = CliRunner()
     dry = runner.invoke(main, ["registry", "import", str(sources), "--registry", str(reg), "--dry-run"])
     assert dry.exit_code == 0, dry.output

@@ -1,5 +1,6 @@
 """The landscape: nature apart from holder and answer, left-out decisions, matrix, side by side,
 contested items, intersections, gaps, filters, what changed, every format, and the HTML in chromium."""
+
 from __future__ import annotations
 
 import base64
@@ -15,15 +16,39 @@ import pytest
 
 from engine import RuleSet
 from engine.registry import Registry, load_default_registry, load_registry
-from engine.registry.landscape import (CROSS_SECTOR, Change, Changes, Landscape, as_of, build_landscape, changes_since, diff_items,
-                                       filter_landscape)
-from engine.registry.reports import (FORMATS, asset, heatmap_png, render, render_changes, report_body, script_hash,
-                                     status_png)
+from engine.registry.landscape import (
+    CROSS_SECTOR,
+    Change,
+    Changes,
+    Landscape,
+    as_of,
+    build_landscape,
+    changes_since,
+    diff_items,
+    filter_landscape,
+)
+from engine.registry.reports import (
+    FORMATS,
+    asset,
+    heatmap_png,
+    render,
+    render_changes,
+    report_body,
+    script_hash,
+    status_png,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +71,13 @@ def test_every_item_is_classified_next_to_its_holder(land: Landscape, registry: 
     assert [r.id for r in land.items] == [it.id for it in registry.curated().items]
     assert {r.classification for r in land.items} <= {"horizontal", "vertical", "joint", "other", "undetermined"}
     x1352 = land.row("X.1352")
-    assert (x1352.study_group, x1352.home, x1352.classification, x1352.agrees, x1352.nature) == ("SG17", "SG17", "horizontal", True, "horizontal")
+    assert (x1352.study_group, x1352.home, x1352.classification, x1352.agrees, x1352.nature) == (
+        "SG17",
+        "SG17",
+        "horizontal",
+        True,
+        "horizontal",
+    )
     q5050 = land.row("Q.5050")
     assert (q5050.home, q5050.other_sg, q5050.classification) == ("other", "SG11", "other")
 
@@ -95,7 +126,16 @@ def test_intersections_and_joint_arrangements(land: Landscape) -> None:
 def test_aspect_by_sector_matrix_and_gaps(land: Landscape) -> None:
     aspects = {a.id for a in land.aspects}
     sectors = {s.id for s in land.sectors}
-    assert {"authentication", "cryptography", "pki", "secure_update", "privacy", "zero_trust", "trust", "data_security"} <= aspects
+    assert {
+        "authentication",
+        "cryptography",
+        "pki",
+        "secure_update",
+        "privacy",
+        "zero_trust",
+        "trust",
+        "data_security",
+    } <= aspects
     assert {"smart_grid", "its_vehicle", "home_network", "digital_twin", "metaverse"} <= sectors
     assert not aspects & sectors
     cell = land.cell("secure_update", "its_vehicle")
@@ -108,7 +148,9 @@ def test_aspect_by_sector_matrix_and_gaps(land: Landscape) -> None:
     filled = {(c.aspect, c.sector) for c in land.cells}
     gaps = {(g["aspect"], g["sector"]) for g in land.cell_gaps}
     assert not gaps & filled and ("pki", "agriculture") in gaps
-    assert len(gaps) == len(land.aspects) * len(land.sectors) - len({k for k in filled if k[0] in aspects and k[1] in sectors})
+    assert len(gaps) == len(land.aspects) * len(land.sectors) - len(
+        {k for k in filled if k[0] in aspects and k[1] in sectors}
+    )
 
 
 def test_q6_17_and_q6_20_side_by_side(land: Landscape) -> None:
@@ -131,7 +173,10 @@ def test_clusters_overlaps_and_topic_gaps(land: Landscape) -> None:
 
 def test_filters(land: Landscape) -> None:
     view = filter_landscape(land, sg="SG20", status="ongoing")
-    assert {r.id for r in view.items} == {"Y.IoT-FETA", "Y.4477rev"} and view.filters == {"sg": "SG20", "status": "ongoing"}
+    assert {r.id for r in view.items} == {"Y.IoT-FETA", "Y.4477rev"} and view.filters == {
+        "sg": "SG20",
+        "status": "ongoing",
+    }
     assert all(not c.sg17 for c in view.cells)
     unknown = filter_landscape(land, question="unknown", sg="SG17")
     assert "X.ececu-sec" in {r.id for r in unknown.items} and all(not r.question for r in unknown.items)
@@ -154,8 +199,13 @@ def test_the_registry_as_it_stood_on_a_date(registry: Registry) -> None:
 def test_what_changed_between_two_meetings(registry: Registry, ruleset: RuleSet) -> None:
     autumn = changes_since(registry.items, ruleset, "2025-09-01", "2025-12-31", "work_items.yaml")
     kinds = {(c.kind, c.id) for c in autumn.changes}
-    assert {("new", "Y.IoT-FETA"), ("consented", "X.2014"), ("consented", "Y.4477rev"), ("approved", "Y.4814"),
-            ("approved", "XSTR.dpama")} <= kinds
+    assert {
+        ("new", "Y.IoT-FETA"),
+        ("consented", "X.2014"),
+        ("consented", "Y.4477rev"),
+        ("approved", "Y.4814"),
+        ("approved", "XSTR.dpama"),
+    } <= kinds
     assert not {c.id for c in autumn.changes} & {"X.sgAIoT", "X.1355"}  # before or after the window
     trust = next(c for c in autumn.cells if (c.aspect, c.sector) == ("trust", CROSS_SECTOR))
     assert trust.before == {"SG17": ["X.vctp"], "SG20": ["Y.4814"]}
@@ -176,12 +226,23 @@ def test_what_changed_between_two_meetings(registry: Registry, ruleset: RuleSet)
 def test_what_changed_between_two_registry_files(registry: Registry, ruleset: RuleSet, tmp_path: Path) -> None:
     text = Path(registry.file).read_text(encoding="utf-8")
     start = text.index("- id: Y.IoT-FETA\n")
-    old_text = text[:start] + text[text.index("\n- id: ", start + 1) + 1:]           # not yet registered
-    old_text = old_text.replace("  question: Q13/17\n  status: in_force\n  year: 2020\n", "  question: Q6/17\n  status: in_force\n  year: 2020\n", 1)
-    old_text = old_text.replace("- id: X.2014\n  title: Guidelines of using digital twin of network for network security\n  study_group: SG17\n"
-                                "  question: Q4/17\n  status: approved", "- id: X.2014\n  title: Guidelines of using digital twin of network "
-                                "for network security\n  study_group: SG17\n  question: Q4/17\n  status: consented", 1)
-    old_text += "- id: X.gone\n  title: A draft that was dropped\n  study_group: SG17\n  status: under_study\n  description: A draft withdrawn later.\n"
+    old_text = text[:start] + text[text.index("\n- id: ", start + 1) + 1 :]  # not yet registered
+    old_text = old_text.replace(
+        "  question: Q13/17\n  status: in_force\n  year: 2020\n",
+        "  question: Q6/17\n  status: in_force\n  year: 2020\n",
+        1,
+    )
+    old_text = old_text.replace(
+        "- id: X.2014\n  title: Guidelines of using digital twin of network for network security\n  study_group: SG17\n"
+        "  question: Q4/17\n  status: approved",
+        "- id: X.2014\n  title: Guidelines of using digital twin of network "
+        "for network security\n  study_group: SG17\n  question: Q4/17\n  status: consented",
+        1,
+    )
+    old_text += (
+        "- id: X.gone\n  title: A draft that was dropped\n  study_group: SG17\n  status: under_study\n"
+        "  description: A draft withdrawn later.\n"
+    )
     old_file = tmp_path / "old.yaml"
     old_file.write_text(old_text, encoding="utf-8")
     for beside in Path(registry.file).parent.glob("*.jsonl"):  # the imported Recommendations it names
@@ -196,14 +257,35 @@ def test_what_changed_between_two_registry_files(registry: Registry, ruleset: Ru
 def test_json_markdown_and_csv(land: Landscape) -> None:
     data = json.loads(render(land, "json"))
     assert len(data["items"]) == len(land.items) and data["summary"]["items"] == len(land.items)
-    assert {"clusters", "overlaps", "candidates", "gaps", "matrix", "ruleset", "registry", "cells", "cell_gaps", "contested",
-            "intersections", "side_by_side", "aspects", "sectors"} <= set(data)
+    assert {
+        "clusters",
+        "overlaps",
+        "candidates",
+        "gaps",
+        "matrix",
+        "ruleset",
+        "registry",
+        "cells",
+        "cell_gaps",
+        "contested",
+        "intersections",
+        "side_by_side",
+        "aspects",
+        "sectors",
+    } <= set(data)
     assert {"nature", "aspects", "sectors", "ongoing", "url", "self_sourced"} <= set(data["items"][0])
     assert "X.1355" not in data["summary"]["unknown_question"] and "X.1371" in data["summary"]["unknown_question"]
     md = render(land, "md")
     assert md.startswith("# Landscape")
-    for heading in ("## Ongoing and recent work items", "## Q6/17 and Q6/20 side by side", "## Aspect x sector matrix",
-                    "## Candidates for the demarcation discussion", "## Gaps", "## Topic clusters", "## Overlapping SG17 and SG20 items"):
+    for heading in (
+        "## Ongoing and recent work items",
+        "## Q6/17 and Q6/20 side by side",
+        "## Aspect x sector matrix",
+        "## Candidates for the demarcation discussion",
+        "## Gaps",
+        "## Topic clusters",
+        "## Overlapping SG17 and SG20 items",
+    ):
         assert heading in md
     assert "| [X.iot-dt](https://www.itu.int/ITU-T/workprog/wp_search.aspx?isn_task=22295) |" in md
     rows = list(csv.DictReader(io.StringIO(render(land, "csv"))))
@@ -217,14 +299,31 @@ def test_json_markdown_and_csv(land: Landscape) -> None:
 def test_landscape_csv_cells_a_spreadsheet_would_run_come_out_as_text(land: Landscape) -> None:
     first = replace(land.items[0], title='=HYPERLINK("http://example.invalid","open me")', why="-1+2")
     rows = list(csv.DictReader(io.StringIO(render(replace(land, items=[first]), "csv"))))
-    assert rows[0]["title"] == "'=HYPERLINK(\"http://example.invalid\",\"open me\")" and rows[0]["why"] == "'-1+2"
+    assert rows[0]["title"] == '\'=HYPERLINK("http://example.invalid","open me")' and rows[0]["why"] == "'-1+2"
     assert rows[0]["id"] == first.id  # ordinary cells are left alone
 
 
 def test_changes_csv_cells_a_spreadsheet_would_run_come_out_as_text() -> None:
-    ch = Changes(since="2025-01-01", until="", old="a.yaml", new="b.yaml", cells=[],
-                 changes=[Change(id="X.new", kind="new", title="@SUM(A1:A9)", study_group="SG17", question="Q6/17",
-                                 before="", after="+under study", date="2025-03", source="b.yaml")])
+    ch = Changes(
+        since="2025-01-01",
+        until="",
+        old="a.yaml",
+        new="b.yaml",
+        cells=[],
+        changes=[
+            Change(
+                id="X.new",
+                kind="new",
+                title="@SUM(A1:A9)",
+                study_group="SG17",
+                question="Q6/17",
+                before="",
+                after="+under study",
+                date="2025-03",
+                source="b.yaml",
+            )
+        ],
+    )
     [row] = list(csv.DictReader(io.StringIO(render_changes(ch, "csv"))))
     assert row["title"] == "'@SUM(A1:A9)" and row["after"] == "'+under study" and row["id"] == "X.new"
 
@@ -246,7 +345,9 @@ def test_html_is_self_contained(html: str, land: Landscape) -> None:
     assert re.search(r'<img id="status-chart"[^>]+src="data:image/png;base64,', html)
     # Readable offline: nothing is loaded from anywhere (links to the public records are plain anchors).
     assert not re.search(r'<(script|img|link)[^>]+(src|href)\s*=\s*"(https?:)?//', html)
-    assert '<a class="chip sg17 ongoing" href="https://www.itu.int/ITU-T/workprog/wp_search.aspx?isn_task=22295"' in html
+    assert (
+        '<a class="chip sg17 ongoing" href="https://www.itu.int/ITU-T/workprog/wp_search.aspx?isn_task=22295"' in html
+    )
     # The one inline script is the filter script, and the policy hash names exactly it.
     scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
     assert scripts == [asset("landscape.js")]
@@ -270,8 +371,10 @@ def test_html_report_renders_and_filters_in_headless_chromium(html: str, land: L
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(page_file.as_uri(), wait_until="load", timeout=30_000)
-            natural = page.evaluate("() => ['heatmap', 'status-chart'].map(id => { const i = document.getElementById(id); "
-                                    "return [i.complete, i.naturalWidth, i.naturalHeight]; })")
+            natural = page.evaluate(
+                "() => ['heatmap', 'status-chart'].map(id => { const i = document.getElementById(id); "
+                "return [i.complete, i.naturalWidth, i.naturalHeight]; })"
+            )
             assert page.is_visible("#landscape-filters")  # the script ran and showed the filters
             assert page.text_content("#landscape-count") == f"{total} of {total} items shown"
             gap_bg = page.evaluate("() => getComputedStyle(document.querySelector('td.empty')).backgroundColor")
@@ -280,10 +383,14 @@ def test_html_report_renders_and_filters_in_headless_chromium(html: str, land: L
             page.select_option("select[name=status]", "ongoing")
             ongoing = sum(r.ongoing for r in land.items)
             assert page.text_content("#landscape-count") == f"{ongoing} of {total} items shown"
-            assert page.is_visible("a.chip:has-text('X.iot-dt')") and not page.is_visible("tr[data-item] >> text=X.1352")
+            assert page.is_visible("a.chip:has-text('X.iot-dt')") and not page.is_visible(
+                "tr[data-item] >> text=X.1352"
+            )
             page.select_option("select[name=status]", "")
             page.select_option("select[name=sector]", "smart_grid")
-            assert page.is_hidden("th[data-sector-col='its_vehicle']") and page.is_visible("th[data-sector-col='smart_grid']")
+            assert page.is_hidden("th[data-sector-col='its_vehicle']") and page.is_visible(
+                "th[data-sector-col='smart_grid']"
+            )
             page.locator("#matrix").scroll_into_view_if_needed()
             page.screenshot(path=str(artifacts / "landscape-matrix.png"), full_page=False)
         finally:

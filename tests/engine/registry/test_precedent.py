@@ -1,4 +1,5 @@
 """The precedent index: k-NN shares and classifier probabilities, evidence by id and title, leave-out."""
+
 from __future__ import annotations
 
 from engine import Proposal, bundled_rules_dir, load_rules, triage

@@ -1,4 +1,5 @@
 """The registry: loading (with located errors), related-work ranking, the flags it raises."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine import Proposal, RuleSet, triage
-from engine.facts import extract
 from engine.errors import RegistryLoadError
+from engine.facts import extract
 from engine.maintainer.evaluation import default_pairs_file, evaluate_pairs, load_pairs
 from engine.registry import Registry, load_default_registry, load_registry
 from engine.registry.text import tokens
@@ -57,7 +58,9 @@ def test_unknown_field_is_located_with_a_suggestion(tmp_path: Path) -> None:
 
 
 def test_bad_status_and_year_are_located(tmp_path: Path) -> None:
-    body = "schema: iotsec-triage/registry@1\nitems:\n" + GOOD_ITEM.replace("in_force", "in_forse").replace("2024", "20245")
+    body = "schema: iotsec-triage/registry@1\nitems:\n" + GOOD_ITEM.replace("in_force", "in_forse").replace(
+        "2024", "20245"
+    )
     issues = _issues(_write(tmp_path, body))
     assert any(":7:" in i and "status" in i and "did you mean 'in_force'" in i for i in issues), issues
     assert any(":8:" in i and "year" in i for i in issues), issues
@@ -70,12 +73,15 @@ def test_duplicate_id_and_foreign_question_are_reported(tmp_path: Path) -> None:
     assert any("Question Q6/20 is not in SG17" in i for i in issues), issues
 
 
-@pytest.mark.parametrize("body, words", [
-    ("schema: iotsec-triage/registry@1\nitems: [\n", "invalid YAML"),
-    ("schema: iotsec-triage/registry@1\nitems:\n  - &a {id: X.1}\n", "anchors"),
-    ("schema: iotsec-triage/registry@2\nitems: []\n", "schema"),
-    ("- just a list\n", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("schema: iotsec-triage/registry@1\nitems: [\n", "invalid YAML"),
+        ("schema: iotsec-triage/registry@1\nitems:\n  - &a {id: X.1}\n", "anchors"),
+        ("schema: iotsec-triage/registry@2\nitems: []\n", "schema"),
+        ("- just a list\n", "must be a mapping"),
+    ],
+)
 def test_unreadable_files_are_refused_with_a_location(tmp_path: Path, body: str, words: str) -> None:
     issues = _issues(_write(tmp_path, body))
     assert issues and any(words in i for i in issues), issues
@@ -92,15 +98,24 @@ def test_tokens_fold_long_forms_plurals_and_stop_words() -> None:
     assert tokens("vehicle-to-everything (V2X) communications") == ["v2x", "v2x", "communication"]
 
 
-def _related(registry: Registry, rs: RuleSet, proposal: Proposal, home: str = "SG17") -> tuple[list[str], list[tuple[str, str]]]:
-    related, flags = registry.related(proposal, extract(proposal, rs), home, home if home in ("SG17", "SG20") else None, rs)
+def _related(
+    registry: Registry, rs: RuleSet, proposal: Proposal, home: str = "SG17"
+) -> tuple[list[str], list[tuple[str, str]]]:
+    related, flags = registry.related(
+        proposal, extract(proposal, rs), home, home if home in ("SG17", "SG20") else None, rs
+    )
     return [r.id for r in related], [(f.code, f.text) for f in flags]
 
 
 def test_a_restatement_ranks_its_item_first(registry: Registry, ruleset: RuleSet) -> None:
-    ids, _ = _related(registry, ruleset, Proposal(
-        title="Baseline security requirements for IoT devices and IoT gateways",
-        summary="Authentication, cryptography, data protection and physical protection of devices and gateways."))
+    ids, _ = _related(
+        registry,
+        ruleset,
+        Proposal(
+            title="Baseline security requirements for IoT devices and IoT gateways",
+            summary="Authentication, cryptography, data protection and physical protection of devices and gateways.",
+        ),
+    )
     assert ids[0] == "X.1352"
     ids, _ = _related(registry, ruleset, Proposal(title="Detecting intrusions on the CAN bus of in-vehicle networks"))
     assert ids[0] == "X.1375"
@@ -112,7 +127,9 @@ def test_unrelated_proposal_finds_nothing(registry: Registry, ruleset: RuleSet) 
 
 
 def test_overlap_flag_names_the_items(registry: Registry, ruleset: RuleSet) -> None:
-    ids, flags = _related(registry, ruleset, Proposal(title="Security guidelines for smart metering services in the smart grid"))
+    ids, flags = _related(
+        registry, ruleset, Proposal(title="Security guidelines for smart metering services in the smart grid")
+    )
     assert "X.1332" in ids
     overlap = dict(flags)["OVERLAP_EXISTING_WORK"]
     assert overlap.startswith("Overlaps existing work:") and "X.1332 (SG17)" in overlap
@@ -176,7 +193,9 @@ def test_labelled_pairs_reach_the_bar(registry: Registry, ruleset: RuleSet) -> N
 
 def test_pairs_naming_unknown_items_are_refused(tmp_path: Path, registry: Registry) -> None:
     p = tmp_path / "pairs.yaml"
-    p.write_text("schema: iotsec-triage/related-pairs@1\npairs:\n  - id: a\n    proposal: {title: x}\n    expect: [X.0000]\n")
+    p.write_text(
+        "schema: iotsec-triage/related-pairs@1\npairs:\n  - id: a\n    proposal: {title: x}\n    expect: [X.0000]\n"
+    )
     with pytest.raises(RegistryLoadError) as info:
         load_pairs(p, registry)
     assert "5:" in str(info.value.issues[0]) and "not in the registry" in str(info.value.issues[0])
@@ -187,19 +206,29 @@ def test_work_item_life_dates_history_and_checks(tmp_path: Path) -> None:
     from engine.registry.items import date_key, read_items
 
     good = tmp_path / "good.yaml"
-    good.write_text("schema: iotsec-triage/registry@1\nitems:\n- id: X.new-thing\n  title: A draft\n  study_group: SG17\n"
-                    "  status: consented\n  description: A draft.\n  start_date: 2025-04-22\n  target: 2027-Q4\n"
-                    "  history:\n  - {date: 2025-04-22, status: under_study, source: https://example.org/a, question: Q6/17}\n"
-                    "  - {date: 2025-12, status: consented, source: https://example.org/b}\n")
+    good.write_text(
+        "schema: iotsec-triage/registry@1\nitems:\n- id: X.new-thing\n  title: A draft\n  study_group: SG17\n"
+        "  status: consented\n  description: A draft.\n  start_date: 2025-04-22\n  target: 2027-Q4\n"
+        "  history:\n  - {date: 2025-04-22, status: under_study, source: https://example.org/a, question: Q6/17}\n"
+        "  - {date: 2025-12, status: consented, source: https://example.org/b}\n"
+    )
     items, _ = read_items(good)
     it = items[0]
-    assert (it.start_date, it.target, it.ongoing, it.question) == ("2025-04-22", "2027-Q4", True, "")  # unquoted YAML dates read as text
+    assert (it.start_date, it.target, it.ongoing, it.question) == (
+        "2025-04-22",
+        "2027-Q4",
+        True,
+        "",
+    )  # unquoted YAML dates read as text
     assert [e.date for e in it.history] == ["2025-04-22", "2025-12"] and date_key("2025-12") == "2025-12-01"
     bad = tmp_path / "bad.yaml"
-    bad.write_text("schema: iotsec-triage/registry@1\nitems:\n- id: X.new-thing\n  title: A draft\n  study_group: SG17\n"
-                   "  status: sleeping\n  description: A draft.\n  target: 2027-13\n"
-                   "  history:\n  - {date: '2025-12', status: consented, source: https://example.org/b, question: Q6/20, study_group: SG17}\n"
-                   "  - {date: '2025-04-22', status: under_study, source: https://example.org/a}\n")
+    bad.write_text(
+        "schema: iotsec-triage/registry@1\nitems:\n- id: X.new-thing\n  title: A draft\n  study_group: SG17\n"
+        "  status: sleeping\n  description: A draft.\n  target: 2027-13\n"
+        "  history:\n  - {date: '2025-12', status: consented, source: https://example.org/b, question: Q6/20, "
+        "study_group: SG17}\n"
+        "  - {date: '2025-04-22', status: under_study, source: https://example.org/a}\n"
+    )
     with pytest.raises(RegistryLoadError) as err:
         read_items(bad)
     text = str(err.value)
