@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.decision_log.review import apply_review
 from api.decision_log.schemas import ReviewedDecision
-from api.decision_log.service import DecisionLog, Logged, LogUnavailable, proposal_hash, wait_logged
+from api.decision_log.service import DecisionLog, Logged, proposal_hash, wait_logged
 from engine import Decision, Proposal, RuleSet, triage
 
 log = logging.getLogger("iotsec_triage.decision_log")
@@ -106,7 +106,7 @@ async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet
     first, second = await anyio.to_thread.run_sync(_decide_or_submit, log_, proposal, rs, registry, actor, write, limiter=limiter)
     if not isinstance(second, Future):
         return first, second  # type: ignore[return-value]
-    decision: Decision = first  # type: ignore[assignment]
+    decision: Decision = first
     try:
         logged = await asyncio.wait_for(asyncio.wrap_future(second), COMMIT_WAIT)
     except Exception as exc:  # noqa: BLE001 - any database failure (or no commit in time): answer anyway
