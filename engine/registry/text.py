@@ -3,6 +3,8 @@ dropped, plurals folded, and common long forms folded into their abbreviation
 ("Internet of things" = "IoT")."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from collections import Counter
 
 import ahocorasick
@@ -99,8 +101,15 @@ def tokens(text: str) -> list[str]:
 
 def prepared_tokens(low: str) -> list[str]:
     """tokens() of text already prepared by the lexicon (lower case, single spaces, padded)."""
-    terms = [_term(word) for word in fold_words(low)]
+    terms = [_term(word) for word in folded(low)]
     return [t for t in terms if t]
+
+
+@lru_cache(maxsize=64)
+def folded(low: str) -> tuple[str, ...]:
+    """fold_words() remembered for the last few texts: related work and precedent read the same
+    fields of the same proposal, and tokenise each once this way."""
+    return tuple(fold_words(low))
 
 
 def weighted_terms(texts: list[tuple[str, int]]) -> dict[str, int]:
