@@ -256,7 +256,7 @@ class Registry:
         for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
             if fname == "text" and len(segment) > MAX_QUERY_TEXT:
                 segment = segment[:segment.rfind(" ", 0, MAX_QUERY_TEXT) + 1]
-            bag += folded(segment) * field_weights.get(fname, 1)
+            bag += folded(facts.prepared, segment) * field_weights.get(fname, 1)
         return term_counts(bag)
 
     def scores(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> list[RelatedWork]:

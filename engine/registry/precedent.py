@@ -24,7 +24,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -164,7 +164,7 @@ class PrecedentIndex:
         for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
             if len(segment) > MAX_TEXT:
                 segment = segment[:segment.rfind(" ", 0, MAX_TEXT) + 1]
-            ids = self._known(prepared_tokens(segment))
+            ids = self._known(prepared_tokens(segment, facts.prepared))
             found += ids * (TITLE_REPEAT if fname == "title" else 1)
         return self._weights(found)
 
@@ -177,17 +177,28 @@ class PrecedentIndex:
 
     def _known(self, words: list[str]) -> list[int]:
         """The columns of a field's known words and word pairs. A pair is looked up only when both
-        its words are known (no item has any other pair)."""
-        vocab = self.vocab
-        ids = [vocab.get(w, -1) for w in words]
+        its words are known (no item has any other pair), by the pair of their columns."""
+        ids = list(map(self.vocab.get, words, repeat(-1, len(words))))
         found = [i for i in ids if i >= 0]
-        get = vocab.get
-        for k in range(len(ids) - 1):
-            if ids[k] >= 0 and ids[k + 1] >= 0:
-                j = get(f"{words[k]} {words[k + 1]}", -1)
-                if j >= 0:
-                    found.append(j)
+        pairs = self._pair_index()
+        get = pairs.get
+        width = len(self.vocab)
+        found += [j for j in (get(a * width + b, -1) for a, b in zip(ids, ids[1:]) if a >= 0 and b >= 0) if j >= 0]
         return found
+
+    _pairs: dict[int, int] | None = None
+
+    def _pair_index(self) -> dict[int, int]:
+        """Column of each known word pair, keyed by its words' columns (a * len(vocab) + b)."""
+        if self._pairs is None:
+            vocab, width = self.vocab, len(self.vocab)
+            pairs: dict[int, int] = {}
+            for term, j in vocab.items():
+                a, sep, b = term.partition(" ")
+                if sep and a in vocab and b in vocab:
+                    pairs[vocab[a] * width + vocab[b]] = j
+            self._pairs = pairs
+        return self._pairs
 
     def _weights(self, found: list[int]) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
         if not found:
@@ -275,6 +286,16 @@ class PrecedentIndex:
         return Ev("registry", f"{it.id} {it.title} ({it.study_group}, {sim:.2f})", "precedent")
 
     _names: list[str] | None = None
+    _editions: dict[str, list[int]] | None = None
+
+    def editions(self) -> dict[str, list[int]]:
+        """The positions of each Recommendation's editions and parts, by base number (made once)."""
+        if self._editions is None:
+            found: dict[str, list[int]] = {}
+            for i, it in enumerate(self.items):
+                found.setdefault(base_number(it.id), []).append(i)
+            self._editions = found
+        return self._editions
 
     def _terms(self) -> list[str]:
         if self._names is None:
@@ -284,8 +305,7 @@ class PrecedentIndex:
 
 def leave_out(index: PrecedentIndex, rec_id: str) -> "LeaveOut":
     """The index as if `rec_id` and its other editions did not exist."""
-    base = base_number(rec_id)
-    return LeaveOut(index, [i for i, it in enumerate(index.items) if base_number(it.id) == base], fold_of(rec_id))
+    return LeaveOut(index, index.editions().get(base_number(rec_id), []), fold_of(rec_id))
 
 
 @dataclass
