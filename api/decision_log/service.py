@@ -1,9 +1,9 @@
 """The decision log service: the one place that writes decisions and reviews, and reads them back.
 
 Writes go through group commit: one writer thread per DecisionLog takes pending decisions from a
-bounded queue and stores them in one transaction per batch (up to GROUP_MAX items, or what arrives
-within GROUP_WAIT_SECONDS of the first), each item in a savepoint of its own (one item's failure
-is that item's alone). A caller waits for the commit of ITS batch before it answers: "recorded"
+bounded queue and stores them in one transaction per batch (what queued while the last batch was
+being committed, up to GROUP_MAX items; the writer never waits for more), each item in a
+savepoint of its own (one item's failure is that item's alone). A caller waits for the commit of ITS batch before it answers: "recorded"
 means committed. When the queue is full a caller waits for room (backpressure); nothing is dropped.
 What "committed" survives: on SQLite (WAL, synchronous=NORMAL) a killed process (kill -9, a crash
 of the service), not a power cut or an operating-system crash, which may lose the last commits; on
@@ -142,10 +142,8 @@ class Logged:
 
 # Reviews recorded by another process are seen by this one within this many seconds.
 REVIEW_INDEX_SECONDS = 2.0
-# Group commit: at most this many decisions per transaction, gathered for at most this long after
-# the first one (the writer never waits when it has GROUP_MAX already); at most QUEUE_MAX waiting.
+# Group commit: at most this many decisions per transaction; at most QUEUE_MAX waiting for one.
 GROUP_MAX = 64
-GROUP_WAIT_SECONDS = 0.002
 QUEUE_MAX = 1024
 # A caller waits this long for its commit before it answers "failed" (a database that hangs).
 COMMIT_TIMEOUT_SECONDS = 30.0
@@ -348,12 +346,12 @@ class DecisionLog:
             if first is None:
                 return
             batch = [first]
-            deadline = time.monotonic() + GROUP_WAIT_SECONDS
             stop = False
+            # No waiting for more: what queued while the last batch was committed is the next batch
+            # (under load batches grow by themselves; a lone caller is not held back).
             while len(batch) < GROUP_MAX:
                 try:
-                    nxt = self._pending.get_nowait() if time.monotonic() >= deadline else \
-                        self._pending.get(timeout=max(0.0, deadline - time.monotonic()))
+                    nxt = self._pending.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
