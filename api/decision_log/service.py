@@ -358,7 +358,14 @@ class DecisionLog:
                     stop = True
                     break
                 batch.append(nxt)
-            self._write_batch(batch)
+            try:
+                self._write_batch(batch)
+            except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting on a dead writer
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
             if stop:
                 return
 
