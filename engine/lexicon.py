@@ -15,6 +15,7 @@ concept (MAX_EVIDENCE). So a text that repeats one phrase costs time linear in i
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -129,6 +130,19 @@ def weak_phrase(phrase: str) -> str | None:
 
 
 BLOCK = "!"  # prefix of a pseudo-concept: "!x" marks a span where concept x must not match
+COND = "?"  # "?<n>": a phrase of context rule n, counting for its concept only near a context phrase
+NEAR = "&"  # "&<n>": a context phrase of context rule n
+
+
+@dataclass(frozen=True)
+class Context:
+    """A lexicon `requires` entry: `phrases` of `concept` count only with a `near` phrase at most
+    `within` words away in the same field (no phrases: all of the concept's phrases)."""
+
+    concept: str
+    phrases: tuple[str, ...]
+    near: tuple[str, ...]
+    within: int
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,7 @@ class Matcher:
     automaton: ahocorasick.Automaton
     phrase_count: int
     owners: dict[str, list[str]] = field(default_factory=dict)
+    contexts: tuple[Context, ...] = ()
 
     def scan(self, field_name: str, text: str) -> list[Hit]:
         """All concept hits in one field's text, evidence words as written (normalised)."""
@@ -162,7 +177,7 @@ class Matcher:
         """Whether any phrase occurs in prepared lower-cased text (abbreviations ignored)."""
         if not len(self.automaton):
             return False
-        return any(folded for _, (_, folded, _, _) in self.automaton.iter(low))
+        return any(value[1] for _, value in self.automaton.iter(low))
 
     def spans_prepared(self, norm: str, low: str) -> list[tuple[str, str, int, int]]:
         """spans() on text already passed through prepare(). O(n + matches): see the module docstring."""
@@ -170,9 +185,11 @@ class Matcher:
             return []
         hits: list[tuple[str, str, int, int]] = []
         blocks: list[tuple[str, int, int]] = []  # (concept blocked, start, end), in end order like hits
+        pending: list[tuple[int, int, str, int, int]] = []  # (context rule, place in hits, words, start, end)
+        nears: list[tuple[int, int, int]] = []  # (context rule, start, end) of context phrases
         append = hits.append
         # Keys carry a space at each end, so every match is on word boundaries.
-        for end, (length, folded, exact, blocking) in self.automaton.iter(low):
+        for end, (length, folded, exact, blocking, cond, near) in self.automaton.iter(low):
             start = end - length + 2
             words = norm[start:end]
             for concept in folded:
@@ -180,6 +197,12 @@ class Matcher:
             if blocking:
                 for concept in blocking:
                     blocks.append((concept, start, end - 1))
+            if cond:
+                for n in cond:
+                    pending.append((n, len(hits), words, start, end - 1))
+            if near:
+                for n in near:
+                    nears.append((n, start, end - 1))
             if exact:
                 found = exact.get(words)
                 if found:
@@ -187,7 +210,65 @@ class Matcher:
                         append((concept, words, start, end - 1))
                     for concept in found[1]:
                         blocks.append((concept, start, end - 1))
+                    for n in found[2]:
+                        pending.append((n, len(hits), words, start, end - 1))
+                    for n in found[3]:
+                        nears.append((n, start, end - 1))
+        if pending:
+            hits = self._in_context(low, hits, pending, nears)
         return _unblocked(hits, blocks) if blocks else hits
+
+    def _in_context(self, low: str, hits: list[tuple[str, str, int, int]], pending: list[tuple[int, int, str, int, int]],
+                    nears: list[tuple[int, int, int]]) -> list[tuple[str, str, int, int]]:
+        """`hits` with the conditional hits that have their context inserted in text order.
+        O((p + c) log n + n) for p conditional hits and c context spans: words and fields are
+        numbered once, each hit is placed against its rule's context spans by bisection."""
+        if not nears:
+            return hits
+        spaces = [m.start() for m in re.finditer(" ", low)]
+        seps = [m.start() for m in re.finditer(SEPARATOR, low)]
+        by_rule: dict[int, tuple[list[int], list[int], list[int]]] = {}  # rule -> sorted ends, sorted starts, ends' places
+        for n, start, end in nears:
+            ends, starts, places = by_rule.setdefault(n, ([], [], []))
+            ends.append(bisect.bisect_right(spaces, end))
+            starts.append(bisect.bisect_right(spaces, start))
+            places.append(end)
+        for ends, starts, _ in by_rule.values():
+            ends.sort()
+            starts.sort()
+        kept: list[tuple[int, tuple[str, str, int, int]]] = []
+        for n, place, words, start, end in pending:
+            spans = by_rule.get(n)
+            if spans is None:
+                continue
+            ends, starts, _ = spans
+            within = self.contexts[n].within
+            hs, he = bisect.bisect_right(spaces, start), bisect.bisect_right(spaces, end)
+            before = bisect.bisect_left(ends, hs)  # context spans ending before the hit
+            after = len(starts) - bisect.bisect_right(starts, he)  # context spans starting after it
+            near = before + after < len(ends)  # one overlaps it
+            if not near and before and hs - ends[before - 1] <= within:
+                near = _same_field(seps, spaces, ends[before - 1], hs)
+            if not near and after and starts[len(starts) - after] - he <= within:
+                near = _same_field(seps, spaces, he, starts[len(starts) - after])
+            if near:
+                kept.append((place, (self.contexts[n].concept, words, start, end)))
+        if not kept:
+            return hits
+        out: list[tuple[str, str, int, int]] = []
+        at = 0
+        for place, hit in kept:  # pending (and so kept) come in text order, as hits do
+            out.extend(hits[at:place])
+            out.append(hit)
+            at = place
+        out.extend(hits[at:])
+        return out
+
+
+def _same_field(seps: list[int], spaces: list[int], word_a: int, word_b: int) -> bool:
+    """Whether two word numbers (1-based, as counted by bisect over `spaces`) are in one field."""
+    a, b = spaces[word_a - 1], spaces[min(word_b, len(spaces)) - 1]
+    return bisect.bisect_left(seps, a) == bisect.bisect_left(seps, b)
 
 
 def _unblocked(hits: list[tuple[str, str, int, int]], blocks: list[tuple[str, int, int]]) -> list[tuple[str, str, int, int]]:
@@ -211,10 +292,22 @@ def _unblocked(hits: list[tuple[str, str, int, int]], blocks: list[tuple[str, in
     return [h for h, k in zip(hits, keep) if k]
 
 
-def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[str]] | None = None) -> Matcher:
+def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[str]] | None = None,
+                    requires: list[Context] | None = None) -> Matcher:
     """Build the matcher from {concept: [phrases]}; `owners` maps each surface form to its concepts.
-    `not_within[c]` lists phrases inside which concept c does not count ("de-identification")."""
-    phrases = dict(phrases)
+    `not_within[c]` lists phrases inside which concept c does not count ("de-identification").
+    `requires`: phrases of a concept that count only near a context phrase (Context)."""
+    phrases = {c: list(p) for c, p in phrases.items()}
+    contexts = tuple(requires or ())
+    conditional: dict[str, set[str]] = {}
+    for n, ctx in enumerate(contexts):
+        own = list(ctx.phrases) or list(phrases.get(ctx.concept, []))
+        conditional.setdefault(ctx.concept, set()).update(own)
+        phrases[COND + str(n)] = own
+        phrases[NEAR + str(n)] = list(ctx.near)
+    for concept, conds in conditional.items():
+        if concept in phrases:  # a conditional phrase is matched through its context rule only
+            phrases[concept] = [p for p in phrases[concept] if p not in conds]
     for concept, blockers in (not_within or {}).items():
         if blockers:
             phrases[BLOCK + concept] = blockers
@@ -237,16 +330,26 @@ def compile_matcher(phrases: dict[str, list[str]], not_within: dict[str, list[st
         spaced = f" {key} "  # prepared text is padded with spaces: a match is a whole-word match
         # (length, concepts, {exact form: (concepts, concepts blocked)} or None, concepts blocked):
         # blocker pseudo-concepts are kept apart, so the hot path never tests a concept's name.
-        automaton.add_word(spaced, (len(spaced), tuple(c for c in folded if c[0] != BLOCK),
-                                    {form: _split(cs) for form, cs in exact.items()} or None,
-                                    tuple(c[1:] for c in folded if c[0] == BLOCK)))
+        split = _split(folded)
+        automaton.add_word(spaced, (len(spaced), split[0], {form: _split(cs) for form, cs in exact.items()} or None,
+                                    split[1], split[2], split[3]))
     if len(automaton):
         automaton.make_automaton()
-    # Which concepts claim each surface form (blocker pseudo-concepts left out): lint reads this.
-    owners = {form: [c for c in claim if not c.startswith(BLOCK)] for form, claim in claims.items()}
-    return Matcher(automaton, len(owners), {f: c for f, c in owners.items() if c})
+    # Which concepts claim each surface form (blocker and context pseudo-concepts left out, a
+    # conditional phrase claimed by its concept): lint reads this.
+    owners: dict[str, list[str]] = {}
+    for form, claim in claims.items():
+        names: list[str] = []
+        for c in claim:
+            name = contexts[int(c[1:])].concept if c[0] == COND else None if c[0] in (BLOCK, NEAR) else c
+            if name is not None and name not in names:
+                names.append(name)
+        owners[form] = names
+    return Matcher(automaton, len(owners), {f: c for f, c in owners.items() if c}, contexts)
 
 
-def _split(concepts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(concepts, concepts blocked) of one exact (abbreviation) form."""
-    return tuple(c for c in concepts if c[0] != BLOCK), tuple(c[1:] for c in concepts if c[0] == BLOCK)
+def _split(concepts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+    """(concepts, concepts blocked, context rules it is a conditional phrase of, context rules it
+    is a context phrase of) of one form."""
+    return (tuple(c for c in concepts if c[0] not in (BLOCK, COND, NEAR)), tuple(c[1:] for c in concepts if c[0] == BLOCK),
+            tuple(int(c[1:]) for c in concepts if c[0] == COND), tuple(int(c[1:]) for c in concepts if c[0] == NEAR))

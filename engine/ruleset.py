@@ -15,7 +15,7 @@ from typing import Any
 from engine import adapter
 from engine.citations import SeriesRange
 from engine.errors import EngineError, RuleIssue, RuleLoadError, YamlFileError
-from engine.lexicon import Matcher, compile_matcher, normalise, weak_phrase
+from engine.lexicon import Context, Matcher, compile_matcher, normalise, weak_phrase
 from engine.schema import (
     KNOWN_SCHEMAS, SCHEMA_CATALOGUE, SCHEMA_LEXICON, SCHEMA_RULES,
     CatalogueFile, ConceptDef, LexiconFile, RuleDef, RulesFile,
@@ -238,10 +238,24 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
                         what = "phrase" if key == "phrases" else "not_within phrase"
                         issues.append(doc.issue(["concepts", i, key, j], f"{what} {phrase!r} {weak}: it would match nearly "
                                                 "every text; use words specific to the concept", value=phrase, code="lexicon"))
+            for k, ctx in enumerate(concept.requires):
+                listed = {normalise(p).strip().lower() for p in concept.phrases}
+                for j, phrase in enumerate(ctx.phrases):
+                    if normalise(phrase).strip().lower() not in listed:
+                        issues.append(doc.issue(["concepts", i, "requires", k, "phrases", j], f"{phrase!r} is not a phrase of "
+                                                f"concept {concept.id!r}: `requires` names which of its phrases need a context",
+                                                value=phrase, code="reference"))
+                if len(ctx.near) > MAX_BLOCKERS_PER_CONCEPT:
+                    issues.append(doc.issue(["concepts", i, "requires", k, "near"], f"concept {concept.id!r} has "
+                                            f"{len(ctx.near)} context phrases, more than {MAX_BLOCKERS_PER_CONCEPT}", code="limit"))
+                for j, phrase in enumerate(ctx.near):
+                    if (weak := weak_phrase(phrase)) is not None:
+                        issues.append(doc.issue(["concepts", i, "requires", k, "near", j], f"context phrase {phrase!r} {weak}: "
+                                                "it would be near every phrase", value=phrase, code="lexicon"))
             concepts[concept.id] = concept
             concept_locations[concept.id] = (doc.file, doc.locate(["concepts", i])[0])
 
-    total = sum(len(c.phrases) + len(c.not_within) for c in concepts.values())
+    total = sum(len(c.phrases) + len(c.not_within) + sum(len(r.near) for r in c.requires) for c in concepts.values())
     if total > MAX_LEXICON_PHRASES:
         doc = parsed.lexicons[-1][0]
         issues.append(doc.issue(["concepts"], f"the lexicon has {total} phrases and blockers, more than {MAX_LEXICON_PHRASES}",
@@ -285,7 +299,8 @@ def load_rules(directory: Path | str, known_owners: dict[str, str] | None = None
         raise RuleLoadError([RuleIssue(rules[r].file, rules[r].line, 1, f"rule {r!r} is part of a cycle of derived facts",
                                        code="semantic") for r in cyclic])
     matcher = compile_matcher({cid: c.phrases for cid, c in concepts.items()},
-                              {cid: c.not_within for cid, c in concepts.items() if c.not_within})
+                              {cid: c.not_within for cid, c in concepts.items() if c.not_within},
+                              [Context(cid, tuple(r.phrases), tuple(r.near), r.within) for cid, c in concepts.items() for r in c.requires])
     conditions = [to_condition(r, layer_of[r.id]) for r in rules.values() if r.definition.enabled]
     title_level = cat.fields.get("title", 3)
     complaint = adapter.check_definition(conditions, title_level)

@@ -116,6 +116,15 @@ class CategoryDef(_Strict):
     description: Sentence
 
 
+class ContextDef(_Strict):
+    """Phrases of a concept that count only near another phrase: `near` at most `within` words
+    away in the same field. No `phrases`: every phrase of the concept needs the context."""
+
+    phrases: list[Phrase] = Field(default_factory=list, max_length=50)
+    near: list[Phrase] = Field(min_length=1, max_length=50)
+    within: int = Field(default=5, ge=1, le=20)
+
+
 class ConceptDef(_Strict):
     id: Name
     category: Name
@@ -123,6 +132,7 @@ class ConceptDef(_Strict):
     phrases: list[Phrase] = Field(min_length=1, max_length=300)
     weight: int = Field(default=1, ge=1, le=5)
     not_within: list[Phrase] = Field(default_factory=list, max_length=50)
+    requires: list[ContextDef] = Field(default_factory=list, max_length=5)
 
 
 class LexiconFile(_Strict):

@@ -76,7 +76,7 @@ def triage_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, a
             if fmt == "json":
                 click.echo(json.dumps({"where": where, "error": item}))
             continue
-        decision, _ = decide(log_, item, rt.rules, rt.registry, "cli", write)
+        decision, _ = decide(log_, item, rt.rules, rt.registry, "cli", write, item_id=ids.get(where))
         click.echo(_json_line(ids.get(where), decision) if fmt == "json" else table_row(where, decision))
     if bad:
         raise click.exceptions.Exit(EXIT_USAGE)

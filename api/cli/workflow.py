@@ -41,12 +41,12 @@ def summary_lines(counts: Counter[str], homes: Counter[str], flags: Counter[str]
 def batch_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, actor: str, database_url: str | None) -> None:
     """Triage every item of FILE (JSONL or CSV) into the decision log, item by item, with a summary."""
     rt = runtime(rules_dir, registry=not no_registry, database_url=database_url)
-    items: list[tuple[str, Proposal | str]] = []
+    items: list[tuple[str, Proposal | str, str | None]] = []
     for rec in records_from(file, "json" if fmt == "jsonl" else fmt):
         if rec.warning:
             click.echo(f"{rec.where}: note: {rec.warning}", err=True)
         else:
-            items.append((rec.label, rec.proposal if rec.proposal is not None else rec.error or "unreadable"))
+            items.append((rec.label, rec.proposal if rec.proposal is not None else rec.error or "unreadable", rec.id))
     log_ = rt.decision_log()
     try:
         log_.ensure_ready()
@@ -58,12 +58,12 @@ def batch_cmd(file: str, rules_dir: Path | None, fmt: str, no_registry: bool, ac
     flags: Counter[str] = Counter()
     try:
         with click.progressbar(items, label="triage", file=sys.stderr, show_pos=True) as bar:
-            for where, item in bar:
+            for where, item, item_id in bar:
                 if isinstance(item, str):
                     counts["bad"] += 1
                     click.echo(f"{where}: error: {item}", err=True)
                     continue
-                decision, note = decide(log_, item, rt.rules, rt.registry, actor)
+                decision, note = decide(log_, item, rt.rules, rt.registry, actor, item_id=item_id)
                 counts["decided"] += 1
                 counts[note] += 1
                 counts["reviewed"] += decision.reviewed

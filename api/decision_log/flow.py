@@ -29,8 +29,9 @@ LogNote = Literal["recorded", "existing", "off", "failed"]
 
 
 def record(log_: DecisionLog | None, proposal: Proposal, decision: Decision, rs: RuleSet | None, actor: str,
-           write: bool = True) -> tuple[ReviewedDecision, LogNote]:
-    """Record one decision and apply any review; blocking (call from a thread in async code)."""
+           write: bool = True, *, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
+    """Record one decision and apply any review; blocking (call from a thread in async code).
+    `item_id`: the item's own id when the door has one (a file's id column), stored with the decision."""
     if log_ is None:
         return apply_review(decision, None), "off"
     if not write:
@@ -39,7 +40,7 @@ def record(log_: DecisionLog | None, proposal: Proposal, decision: Decision, rs:
         except Exception as exc:  # noqa: BLE001 - any database failure: answer anyway
             return _unlogged(decision, exc)
         return _answer(decision, logged, rs, write=False)
-    return settle(decision, log_.submit(proposal, decision, actor), rs)
+    return settle(decision, log_.submit(proposal, decision, actor, item_id=item_id), rs)
 
 
 def _unlogged(decision: Decision, exc: BaseException) -> tuple[ReviewedDecision, LogNote]:
@@ -64,13 +65,13 @@ def settle(decision: Decision, done: "Future[Logged]", rs: RuleSet | None) -> tu
 
 
 def decide(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-           write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+           write: bool = True, *, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
     """Triage one proposal and record it: the blocking form used by the command line and pages."""
-    return record(log_, proposal, triage(proposal, rs, registry), rs, actor, write)
+    return record(log_, proposal, triage(proposal, rs, registry), rs, actor, write, item_id=item_id)
 
 
 def decide_indexed(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                   write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+                   write: bool = True, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
     """Triage one proposal and record it, blocking; with write=False the review index spares the
     database trip when no review of this contribution can exist (the service's hot path)."""
     decision = triage(proposal, rs, registry)
@@ -85,25 +86,27 @@ def decide_indexed(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, re
             return apply_review(decision, None), "failed"
         if not maybe:
             return apply_review(decision, None), "off"
-    return record(log_, proposal, decision, rs, actor, write)
+    return record(log_, proposal, decision, rs, actor, write, item_id=item_id)
 
 
 def _decide_or_submit(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                      write: bool) -> "tuple[ReviewedDecision, LogNote] | tuple[Decision, Future[Logged]]":
+                      write: bool, item_id: str | None = None) -> "tuple[ReviewedDecision, LogNote] | tuple[Decision, Future[Logged]]":
     """In a worker thread: decide, and either answer (nothing to write) or queue the write."""
     if log_ is None or not write:
-        return decide_indexed(log_, proposal, rs, registry, actor, write)
+        return decide_indexed(log_, proposal, rs, registry, actor, write, item_id)
     decision = triage(proposal, rs, registry)
-    return decision, log_.submit(proposal, decision, actor)  # blocks while the queue is full: backpressure
+    return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full: backpressure
 
 
 async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                       write: bool = True, limiter: CapacityLimiter | None = None) -> tuple[ReviewedDecision, LogNote]:
+                       write: bool = True, limiter: CapacityLimiter | None = None,
+                       item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
     """decide_indexed in a worker thread (`limiter` bounds how many at once): deciding is CPU work,
     and on the event loop it would hold every other request for as long as it takes. The commit
     is awaited after the thread is given back: requests waiting for the writer hold no thread,
     and the writer commits them together."""
-    first, second = await anyio.to_thread.run_sync(_decide_or_submit, log_, proposal, rs, registry, actor, write, limiter=limiter)
+    first, second = await anyio.to_thread.run_sync(_decide_or_submit, log_, proposal, rs, registry, actor, write, item_id,
+                                                   limiter=limiter)
     if not isinstance(second, Future):
         return first, second  # type: ignore[return-value]
     decision: Decision = first

@@ -25,6 +25,9 @@ class DecisionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     decision_id: Mapped[str] = mapped_column(String(64), unique=True)
     reference: Mapped[str] = mapped_column(String(100), index=True, default="")
+    # The item's own id where the door had one (a file's id column, a contribution number); not part
+    # of the proposal, so not of its hash: the first id seen for a decision is kept (migration 0002).
+    item_id: Mapped[str | None] = mapped_column(String(100), nullable=True, default=None)
     proposal_hash: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(300), default="")
     proposal: Mapped[dict[str, Any]] = mapped_column(JSON)

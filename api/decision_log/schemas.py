@@ -115,6 +115,8 @@ class DecisionRecord(BaseModel):
 
     decision_id: str
     reference: str
+    item_id: str | None = Field(None, description="The item's own id when it came with one (a file's id column, a "
+                                "contribution number, a batch item's id); the first one seen for this decision.")
     proposal_hash: str
     title: str
     proposal: dict[str, Any]

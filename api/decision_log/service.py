@@ -116,7 +116,7 @@ def need_of(flags: list[str], confidence: float) -> int:
 
 def _record(row: DecisionRow, reference_reviews: list[str] | None = None) -> DecisionRecord:
     return DecisionRecord(reference_reviews=reference_reviews or [],
-        decision_id=row.decision_id, reference=row.reference, proposal_hash=row.proposal_hash, title=row.title,
+        decision_id=row.decision_id, reference=row.reference, item_id=row.item_id, proposal_hash=row.proposal_hash, title=row.title,
         proposal=row.proposal, result=row.result, home=row.home, lead=row.lead, confidence=row.confidence,
         flags=[c for c in row.flag_codes.split(",") if c], rule_revision=row.rule_revision, rule_version=row.rule_version,
         actor=row.actor, created_at=_utc(row.created_at), status=row.status,  # type: ignore[arg-type]
@@ -156,6 +156,7 @@ class _Pending:
     actor: str
     digest: str
     done: "Future[Logged]"
+    item_id: str | None = None
 
 
 class DecisionLog:
@@ -299,7 +300,8 @@ class DecisionLog:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True) -> Logged:
+    def record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True,
+               item_id: str | None = None) -> Logged:
         """Store one decision (once per proposal hash and rule revision) and find the review that stands;
         blocking until the decision's batch is committed (submit() is the non-blocking form).
 
@@ -309,12 +311,13 @@ class DecisionLog:
         With write=False nothing is stored, but a review of the same contribution is still found.
         Raises LogUnavailable when the write did not reach the configured database (its file
         replaced or deleted meanwhile): nothing is reported as stored that is not.
+        `item_id` is the item's own id when the door has one (stored; an existing row without one gets it).
         """
         if not write:
             return self._record(proposal, decision, actor, write=False)
-        return wait_logged(self.submit(proposal, decision, actor))
+        return wait_logged(self.submit(proposal, decision, actor, item_id=item_id))
 
-    def submit(self, proposal: Proposal, decision: Decision, actor: str) -> "Future[Logged]":
+    def submit(self, proposal: Proposal, decision: Decision, actor: str, *, item_id: str | None = None) -> "Future[Logged]":
         """Queue one decision for the writer thread; the future holds what record() returns once
         its batch is committed (or the exception). Blocks while the queue is full (backpressure)."""
         done: Future[Logged] = Future()
@@ -323,7 +326,7 @@ class DecisionLog:
             self._check_file()
             if self._closed:
                 raise LogUnavailable("the decision log is closed")
-            pending = _Pending(proposal, decision, actor, proposal_hash(proposal), done)
+            pending = _Pending(proposal, decision, actor, proposal_hash(proposal), done, item_id)
             self._start_writer()
         except Exception as exc:  # noqa: BLE001 - said through the future, as a failed write is
             done.set_exception(exc)
@@ -396,9 +399,11 @@ class DecisionLog:
                     try:
                         if nested:
                             with session.begin_nested():
-                                results.append(self._store(session, item.proposal, item.decision, item.actor, item.digest))
+                                results.append(self._store(session, item.proposal, item.decision, item.actor, item.digest,
+                                                           item.item_id))
                         else:
-                            results.append(self._store(session, item.proposal, item.decision, item.actor, item.digest))
+                            results.append(self._store(session, item.proposal, item.decision, item.actor, item.digest,
+                                                       item.item_id))
                     except IntegrityError:
                         if not nested:
                             raise
@@ -433,15 +438,19 @@ class DecisionLog:
             else:
                 item.done.set_result(result)
 
-    def _store(self, session: Session, proposal: Proposal, decision: Decision, actor: str, digest: str) -> Logged:
+    def _store(self, session: Session, proposal: Proposal, decision: Decision, actor: str, digest: str,
+               item_id: str | None = None) -> Logged:
         """Store one decision in the open transaction (or find it stored) with the review that stands."""
         review = self._find_review(session, proposal.reference, proposal.title, digest)
         existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
                                                             DecisionRow.rule_revision == decision.ruleset.revision)
                                   .options(selectinload(DecisionRow.reviews)))
         if existing is not None:
+            if item_id and existing.item_id is None:  # item_id: the first id seen stays
+                existing.item_id = item_id[:100]
             return Logged(existing.decision_id, False, self._standing(session, existing, review))
         row = self._new_row(proposal, digest, decision, actor)
+        row.item_id = item_id[:100] if item_id else None  # item_id: kept beside the row, not in its hash
         session.add(row)
         session.flush()
         if review is None:
@@ -588,7 +597,8 @@ class DecisionLog:
         if flt.text and flt.text.strip():
             needle = flt.text.strip().lower()
             conditions.append(or_(*(func.lower(col).contains(needle, autoescape=True)
-                                    for col in (DecisionRow.title, DecisionRow.reference, DecisionRow.decision_id))))
+                                    for col in (DecisionRow.title, DecisionRow.reference, DecisionRow.decision_id,
+                                                DecisionRow.item_id))))
         if flt.since:
             conditions.append(DecisionRow.created_at >= datetime.combine(flt.since, dtime.min, timezone.utc))
         if flt.until:

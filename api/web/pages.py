@@ -258,7 +258,7 @@ async def _upload(request: Request, session: dict[str, Any], raw: Any) -> Respon
     log_, write = rt.log_for_request()
     good = [r for r in records if r.proposal is not None]
     if len(records) == 1 and good and (one := good[0].proposal) is not None:
-        decision, note = await run_in_threadpool(decide, log_, one, rt.rules, rt.registry, "web", write)
+        decision, note = await run_in_threadpool(decide, log_, one, rt.rules, rt.registry, "web", write, item_id=good[0].id)
         return _render(request, session, "index.html", parsed=good[0].extra.get("a1"), proposal=one, log_note=note,
                        uploaded=raw.filename, **_answer_context(rt, decision, one), **context)
     rows: list[dict[str, Any]] = []
@@ -266,7 +266,8 @@ async def _upload(request: Request, session: dict[str, Any], raw: Any) -> Respon
         if rec.proposal is None:
             rows.append({"where": rec.where, "id": rec.id, "error": rec.error})
             continue
-        decision, note = await run_in_threadpool(decide, log_, rec.proposal, rt.rules, rt.registry, "web", write)
+        decision, note = await run_in_threadpool(decide, log_, rec.proposal, rt.rules, rt.registry, "web", write,
+                                                 item_id=rec.id)
         rows.append({"where": rec.where, "id": rec.id, "title": rec.proposal.title, "label": label_of(decision),
                      "questions": decision.questions, "decision_id": decision.decision_id if note in ("recorded", "existing") else ""})
     status = 200 if good else 422

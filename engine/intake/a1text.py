@@ -4,7 +4,10 @@ Rec. ITU-T A.1 lays the justification out as labelled boxes: "Question(s):", "Re
 title:", "Base text:", "Scope (...):", "Summary (...):", "Relations to ITU-T Recommendations or
 to other standards (...):", "Liaisons with other study groups (...):", "Supporting members
 (...):". Pasted from a document, the boxes become lines that start with those labels, with the
-content on the same line or the lines after, up to the next label. Pure: no I/O.
+content on the same line or the lines after, up to the next label. The form's own words are not
+content: `text` keeps what the boxes hold, without their labels and hints, and without the boxes
+that are form (the Question's title on the "Question(s):" line, editors, timing, supporters), so
+they never become facts. Pure: no I/O.
 """
 from __future__ import annotations
 
@@ -76,6 +79,35 @@ class A1Parse:
         return {"found": self.found, "sections": self.sections, "missing": self.missing}
 
 
+# Sections of the form that are not the work's content: the Question's own title on the
+# "Question(s):" line, the title line (already the title), the base text's document number,
+# editors, timing, approval, supporters, and liaisons (read as their own field).
+_NOT_CONTENT = frozenset({"questions", "reference_title", "title", "reference", "base_text", "editors", "timing",
+                          "approval", "supporting_members", "liaisons"})
+_TITLE_KEYS = frozenset({"reference_title", "title", "reference"})
+
+
+def content_text(text: str) -> str:
+    """The text as content: the form's labels and their hints ("Scope (defines the intent ...):")
+    left out, and the sections that are form, not content (_NOT_CONTENT), left out whole. What is
+    before the first label (an unlabelled paste) stays."""
+    matches = list(_LABEL_LINE.finditer(text))
+    if not matches:
+        return text
+    parts = [text[:matches[0].start()]]
+    for i, m in enumerate(matches):
+        key = next(k for k, v in m.groupdict().items() if v is not None)
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        body = text[m.end():end]
+        if key in _NOT_CONTENT:
+            # The box ends its line (or its paragraph, for a title over lines); after a blank line
+            # an unlabelled paste goes on with content.
+            _, blank, rest = body.strip().partition("\n\n") if key in _TITLE_KEYS else ("", "", "")
+            body = rest if blank else ""
+        parts.append(body)
+    return "\n".join(p.strip() for p in parts if p.strip())
+
+
 def split_sections(text: str) -> dict[str, str]:
     """Section key -> its content (label removed); the first occurrence of a label wins."""
     sections: dict[str, str] = {}
@@ -142,7 +174,7 @@ def parse_a1(text: str) -> A1Parse:
     if "reference_title" in sections:
         reference, title = _reference_and_title(sections["reference_title"])
     if not title and sections.get("title"):
-        title = _flat(sections["title"])[:300]
+        title = _flat(sections["title"].strip().split("\n\n")[0])[:300]
     if not reference and sections.get("reference"):
         reference = _reference_and_title(sections["reference"])[0] or _flat(sections["reference"])[:100]
     if not title:
@@ -163,7 +195,7 @@ def parse_a1(text: str) -> A1Parse:
             data[key] = items
     if sections.get("supporting_members"):
         data["submitter"] = _flat(sections["supporting_members"])[:200]
-    data["text"] = _text(clean, MAX_BODY)
+    data["text"] = _text(content_text(clean), MAX_BODY)
     try:
         proposal = Proposal.model_validate(data)
     except ValidationError as exc:

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from importlib import resources
 from typing import Any
 
+from engine.csvcells import safe_row
 from engine.labels import label_of
 from engine.registry.items import ONGOING, STATUSES
 from engine.registry.landscape import CROSS_SECTOR, NO_ASPECT, PAIR, Changes, Landscape
@@ -199,13 +200,13 @@ def to_csv(land: Landscape) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in land.items:
-        w.writerow([r.id, r.title, r.study_group, r.question, r.status, "" if r.year is None else r.year, ";".join(r.topics),
+        w.writerow(safe_row([r.id, r.title, r.study_group, r.question, r.status, "" if r.year is None else r.year, ";".join(r.topics),
                     r.home, r.lead or "", r.other_sg or "", ";".join(r.questions), r.confidence, r.classification,
                     r.deciding_rule, "yes" if r.agrees else "no", r.principle or "", ";".join(r.concepts),
                     "yes" if r.id in land.candidates else "no", r.why, ";".join(partners.get(r.id, [])),
                     r.nature, ";".join(r.aspects), ";".join(r.sectors), "yes" if r.ongoing else "no", r.start_date,
                     r.status_date, r.target, r.url, ";".join(r.liaisons), "yes" if r.id in land.contested else "no",
-                    "yes" if r.id in land.intersections else "no"])
+                    "yes" if r.id in land.intersections else "no"]))
     return buf.getvalue()
 
 
@@ -396,6 +397,6 @@ def render_changes(ch: Changes, fmt: str) -> str:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["kind", "id", "title", "study_group", "question", "before", "after", "date", "source"])
         for c in ch.changes:
-            w.writerow([c.kind, c.id, c.title, c.study_group, c.question, c.before, c.after, c.date, c.source])
+            w.writerow(safe_row([c.kind, c.id, c.title, c.study_group, c.question, c.before, c.after, c.date, c.source]))
         return buf.getvalue()
     raise ValueError(f"unknown format {fmt!r} for changes; one of {', '.join(CHANGE_FORMATS)}")

@@ -102,6 +102,6 @@ def test_evidence_of_a_citation_repeated_thousands_of_times_stays_capped(ruleset
 
     p = Proposal(title="Revision of X.1352", text="This is a revision of X.1352. " * 3000)
     facts = extract(p, ruleset)
-    assert facts.signals["revises_sg17"] > 1000  # every citation still counts
+    assert facts.signals["revises_sg17"] == 1  # a Recommendation counts once, however often it is cited
     assert 0 < len(facts.evidence["revises_sg17"]) <= MAX_EVIDENCE
     assert all(len(ev) <= MAX_EVIDENCE for name, ev in facts.evidence.items() if name.startswith(("cites_", "revises_", "names_")))

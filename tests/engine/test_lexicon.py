@@ -63,3 +63,41 @@ def test_a_field_replaced_is_prepared_as_if_joined_afresh() -> None:
 def test_prepare_pads_with_spaces() -> None:
     norm, low = prepare("  Zero-trust,  IoT ")
     assert norm == " Zero trust IoT " and low == " zero trust iot "
+
+
+# ---------------------------------------------------------------- requires: phrases that need a context
+
+def _ctx_matcher(within: int = 3) -> "Matcher":
+    from engine.lexicon import Context
+    return compile_matcher({"platform": ["platform", "IoT platform"], "iot": ["IoT"], "ac": ["access control"]},
+                           requires=[Context("platform", ("platform",), ("service", "device", "IoT"), within)])
+
+
+def test_a_conditional_phrase_counts_only_near_its_context() -> None:
+    m = _ctx_matcher()
+    assert [c for c, *_ in m.spans("a service platform for homes")] == ["platform"]
+    assert [c for c, *_ in m.spans("the platform hosts the device")] == ["platform"]  # after: 3 words on
+    assert m.spans("access control for a platform") == [("ac", "access control", 1, 14)]
+    assert [c for c, *_ in m.spans("the platform hosts many apps for every device")] == []  # too far
+    assert {c for c, *_ in m.spans("an IoT platform")} == {"iot", "platform"}  # its own phrase, and in context
+
+
+def test_context_does_not_cross_fields() -> None:
+    m = _ctx_matcher()
+    norm, low, _ = prepare_joined(["Cloud platform", "service"])
+    assert [c for c, *_ in m.spans_prepared(norm, low)] == []
+
+
+def test_context_keeps_hits_in_text_order_and_with_blockers() -> None:
+    from engine.lexicon import Context
+    m = compile_matcher({"platform": ["platform"], "dev": ["device"]}, {"platform": ["platform economy"]},
+                        [Context("platform", (), ("device",), 2)])
+    spans = m.spans("device platform economy; device platform")
+    assert [(c, a) for c, _, a, _ in spans] == [("dev", 1), ("dev", 25), ("platform", 32)]
+    assert m.owners["~platform"] == ["platform"]  # a conditional phrase is still its concept's
+
+
+def test_context_cost_stays_linear_on_repeated_text() -> None:
+    m = _ctx_matcher()
+    spans = m.spans("platform service " * 5000)
+    assert len(spans) == 5000 and all(c == "platform" for c, *_ in spans)

@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from api.decision_log import DecisionFilter, DecisionPage, DecisionRecord, NotFound, ReviewRequest
 from api.decision_log.schemas import MAX_OFFSET
 from api.web.deps import LogDep, Staff
-from engine.intake.csvcells import safe_row
+from engine.csvcells import safe_row
 from engine.labels import home_label
 from engine.vocabulary import Home
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"], dependencies=[Sta
 
 CSV_COLUMNS = ["decision_id", "created_at", "actor", "reference", "title", "home", "lead", "questions", "confidence", "flags",
                "status", "final_home", "final_lead", "final_questions", "reviewer", "reason", "rule_revision", "proposal_hash",
-               "rules_label", "final_label"]
+               "rules_label", "final_label", "item_id"]
 
 
 def csv_row(rec: DecisionRecord) -> list[str]:
@@ -31,7 +31,8 @@ def csv_row(rec: DecisionRecord) -> list[str]:
             (last.lead if last else rec.lead) or "", " ".join(last.questions if last else rec.result.get("questions", [])),
             last.reviewer if last else "", last.reason if last else "", rec.rule_revision, rec.proposal_hash,
                      home_label(rec.home, rec.lead, rec.result.get("other_sg")),
-                     home_label(last.home, last.lead, last.other_sg) if last else home_label(rec.home, rec.lead, rec.result.get("other_sg"))])
+                     home_label(last.home, last.lead, last.other_sg) if last else home_label(rec.home, rec.lead, rec.result.get("other_sg")),
+                     rec.item_id or ""])
 
 
 def csv_lines(records: Iterator[DecisionRecord]) -> Iterator[str]:
@@ -54,7 +55,7 @@ def list_decisions(log_: LogDep,
                    flag: str | None = Query(None, max_length=40, description="A flag code, e.g. JOINT_WORK."),
                    home: Home | None = Query(None, description="The home that stands."),
                    status: Literal["open", "confirmed", "overridden", "reviewed"] | None = None,
-                   text: str | None = Query(None, max_length=200, description="Words in the title, reference or id."),
+                   text: str | None = Query(None, max_length=200, description="Words in the title, reference, item id or decision id."),
                    since: date | None = Query(None, description="Decided on or after this day (UTC)."),
                    until: date | None = Query(None, description="Decided on or before this day (UTC)."),
                    sort: Literal["newest", "priority"] = Query("newest", description="priority: by need (NEEDS_REVIEW, JOINT_WORK, low "

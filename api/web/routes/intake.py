@@ -117,7 +117,8 @@ async def triage_file(rt: RuntimeDep, file: UploadFile = File(description="The f
         if rec.proposal is None:
             out.items.append(FileItem(where=rec.where, id=rec.id, ok=False, error=rec.error or "unreadable"))
             continue
-        decision, _ = await decide_async(log_, rec.proposal, rt.rules, rt.registry if use_registry else None, "api", write)
+        decision, _ = await decide_async(log_, rec.proposal, rt.rules, rt.registry if use_registry else None, "api", write,
+                                         item_id=rec.id)
         parse = rec.extra.get("a1")
         a1 = parse.as_dict() if isinstance(parse, A1Parse) else {}
         out.items.append(FileItem(where=rec.where, id=rec.id, ok=True, decision=decision, found=a1.get("found"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from api.decision_log import LogNote, ReviewedDecision, decide_async, decide_indexed
 from api.web.deps import RuntimeDep, runtime_of
@@ -17,12 +17,29 @@ router = APIRouter(prefix="/v1", tags=["triage"])
 
 
 class BatchRequest(BaseModel):
-    items: list[Any] = Field(description="Proposals; each is validated and triaged on its own.")
+    items: list[Any] = Field(description="Proposals; each is validated and triaged on its own. An item may also carry its "
+                             "own id as files do, {\"id\": ..., \"proposal\": {...}}: the id is kept with the decision.")
+
+
+class BatchItem(BaseModel):
+    """A batch item with its own id (a contribution number), the shape JSON files take too."""
+
+    model_config = {"extra": "forbid", "str_strip_whitespace": True}
+
+    id: str = Field(min_length=1, max_length=100, description="The item's own id, e.g. a contribution number.")
+    proposal: Proposal
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        # A contribution number sent as a JSON number is the same id (as in files); true/false is not.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class BatchResult(BaseModel):
     index: int
     ok: bool
+    id: str | None = Field(default=None, description="The item's own id, when it was sent as {id, proposal}.")
     decision: ReviewedDecision | None = None
     error: list[dict[str, Any]] | None = None
     log: LogNote | None = Field(default=None, description="What happened to this item's record: recorded, existing, off or failed.")
@@ -81,16 +98,21 @@ def _decide_slice(start: int, raws: list[Any], rules: RuleSet, registry: Any, lo
     """Validate, decide and record a few batch items, each on its own (blocking: a worker thread)."""
     out: list[BatchResult] = []
     for i, raw in enumerate(raws, start):
+        item_id: str | None = None
         try:
-            proposal = Proposal.model_validate(raw)
+            if isinstance(raw, dict) and "proposal" in raw:
+                item = BatchItem.model_validate(raw)
+                proposal, item_id = item.proposal, item.id
+            else:
+                proposal = Proposal.model_validate(raw)
         except ValidationError as exc:
             errors = clean_errors(exc.errors(include_url=False))
             for e in errors:
                 e["loc"] = ["body", "items", i, *e["loc"]]
             out.append(BatchResult(index=i, ok=False, error=errors))
             continue
-        answer, note = decide_indexed(log_, proposal, rules, registry, "api", write)
-        out.append(BatchResult(index=i, ok=True, decision=answer, log=note))
+        answer, note = decide_indexed(log_, proposal, rules, registry, "api", write, item_id)
+        out.append(BatchResult(index=i, ok=True, id=item_id, decision=answer, log=note))
     return out
 
 

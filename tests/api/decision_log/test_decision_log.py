@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,56 @@ def test_migrations_reach_head_and_are_repeatable(db_url: str) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with log.engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head
+    log.close()
+
+
+def test_migration_0002_keeps_the_rows_of_a_0001_database(db_url: str, ruleset: RuleSet) -> None:
+    # A log written before decisions had an item_id: upgraded at start-up, its rows stay as they were.
+    from alembic import command
+    from sqlalchemy import MetaData, Table
+
+    from api.decision_log.database import make_engine
+
+    engine = make_engine(db_url)
+    old = {"decision_id": "d" * 32, "reference": "X.old", "proposal_hash": "a" * 64, "title": "Logged before 0002",
+           "proposal": {"title": "Logged before 0002"}, "result": {"home": "SG17", "questions": []}, "home": "SG17",
+           "lead": "SG17", "confidence": 0.9, "flag_codes": ",", "rule_revision": "r1", "rule_version": "1",
+           "actor": "api", "status": "open", "final_home": "SG17"}
+    with engine.begin() as conn:
+        cfg = alembic_config(engine)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        table = Table("decisions", MetaData(), autoload_with=conn)
+        assert "item_id" not in table.c
+        conn.execute(table.insert().values(created_at=datetime.now(timezone.utc), **old))
+    engine.dispose()
+    log = DecisionLog(db_url)
+    log.ensure_ready()  # upgrade head, as every door does at start
+    rec = log.get(old["decision_id"])
+    assert rec is not None and rec.item_id is None and rec.title == old["title"] and rec.proposal == old["proposal"]
+    decision, note = decide(log, IRRIGATION, ruleset, None, "api", item_id="C-7")
+    assert note == "recorded" and log.count() == 2 and log.get(decision.decision_id).item_id == "C-7"  # type: ignore[union-attr]
+    with log.engine.begin() as conn:  # and back down: the rows stay, the column goes
+        cfg = alembic_config(log.engine)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+        table = Table("decisions", MetaData(), autoload_with=conn)
+        assert "item_id" not in table.c and conn.execute(select(func.count()).select_from(table)).scalar_one() == 2
+    log.close()
+
+
+def test_the_item_id_is_stored_found_by_text_and_the_first_one_stays(db_url: str, ruleset: RuleSet) -> None:
+    log = DecisionLog(db_url)
+    first, _ = decide(log, IRRIGATION, ruleset, None, "batch", item_id="C-0042")
+    again, note = decide(log, IRRIGATION, ruleset, None, "batch", item_id="C-0099")  # the same text sent as another item
+    plain, _ = decide(log, Proposal(title="Trust in smart-city sensor data"), ruleset, None, "api")
+    assert note == "existing" and again.decision_id == first.decision_id
+    assert log.get(first.decision_id).item_id == "C-0042"  # type: ignore[union-attr]
+    assert log.get(plain.decision_id).item_id is None  # type: ignore[union-attr]
+    assert [r.decision_id for r in log.list(DecisionFilter(text="c-0042")).items] == [first.decision_id]
+    assert log.list(DecisionFilter(text="C-0099")).total == 0
+    later, _ = decide(log, Proposal(title="Trust in smart-city sensor data"), ruleset, None, "batch", item_id="C-5")
+    assert later.decision_id == plain.decision_id and log.get(plain.decision_id).item_id == "C-5"  # type: ignore[union-attr]
     log.close()
 
 
@@ -201,6 +252,32 @@ def test_batch_reads_csv_with_list_columns(tmp_path: Path) -> None:
     log = DecisionLog(url)
     [rec] = log.list(DecisionFilter()).items
     assert rec.proposal["keywords"] == ["key management", "multicast"] and rec.actor == "batch"
+    log.close()
+
+
+def test_batch_stores_the_id_column_with_each_decision(tmp_path: Path) -> None:
+    src = tmp_path / "items.csv"
+    src.write_text("Contribution number,title\nC-0042,Group key management for IoT multicast\n,Security of smart meters\n")
+    url = f"sqlite:///{tmp_path / 'ids.sqlite3'}"
+    result = CliRunner().invoke(main, ["batch", str(src), "--database-url", url])
+    assert result.exit_code == 0, result.output
+    log = DecisionLog(url)
+    assert sorted((r.item_id or "", r.title) for r in log.list(DecisionFilter()).items) == [
+        ("", "Security of smart meters"), ("C-0042", "Group key management for IoT multicast")]
+    log.close()
+
+
+def test_the_batch_api_takes_items_with_their_own_id(db_url: str, tmp_path: Path) -> None:
+    items = [{"id": "C-12", "proposal": IRRIGATION.model_dump()}, {"title": "A plain proposal"}, {"id": 13, "proposal": {"title": "Numbered"}},
+             {"id": "x" * 101, "proposal": {"title": "Too long an id"}}, {"id": "C-14", "proposal": {"titel": "typo"}}]
+    with _client(tmp_path, database_url=db_url) as c:
+        results = c.post("/v1/triage/batch", json={"items": items}).json()["results"]
+    assert [(r["ok"], r["id"]) for r in results] == [(True, "C-12"), (True, None), (True, "13"), (False, None), (False, None)]
+    assert results[3]["error"][0]["loc"] == ["body", "items", 3, "id"]
+    assert {tuple(e["loc"]) for e in results[4]["error"]} >= {("body", "items", 4, "proposal", "titel")}
+    log = DecisionLog(db_url)
+    assert {r.title: r.item_id for r in log.list(DecisionFilter()).items} == {IRRIGATION.title: "C-12", "A plain proposal": None,
+                                                                               "Numbered": "13"}
     log.close()
 
 

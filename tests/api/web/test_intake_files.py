@@ -28,6 +28,24 @@ def test_a_spreadsheet_batch_keeps_its_ids(client: TestClient) -> None:
     assert [(i["id"], i["ok"]) for i in mixed["items"]] == [("C-1", True), ("C-2", False)]
 
 
+def test_the_ids_of_an_uploaded_batch_are_kept_in_the_log_and_its_export(client: TestClient) -> None:
+    import csv
+    import io
+
+    from tests.api.conftest import STAFF
+
+    r = client.post("/v1/triage/file", files={"file": ("items.xlsx", items_xlsx(), "application/octet-stream")})
+    assert r.status_code == 200, r.text
+    staff = {"Authorization": f"Bearer {STAFF}"}
+    found = client.get("/v1/decisions", params={"text": "c-0042"}, headers=staff).json()
+    assert [d["item_id"] for d in found["items"]] == ["C-0042"]
+    assert found["items"][0]["decision_id"] == r.json()["items"][0]["decision"]["decision_id"]
+    export = client.get("/v1/decisions", params={"format": "csv"}, headers=staff)
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert sorted(row["item_id"] for row in rows) == ["43", "C-0042"]
+    assert list(rows[0])[:3] == ["decision_id", "created_at", "actor"]  # the older columns keep their names and places
+
+
 def test_an_unreadable_file_is_a_422_naming_it(client: TestClient) -> None:
     r = client.post("/v1/triage/file", files={"file": ("broken.docx", b"not a zip", "application/octet-stream")})
     assert r.status_code == 422

@@ -190,7 +190,7 @@ def test_the_answer_says_where_it_differs_from_what_was_proposed(client: TestCli
 
 def test_an_undetermined_answer_says_what_is_missing_and_what_came_closest(client: TestClient) -> None:
     page = client.get("/")
-    r = client.post("/", data={"csrf": csrf(page.text), "mode": "fields", "title": "Guidelines for booking meeting rooms"})
+    r = client.post("/", data={"csrf": csrf(page.text), "mode": "fields", "title": "Recipes for sourdough bread"})  # nothing in the registry is near it
     assert r.status_code == 200
     assert 'id="result-undetermined"' in r.text and "would help: Summary, Scope, Keywords" in r.text
 
@@ -268,6 +268,12 @@ def test_detail_page_bulk_confirm_and_csv_export_with_the_staff_session(client: 
         assert anonymous.get("/queue/export.csv", follow_redirects=False).status_code == 303
 
 
+def _row_id(html: str) -> str:
+    found = re.search(r'<tr id="d-([0-9a-f]+)"', html)
+    assert found, "no decision row in the queue"
+    return found.group(1)
+
+
 def test_upload_a_docx_contribution_and_a_spreadsheet(client: TestClient) -> None:
     from tests.engine.intake.test_files import a1_docx, items_xlsx
 
@@ -279,3 +285,11 @@ def test_upload_a_docx_contribution_and_a_spreadsheet(client: TestClient) -> Non
     assert r.status_code == 200 and 'id="upload-results"' in r.text and "C-0042" in r.text
     bad = client.post("/upload", data={"csrf": csrf(page.text)}, files={"file": ("broken.docx", b"not a zip", "application/octet-stream")})
     assert bad.status_code == 422 and "broken.docx" in bad.text and "not a readable .docx" in bad.text
+    # Staff find the spreadsheet's items by their own ids, shown in the queue and on the detail page.
+    _login(client)
+    queue = client.get("/queue", params={"text": "C-0042"})
+    assert queue.text.count('<tr id="d-') == 1 and '<span class="item-id">item C-0042</span>' in queue.text
+    detail = client.get(f"/queue/{_row_id(queue.text)}")
+    assert '<code id="detail-item-id">C-0042</code>' in detail.text
+    check_markup(queue.text)
+    check_markup(detail.text)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from engine import InputError
+from engine.facts import extract
 from engine.intake.a1text import parse_a1, split_sections
+from engine.ruleset import RuleSet
 
 FULL = (
     "Question(s):\t6/20\tProposed new ITU-T Recommendation\tVirtual, 4-13 March 2026\n"
@@ -38,7 +40,8 @@ def test_full_a1_text_fills_every_field() -> None:
     assert p.relations == ["Y.4806", "revision of nothing", "X.1352"]
     assert p.liaisons == ["ITU-T SG17 (Q6/17)", "ISO/IEC JTC 1/SC 27"]
     assert p.submitter == "Example Org, Another Org"
-    assert p.text.startswith("Question(s):")
+    assert p.text.startswith("This Recommendation specifies")  # the form's boxes, not its labels
+    assert "Proposed new" not in p.text and "Example Org" not in p.text and "Scope" not in p.text
     assert parsed.found == ["title", "reference", "questions", "scope", "summary", "relations", "liaisons", "submitter"]
     assert parsed.missing == []
     assert {"base_text", "editors", "supporting_members"} <= set(parsed.sections)
@@ -99,3 +102,39 @@ def test_bad_question_in_labels_is_ignored_not_fatal() -> None:
 def test_first_occurrence_of_a_label_wins() -> None:
     sections = split_sections("Scope: first\nSummary: s\nScope: second")
     assert sections["scope"] == "first"
+
+
+# The Question's own title and the form's label hints are A.1 boilerplate: they say nothing about
+# the work, so they must not reach the text the lexicon reads.
+BOILERPLATE = (
+    "Question(s): Q6/17 - Security for telecommunication services, networks and the Internet of things\n"
+    "Reference and title: X.demo \u201cGuidelines for audit logs of payment terminals\u201d\n"
+    "Scope (defines the intent or object of the Recommendation and the aspects covered, thereby indicating the limits of its applicability):\n"
+    "Log records kept by card payment terminals and how they are retained.\n"
+    "Relations to ITU-T Recommendations or to other standards (approved or under development):\n"
+    "None\n"
+    "Supporting members that are committing to contributing actively to the work item:\n"
+    "Security Devices Inc.\n"
+)
+
+
+def test_a1_boilerplate_is_not_content() -> None:
+    p = parse_a1(BOILERPLATE).proposal
+    assert p.questions == ["Q6/17"]
+    assert "Log records kept by card payment terminals" in p.text
+    for boilerplate in ("Internet of things", "telecommunication", "Security Devices", "limits of its applicability",
+                        "approved or under development", "Guidelines for audit logs"):
+        assert boilerplate not in p.text
+
+
+def test_a1_boilerplate_makes_no_facts(ruleset: RuleSet) -> None:
+    facts = extract(parse_a1(BOILERPLATE).proposal, ruleset)
+    assert facts.signals.get("internet_of_things", 0) == 0  # only the Question's title says "Internet of things"
+    assert facts.signals.get("imt", 0) == 0
+    assert facts.signals.get("incident", 0) > 0  # the title's audit logs are still read
+
+
+def test_a1_text_after_a_title_paragraph_stays_content() -> None:
+    p = parse_a1("Title: Secure pairing of hearing aids\n\nThe pairing of hearing aids with phones over Bluetooth.").proposal
+    assert p.title == "Secure pairing of hearing aids"
+    assert p.text == "The pairing of hearing aids with phones over Bluetooth."

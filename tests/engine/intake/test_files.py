@@ -1,12 +1,11 @@
 """Files as staff receive them: a contribution's .docx (A.1 table or headed sections), spreadsheets
-(.xlsx) and CSV as exported, with their id column; unreadable files named; formula-safe CSV cells."""
+(.xlsx) and CSV as exported, with their id column; unreadable files named."""
 from __future__ import annotations
 
 import io
 
 import pytest
 
-from engine.intake.csvcells import safe_cell, safe_row
 from engine.intake.files import read_upload
 from engine.intake.records import read_records
 
@@ -118,10 +117,3 @@ def test_a_csv_as_spreadsheets_export_it(text: str) -> None:
 def test_a_csv_without_a_title_column_suggests_one() -> None:
     [rec] = list(read_records("Titel,Scope\nX,Y\n", "items.csv"))
     assert rec.error and "did you mean 'title'" in rec.error
-
-
-@pytest.mark.parametrize("cell, safe", [("=1+1", "'=1+1"), ("+33 1", "'+33 1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
-                                        ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain"), (None, ""), (0.5, "0.5")])
-def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(cell: object, safe: str) -> None:
-    assert safe_cell(cell) == safe
-    assert safe_row([cell, "ok"]) == [safe, "ok"]

@@ -8,13 +8,14 @@ import hashlib
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from engine import RuleSet
 from engine.registry import Registry, load_default_registry, load_registry
-from engine.registry.landscape import (CROSS_SECTOR, Landscape, as_of, build_landscape, changes_since, diff_items,
+from engine.registry.landscape import (CROSS_SECTOR, Change, Changes, Landscape, as_of, build_landscape, changes_since, diff_items,
                                        filter_landscape)
 from engine.registry.reports import (FORMATS, asset, heatmap_png, render, render_changes, report_body, script_hash,
                                      status_png)
@@ -211,6 +212,21 @@ def test_json_markdown_and_csv(land: Landscape) -> None:
     assert by_id["X.1332"]["candidate"] == "yes" and by_id["X.1331"]["candidate"] == "no"
     assert by_id["X.1111"]["nature"] == "vertical" and by_id["X.iot-dt"]["ongoing"] == "yes"
     assert "Y.4235" in by_id["X.1332"]["overlaps_with"]
+
+
+def test_landscape_csv_cells_a_spreadsheet_would_run_come_out_as_text(land: Landscape) -> None:
+    first = replace(land.items[0], title='=HYPERLINK("http://example.invalid","open me")', why="-1+2")
+    rows = list(csv.DictReader(io.StringIO(render(replace(land, items=[first]), "csv"))))
+    assert rows[0]["title"] == "'=HYPERLINK(\"http://example.invalid\",\"open me\")" and rows[0]["why"] == "'-1+2"
+    assert rows[0]["id"] == first.id  # ordinary cells are left alone
+
+
+def test_changes_csv_cells_a_spreadsheet_would_run_come_out_as_text() -> None:
+    ch = Changes(since="2025-01-01", until="", old="a.yaml", new="b.yaml", cells=[],
+                 changes=[Change(id="X.new", kind="new", title="@SUM(A1:A9)", study_group="SG17", question="Q6/17",
+                                 before="", after="+under study", date="2025-03", source="b.yaml")])
+    [row] = list(csv.DictReader(io.StringIO(render_changes(ch, "csv"))))
+    assert row["title"] == "'@SUM(A1:A9)" and row["after"] == "'+under study" and row["id"] == "X.new"
 
 
 def test_unknown_format_is_refused(land: Landscape) -> None:

@@ -1,4 +1,5 @@
-"""Formula-safe CSV cells: the one helper every CSV writer uses.
+"""Formula-safe CSV cells: the one helper every CSV writer uses (in the core, so that the
+registry's landscape and change reports use it as much as the doors' exports).
 
 A spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` (and, in some, a tab or carriage
 return) as a formula, so a title such as `=HYPERLINK(...)` sent by anyone would run on a staff
