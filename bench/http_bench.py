@@ -1,10 +1,21 @@
-"""HTTP figures: requests/s of POST /v1/triage next to a bare endpoint that only validates the same
-pydantic model, same server configuration (uvicorn, uvloop, httptools, one worker, access log off),
-same run, 32 connections, 127.0.0.1 only, bounded in time. Prints figures and their ratio.
-A third endpoint validates and answers one fixed decision through the same response path: the
+"""HTTP figures: requests/s of POST /v1/triage next to bare endpoints, in one run, 32 connections,
+127.0.0.1 only, bounded in time. Prints figures and their ratios.
+
+"Served identically": the bare endpoints are routes of the same app in the same server process
+(uvicorn, uvloop, httptools, one worker, access log off, the same middleware: body limit,
+security headers, observability), and take the same pydantic validation of the same bodies.
+/_bench/lane also makes the one trip /v1/triage makes to a worker thread of the single-proposal
+lane (api/web/lanes.py) and back, doing nothing there: the fair reference for a route whose work
+runs in a thread. /_bench/validate answers on the event loop (no thread), the strictest one.
+Each request carries another title (a counter), so that with the log on every decision is a new
+row, as in use, not a duplicate found.
+
+Two servers in turn: the default configuration (decision log ON, SQLite in a temporary
+directory, group commit), then the same with the log off (IOTSEC_LOG_DECISIONS=false).
+A last endpoint validates and answers one fixed decision through the same response path: the
 difference between it and /v1/triage is the time spent deciding.
 
-Run: .venv/bin/python -m bench.http_bench [--seconds 8]   (uses wrk when installed, else an httpx client)
+Run: .venv/bin/python -m bench.http_bench [--seconds 8]
 """
 from __future__ import annotations
 
@@ -12,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,8 +45,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, IOTSEC_BENCH_ENDPOINTS="1", IOTSEC_DATA_DIR=data_dir, IOTSEC_LOG_DECISIONS="false")
+def start_server(port: int, data_dir: str, log_decisions: bool) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, IOTSEC_BENCH_ENDPOINTS="1", IOTSEC_DATA_DIR=data_dir,
+               IOTSEC_LOG_DECISIONS="true" if log_decisions else "false")
+    env.pop("IOTSEC_DATABASE_URL", None)
     cmd = [sys.executable, "-m", "uvicorn", "api.web.main:app", "--host", "127.0.0.1", "--port", str(port),
            "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
@@ -52,69 +64,91 @@ def start_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
     raise SystemExit("server did not start")
 
 
-def run_wrk(url: str, body: bytes, seconds: int) -> tuple[float, int]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                     f"wrk.body = {json.dumps(body.decode())}\n")
-    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", script.name, url],
-                         capture_output=True, text=True, timeout=seconds + 30).stdout
-    os.unlink(script.name)
-    rps = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
-    errors = sum(int(x) for line in out.splitlines() if "Non-2xx" in line for x in line.split()[-1:])
-    return rps, errors
+async def _raw_load(url: str, body: bytes, seconds: int) -> tuple[float, int]:
+    """A small HTTP/1.1 keep-alive client on asyncio streams: CONNECTIONS connections, each sending
+    its next request when the last answer is read. Far lighter than a general client, so that on a
+    small machine the server, not the client, is what is measured."""
+    from urllib.parse import urlsplit
 
-
-async def _httpx_load(url: str, body: bytes, seconds: int) -> tuple[float, int]:
-    import httpx
-
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    template = json.loads(body)
+    counter = iter(range(10**9))
     done = errors = 0
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-        async def worker() -> None:
-            nonlocal done, errors
+
+    def request() -> bytes:
+        one = json.dumps(dict(template, title=f"{template['title']} {next(counter)}")).encode()
+        return (f"POST {path} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(one)}\r\n\r\n").encode() + one
+
+    async def worker() -> None:
+        nonlocal done, errors
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
             while time.perf_counter() < stop:
-                r = await client.post(url, content=body, headers={"content-type": "application/json"})
+                writer.write(request())
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                status = int(head.split(b" ", 2)[1])
+                length = next(int(h.split(b":", 1)[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:"))
+                await reader.readexactly(length)
                 done += 1
-                errors += r.status_code != 200
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-        return done / (time.perf_counter() - start), errors
+                errors += status != 200
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    return done / (time.perf_counter() - start), errors
 
 
 def load(url: str, body: bytes, seconds: int) -> tuple[float, int]:
-    if shutil.which("wrk"):
-        return run_wrk(url, body, seconds)
-    return asyncio.run(_httpx_load(url, body, seconds))
+    # Each request a new title (wrk would send one body again and again).
+    return asyncio.run(_raw_load(url, body, seconds))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
-    port = free_port()
     body = json.dumps(TYPICAL).encode()
-    with tempfile.TemporaryDirectory() as data_dir:
-        proc = start_server(port, data_dir)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            load(base + "/v1/triage", body, 2)  # warm-up
-            bare, bare_err = load(base + "/_bench/validate", body, args.seconds)
-            route, route_err = load(base + "/_bench/answer", body, args.seconds)
-            full, full_err = load(base + "/v1/triage", body, args.seconds)
-            rules_only, rules_err = load(base + "/v1/triage?registry=false", body, args.seconds)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(15)
-    tool = "wrk" if shutil.which("wrk") else "httpx"
-    print(f"load: {tool}, {CONNECTIONS} connections, {args.seconds} s each, {len(body)}-byte proposal; decision log off")
-    print(f"bare validating endpoint:   {bare:,.0f} requests/s = {1e6 / bare:,.0f} us per request ({bare_err} errors)")
-    print(f"same, answering a decision: {route:,.0f} requests/s = {1e6 / route:,.0f} us ({route_err} errors; "
-          "the route's own cost, one decision made at the first request and sent again)")
-    print(f"/v1/triage:                 {full:,.0f} requests/s = {1e6 / full:,.0f} us ({full_err} errors)")
-    print(f"/v1/triage?registry=false:  {rules_only:,.0f} requests/s = {1e6 / rules_only:,.0f} us ({rules_err} errors)")
-    print(f"ratio: {full / bare:.0%} of the bare endpoint ({rules_only / bare:.0%} deciding from the rules alone; "
-          f"{route / bare:.0%} answering without deciding)")
+    figures: dict[str, tuple[float, int]] = {}
+    for log_on in (True, False):
+        port = free_port()
+        with tempfile.TemporaryDirectory() as data_dir:
+            proc = start_server(port, data_dir, log_on)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                load(base + "/v1/triage", body, 2)  # warm-up
+                tag = "on" if log_on else "off"
+                if log_on:
+                    figures["validate"] = load(base + "/_bench/validate", body, args.seconds)
+                    figures["lane"] = load(base + "/_bench/lane", body, args.seconds)
+                figures[f"triage_{tag}"] = load(base + "/v1/triage", body, args.seconds)
+                if not log_on:
+                    figures["rules_off"] = load(base + "/v1/triage?registry=false", body, args.seconds)
+                    figures["answer"] = load(base + "/_bench/answer", body, args.seconds)
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(15)
+    lane, validate = figures["lane"][0], figures["validate"][0]
+    print(f"load: asyncio keep-alive client, {CONNECTIONS} connections, {args.seconds} s each, {len(body)}-byte proposal (a new title each request)")
+
+    def line(name: str, key: str) -> None:
+        rps, err = figures[key]
+        print(f"{name:<44}{rps:>8,.0f} requests/s = {1e6 / rps:>6,.0f} us ({err} errors)  "
+              f"{rps / lane:.2f} of the bare lane endpoint, {rps / validate:.2f} of the bare async one")
+
+    line("bare validating endpoint, async", "validate")
+    line("bare validating endpoint, via the lane", "lane")
+    line("/v1/triage, DEFAULT (log on, SQLite)", "triage_on")
+    line("/v1/triage, log off", "triage_off")
+    line("/v1/triage?registry=false, log off", "rules_off")
+    line("a fixed decision answered, log off", "answer")
+    on = figures["triage_on"][0]
+    print(f"ratio (target >= 0.50): default configuration {on / lane:.2f} of the bare endpoint served identically "
+          f"(via the lane); {on / validate:.2f} of the async bare endpoint; log on / log off {on / figures['triage_off'][0]:.2f}")
 
 
 if __name__ == "__main__":

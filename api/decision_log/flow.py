@@ -1,12 +1,17 @@
 """Triage with the decision log: the one function the doors (HTTP, pages, batch) call to decide.
 
-It triages, then in one transaction records the decision and finds a person's review of the same
-contribution; a review that exists decides (never silently overruled), with the rules' current
-answer beside it. A log that cannot be reached never stops an answer: the note says so.
+It triages, then records the decision and finds a person's review of the same contribution in
+the transaction of its batch (group commit, api/decision_log/service.py); a review that exists
+decides (never silently overruled), with the rules' current answer beside it. "recorded" is said
+only once that transaction is committed: on SQLite (WAL, synchronous=NORMAL) the decision then
+survives a killed process, not a power cut. A log that cannot be reached never stops an answer:
+the note says so. The async form waits for the commit without holding a worker thread.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import Future
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -15,10 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.decision_log.review import apply_review
 from api.decision_log.schemas import ReviewedDecision
-from api.decision_log.service import DecisionLog, LogUnavailable, proposal_hash
+from api.decision_log.service import DecisionLog, Logged, proposal_hash, wait_logged
 from engine import Decision, Proposal, RuleSet, triage
 
 log = logging.getLogger("iotsec_triage.decision_log")
+COMMIT_WAIT = 30.0  # seconds an answer waits for its commit before it says "failed"
 LogNote = Literal["recorded", "existing", "off", "failed"]
 
 
@@ -28,15 +34,34 @@ def record(log_: DecisionLog | None, proposal: Proposal, decision: Decision, rs:
     `item_id`: the item's own id when the door has one (a file's id column), stored with the decision."""
     if log_ is None:
         return apply_review(decision, None), "off"
-    try:
-        logged = log_.record(proposal, decision, actor, write=write, item_id=item_id)
-    except (LogUnavailable, Exception) as exc:  # noqa: B014 - any database failure: answer anyway
-        log.warning("decision %s not logged: %s", decision.decision_id, exc)
-        return apply_review(decision, None), "failed"
+    if not write:
+        try:
+            logged = log_.record(proposal, decision, actor, write=False)
+        except Exception as exc:  # noqa: BLE001 - any database failure: answer anyway
+            return _unlogged(decision, exc)
+        return _answer(decision, logged, rs, write=False)
+    return settle(decision, log_.submit(proposal, decision, actor, item_id=item_id), rs)
+
+
+def _unlogged(decision: Decision, exc: BaseException) -> tuple[ReviewedDecision, LogNote]:
+    log.warning("decision %s not logged: %s", decision.decision_id, exc)
+    return apply_review(decision, None), "failed"
+
+
+def _answer(decision: Decision, logged: Logged, rs: RuleSet | None, write: bool = True) -> tuple[ReviewedDecision, LogNote]:
     answer = apply_review(decision.model_copy(update={"decision_id": logged.decision_id}), logged.review, rs)
     if not write:
         return answer, "off"
     return answer, "recorded" if logged.created else "existing"
+
+
+def settle(decision: Decision, done: "Future[Logged]", rs: RuleSet | None) -> tuple[ReviewedDecision, LogNote]:
+    """The answer once a submitted write is committed (blocking)."""
+    try:
+        logged = wait_logged(done)
+    except Exception as exc:  # noqa: BLE001 - any database failure: answer anyway
+        return _unlogged(decision, exc)
+    return _answer(decision, logged, rs)
 
 
 def decide(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
@@ -64,12 +89,32 @@ def decide_indexed(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, re
     return record(log_, proposal, decision, rs, actor, write, item_id=item_id)
 
 
+def _decide_or_submit(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
+                      write: bool, item_id: str | None = None) -> "tuple[ReviewedDecision, LogNote] | tuple[Decision, Future[Logged]]":
+    """In a worker thread: decide, and either answer (nothing to write) or queue the write."""
+    if log_ is None or not write:
+        return decide_indexed(log_, proposal, rs, registry, actor, write, item_id)
+    decision = triage(proposal, rs, registry)
+    return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full: backpressure
+
+
 async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
                        write: bool = True, limiter: CapacityLimiter | None = None,
                        item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
     """decide_indexed in a worker thread (`limiter` bounds how many at once): deciding is CPU work,
-    and on the event loop it would hold every other request for as long as it takes."""
-    return await anyio.to_thread.run_sync(decide_indexed, log_, proposal, rs, registry, actor, write, item_id, limiter=limiter)
+    and on the event loop it would hold every other request for as long as it takes. The commit
+    is awaited after the thread is given back: requests waiting for the writer hold no thread,
+    and the writer commits them together."""
+    first, second = await anyio.to_thread.run_sync(_decide_or_submit, log_, proposal, rs, registry, actor, write, item_id,
+                                                   limiter=limiter)
+    if not isinstance(second, Future):
+        return first, second  # type: ignore[return-value]
+    decision: Decision = first
+    try:
+        logged = await asyncio.wait_for(asyncio.wrap_future(second), COMMIT_WAIT)
+    except Exception as exc:  # noqa: BLE001 - any database failure (or no commit in time): answer anyway
+        return _unlogged(decision, exc)
+    return _answer(decision, logged, rs)
 
 
 async def record_many_async(log_: DecisionLog | None, items: list[tuple[Proposal, Decision]], rs: RuleSet, actor: str,

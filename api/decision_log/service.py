@@ -1,13 +1,25 @@
-"""The decision log service: the one place that writes decisions and reviews, and reads them back."""
+"""The decision log service: the one place that writes decisions and reviews, and reads them back.
+
+Writes go through group commit: one writer thread per DecisionLog takes pending decisions from a
+bounded queue and stores them in one transaction per batch (what queued while the last batch was
+being committed, up to GROUP_MAX items; the writer never waits for more), each item in a
+savepoint of its own (one item's failure is that item's alone). A caller waits for the commit of ITS batch before it answers: "recorded"
+means committed. When the queue is full a caller waits for room (backpressure); nothing is dropped.
+What "committed" survives: on SQLite (WAL, synchronous=NORMAL) a killed process (kill -9, a crash
+of the service), not a power cut or an operating-system crash, which may lose the last commits; on
+PostgreSQL what its own synchronous_commit setting promises (durable at commit by default).
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time as dtime, timedelta, timezone
@@ -130,6 +142,21 @@ class Logged:
 
 # Reviews recorded by another process are seen by this one within this many seconds.
 REVIEW_INDEX_SECONDS = 2.0
+# Group commit: at most this many decisions per transaction; at most QUEUE_MAX waiting for one.
+GROUP_MAX = 64
+QUEUE_MAX = 1024
+# A caller waits this long for its commit before it answers "failed" (a database that hangs).
+COMMIT_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class _Pending:
+    proposal: Proposal
+    decision: Decision
+    actor: str
+    digest: str
+    done: "Future[Logged]"
+    item_id: str | None = None
 
 
 class DecisionLog:
@@ -153,6 +180,10 @@ class DecisionLog:
         self._identity: tuple[int, int] | None = None
         # Why the last write failed (disk full, read-only...), until a write succeeds again.
         self.write_failure: str | None = None
+        # Group commit: the bounded queue of pending writes and its one writer thread (started on first use).
+        self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=QUEUE_MAX)
+        self._writer: threading.Thread | None = None
+        self._closed = False
 
     def ensure_ready(self) -> None:
         """Migrate once (upgrade head); after a failure, retry at most every few seconds."""
@@ -213,7 +244,12 @@ class DecisionLog:
         return self.engine.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Write what is pending, stop the writer thread and release the connection pool."""
+        self._closed = True
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            self._pending.put(None)
+            writer.join(COMMIT_TIMEOUT_SECONDS)
         self.engine.dispose()
 
     def health(self) -> str | None:
@@ -266,7 +302,8 @@ class DecisionLog:
 
     def record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True,
                item_id: str | None = None) -> Logged:
-        """Store one decision (once per proposal hash and rule revision) and find the review that stands.
+        """Store one decision (once per proposal hash and rule revision) and find the review that stands;
+        blocking until the decision's batch is committed (submit() is the non-blocking form).
 
         A review stands for the same content (same hash), or the same reference with a title that
         names the same work (`same_work`). When it was made on another decision, it is carried
@@ -278,52 +315,166 @@ class DecisionLog:
         """
         if not write:
             return self._record(proposal, decision, actor, write=False)
-        try:
-            logged = self._record(proposal, decision, actor, write=True, item_id=item_id)
-            self._check_file()  # committed, but into the file that is at the path now?
-        except Exception as exc:
-            if not (isinstance(exc, LogUnavailable) and exc.__cause__ is None):  # a file problem says itself
-                self.write_failure = _why(exc.__cause__ or exc)
-            raise
-        self.write_failure = None
-        return logged
+        return wait_logged(self.submit(proposal, decision, actor, item_id=item_id))
 
-    def _record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool, item_id: str | None = None) -> Logged:
-        digest = proposal_hash(proposal)
+    def submit(self, proposal: Proposal, decision: Decision, actor: str, *, item_id: str | None = None) -> "Future[Logged]":
+        """Queue one decision for the writer thread; the future holds what record() returns once
+        its batch is committed (or the exception). Blocks while the queue is full (backpressure)."""
+        done: Future[Logged] = Future()
+        try:
+            self.ensure_ready()
+            self._check_file()
+            if self._closed:
+                raise LogUnavailable("the decision log is closed")
+            pending = _Pending(proposal, decision, actor, proposal_hash(proposal), done, item_id)
+            self._start_writer()
+        except Exception as exc:  # noqa: BLE001 - said through the future, as a failed write is
+            done.set_exception(exc)
+            return done
+        self._pending.put(pending)
+        return done
+
+    def _start_writer(self) -> None:
+        if self._writer is not None and self._writer.is_alive():
+            return
+        with self._lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_loop, name="decision-log-writer", daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        """The writer thread: batches of pending decisions, one transaction each, until close()."""
+        while True:
+            first = self._pending.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            # No waiting for more: what queued while the last batch was committed is the next batch
+            # (under load batches grow by themselves; a lone caller is not held back).
+            while len(batch) < GROUP_MAX:
+                try:
+                    nxt = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            try:
+                self._write_batch(batch)
+            except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting on a dead writer
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+            if stop:
+                return
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        """One transaction for the batch, a savepoint per item; every future settled after the commit.
+        When the transaction as a whole fails (a full disk rolls it all back), each item is written
+        again in a transaction of its own, so that each answers for itself and says why."""
+        if len(batch) == 1:
+            self._settle(batch, self._commit(batch, nested=False))
+            return
+        outcome = self._commit(batch, nested=True)
+        if isinstance(outcome, BaseException):
+            for item in batch:
+                self._settle([item], self._commit([item], nested=False))
+        else:
+            self._settle(batch, outcome)
+
+    def _commit(self, batch: list[_Pending], *, nested: bool) -> "list[Logged | BaseException] | BaseException":
+        """Store the items in one transaction: what each did, or the exception that failed them all."""
+        results: list[Logged | BaseException] = []
         try:
             with self._session() as session, session.begin():
-                review = self._find_review(session, proposal.reference, proposal.title, digest)
-                if not write:
-                    return Logged(decision.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
-                existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
-                                                                    DecisionRow.rule_revision == decision.ruleset.revision)
-                                          .options(selectinload(DecisionRow.reviews)))
-                if existing is not None:
-                    if item_id and existing.item_id is None:  # item_id: the first id seen stays
-                        existing.item_id = item_id[:100]
-                    return Logged(existing.decision_id, False, self._standing(session, existing, review))
-                row = self._new_row(proposal, digest, decision, actor)
-                row.item_id = item_id[:100] if item_id else None  # item_id: kept beside the row, not in its hash
-                session.add(row)
-                session.flush()
-                if review is not None:
-                    carried = self._carry_review(row, review)
-                    session.add(carried)
-                    session.flush()
-                    review_out = _review_info(carried, row.decision_id)
-                else:
-                    review_out = None
-            return Logged(row.decision_id, True, review_out)
+                if nested and self.engine.url.get_backend_name() == "sqlite":
+                    # Take the write lock first (the busy timeout applies), so that the savepoints
+                    # nest inside one transaction rather than each committing on release.
+                    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                for item in batch:
+                    try:
+                        if nested:
+                            with session.begin_nested():
+                                results.append(self._store(session, item.proposal, item.decision, item.actor, item.digest,
+                                                           item.item_id))
+                        else:
+                            results.append(self._store(session, item.proposal, item.decision, item.actor, item.digest,
+                                                       item.item_id))
+                    except IntegrityError:
+                        if not nested:
+                            raise
+                        # Another writer stored the same proposal under the same rules first: that row stands.
+                        results.append(self._stored(session, item.proposal, item.decision, item.digest))
+            self._check_file()  # committed, but into the file that is at the path now?
         except IntegrityError:
-            # Another writer stored the same proposal under the same rules first: that row stands.
-            with self._session() as session, session.begin():
-                existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
-                                                                    DecisionRow.rule_revision == decision.ruleset.revision)
-                                          .options(selectinload(DecisionRow.reviews)))
-                if existing is None:
-                    raise
-                review = self._find_review(session, proposal.reference, proposal.title, digest)
-                return Logged(existing.decision_id, False, self._standing(session, existing, review))
+            if nested:
+                return LogUnavailable("batch conflict")
+            try:  # one item: another writer stored it first, and that row stands
+                with self._session() as session, session.begin():
+                    item = batch[0]
+                    return [self._stored(session, item.proposal, item.decision, item.digest)]
+            except Exception as exc:  # noqa: BLE001 - this item's failure
+                return self._failed(exc)
+        except Exception as exc:  # noqa: BLE001 - any database failure fails the transaction's items
+            return self._failed(exc)
+        self.write_failure = None
+        return results
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        if not (isinstance(exc, LogUnavailable) and exc.__cause__ is None):  # a file problem says itself
+            self.write_failure = _why(exc.__cause__ or exc)
+        return exc
+
+    @staticmethod
+    def _settle(batch: list[_Pending], outcome: "list[Logged | BaseException] | BaseException") -> None:
+        for i, item in enumerate(batch):
+            result = outcome if isinstance(outcome, BaseException) else outcome[i]
+            if isinstance(result, BaseException):
+                item.done.set_exception(result)
+            else:
+                item.done.set_result(result)
+
+    def _store(self, session: Session, proposal: Proposal, decision: Decision, actor: str, digest: str,
+               item_id: str | None = None) -> Logged:
+        """Store one decision in the open transaction (or find it stored) with the review that stands."""
+        review = self._find_review(session, proposal.reference, proposal.title, digest)
+        existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
+                                                            DecisionRow.rule_revision == decision.ruleset.revision)
+                                  .options(selectinload(DecisionRow.reviews)))
+        if existing is not None:
+            if item_id and existing.item_id is None:  # item_id: the first id seen stays
+                existing.item_id = item_id[:100]
+            return Logged(existing.decision_id, False, self._standing(session, existing, review))
+        row = self._new_row(proposal, digest, decision, actor)
+        row.item_id = item_id[:100] if item_id else None  # item_id: kept beside the row, not in its hash
+        session.add(row)
+        session.flush()
+        if review is None:
+            return Logged(row.decision_id, True, None)
+        carried = self._carry_review(row, review)
+        session.add(carried)
+        session.flush()
+        return Logged(row.decision_id, True, _review_info(carried, row.decision_id))
+
+    def _stored(self, session: Session, proposal: Proposal, decision: Decision, digest: str) -> Logged:
+        existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
+                                                            DecisionRow.rule_revision == decision.ruleset.revision)
+                                  .options(selectinload(DecisionRow.reviews)))
+        if existing is None:
+            raise LookupError("a decision row vanished after a unique-key conflict")
+        review = self._find_review(session, proposal.reference, proposal.title, digest)
+        return Logged(existing.decision_id, False, self._standing(session, existing, review))
+
+    def _record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool) -> Logged:
+        """The review that stands for a proposal, nothing stored (record(write=False))."""
+        digest = proposal_hash(proposal)
+        with self._session() as session, session.begin():
+            review = self._find_review(session, proposal.reference, proposal.title, digest)
+            return Logged(decision.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
 
     def _standing(self, session: Session, row: DecisionRow, review: ReviewRow | None) -> ReviewInfo | None:
         """The review that stands for a stored decision: its own latest, or a newer one of the same
@@ -344,7 +495,8 @@ class DecisionLog:
         return DecisionRow(
             decision_id=decision.decision_id or uuid.uuid4().hex, reference=proposal.reference, proposal_hash=digest,
             title=proposal.title[:300], proposal=proposal.model_dump(mode="json"),
-            result=Decision.model_validate(decision.model_dump()).model_dump(mode="json"),
+            # A Decision as the engine made it is dumped as it is; anything else (a subclass) as a Decision.
+            result=(decision if type(decision) is Decision else Decision.model_validate(decision.model_dump())).model_dump(mode="json"),
             home=decision.home, lead=decision.lead, confidence=decision.confidence,
             flag_codes="," + ",".join(codes) + ("," if codes else ""), rule_revision=decision.ruleset.revision,
             rule_version=decision.ruleset.version, actor=actor[:100], created_at=datetime.now(timezone.utc),
@@ -478,5 +630,13 @@ class DecisionLog:
             return session.scalar(select(func.count()).select_from(DecisionRow)) or 0
 
 
+def wait_logged(done: "Future[Logged]") -> Logged:
+    """What a submitted write did, once committed; LogUnavailable when the commit did not come in time."""
+    try:
+        return done.result(COMMIT_TIMEOUT_SECONDS)
+    except TimeoutError as exc:
+        raise LogUnavailable(f"no commit within {COMMIT_TIMEOUT_SECONDS:.0f} s") from exc
+
+
 __all__ = ["DecisionLog", "Logged", "LogUnavailable", "NotFound", "SQLAlchemyError", "canonical_json", "need_of", "need_rank",
-           "proposal_hash", "same_work"]
+           "proposal_hash", "same_work", "wait_logged"]

@@ -17,7 +17,7 @@ from api.decision_log import apply_review
 from api.runtime import bootstrap
 from api.runtime.settings import Settings, get_settings
 from api.web import errors, observability, pages, security
-from api.web.lanes import Lanes
+from api.web.lanes import Lanes, lanes_of
 from api.web.limits import BodyLimit
 from api.web.routes import decisions, intake, registry, rules, triage as triage_routes
 from engine import Proposal, triage
@@ -64,6 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         @app.post("/_bench/validate", include_in_schema=False)
         async def bench_validate(proposal: Proposal) -> Response:
             # The baseline of bench/http_bench.py: the same model validated, nothing decided.
+            return Response(b'{"ok":true}', media_type="application/json")
+
+        @app.post("/_bench/lane", include_in_schema=False)
+        async def bench_lane(proposal: Proposal) -> Response:
+            # bench/http_bench.py: the bare endpoint served as /v1/triage is: validated, then one
+            # trip to a worker thread of the single-proposal lane (doing nothing) and back.
+            await lanes_of(app.state).single(bool)
             return Response(b'{"ok":true}', media_type="application/json")
 
         decided: dict[str, Any] = {}

@@ -49,7 +49,7 @@ from engine.registry.items import WorkItem, default_registry_file, read_items
 from engine.precedent import NO_PRECEDENT, Precedent
 from engine.registry.precedent import PrecedentIndex, PrecedentItem
 from engine.registry.related import flags_for
-from engine.registry.text import fold_words, term_counts, tokens, weighted_terms
+from engine.registry.text import folded, term_counts, tokens, weighted_terms
 from engine.vocabulary import FIELDS
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ class Registry:
         for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
             if fname == "text" and len(segment) > MAX_QUERY_TEXT:
                 segment = segment[:segment.rfind(" ", 0, MAX_QUERY_TEXT) + 1]
-            bag += fold_words(segment) * field_weights.get(fname, 1)
+            bag += folded(facts.prepared, segment) * field_weights.get(fname, 1)
         return term_counts(bag)
 
     def scores(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> list[RelatedWork]:

@@ -24,6 +24,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -159,24 +160,47 @@ class PrecedentIndex:
     def query_facts(self, facts: "Facts") -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
         """query() of a proposal from the text its facts were drawn from (already normalised):
         the title counted TITLE_REPEAT times, each field's first MAX_TEXT characters."""
-        fields: list[list[str]] = []
+        found: list[int] = []
         for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
             if len(segment) > MAX_TEXT:
                 segment = segment[:segment.rfind(" ", 0, MAX_TEXT) + 1]
-            words = prepared_tokens(segment)
-            fields += [words] * (TITLE_REPEAT if fname == "title" else 1)
-        return self.query_words(fields)
+            ids = self._known(prepared_tokens(segment, facts.prepared))
+            found += ids * (TITLE_REPEAT if fname == "title" else 1)
+        return self._weights(found)
 
     def query_words(self, fields: list[list[str]]) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
-        """(columns, unit weights) of the known words and word pairs of each field's words. A
-        pair is looked up only when both its words are known (no item has any other pair)."""
-        vocab = self.vocab
+        """(columns, unit weights) of the known words and word pairs of each field's words."""
         found: list[int] = []
         for words in fields:
-            ids = [vocab.get(w, -1) for w in words]
-            found += [i for i in ids if i >= 0]
-            found += [j for j in (vocab.get(f"{words[k]} {words[k + 1]}", -1)
-                                  for k in range(len(ids) - 1) if ids[k] >= 0 and ids[k + 1] >= 0) if j >= 0]
+            found += self._known(words)
+        return self._weights(found)
+
+    def _known(self, words: list[str]) -> list[int]:
+        """The columns of a field's known words and word pairs. A pair is looked up only when both
+        its words are known (no item has any other pair), by the pair of their columns."""
+        ids = list(map(self.vocab.get, words, repeat(-1, len(words))))
+        found = [i for i in ids if i >= 0]
+        pairs = self._pair_index()
+        get = pairs.get
+        width = len(self.vocab)
+        found += [j for j in (get(a * width + b, -1) for a, b in zip(ids, ids[1:]) if a >= 0 and b >= 0) if j >= 0]
+        return found
+
+    _pairs: dict[int, int] | None = None
+
+    def _pair_index(self) -> dict[int, int]:
+        """Column of each known word pair, keyed by its words' columns (a * len(vocab) + b)."""
+        if self._pairs is None:
+            vocab, width = self.vocab, len(self.vocab)
+            pairs: dict[int, int] = {}
+            for term, j in vocab.items():
+                a, sep, b = term.partition(" ")
+                if sep and a in vocab and b in vocab:
+                    pairs[vocab[a] * width + vocab[b]] = j
+            self._pairs = pairs
+        return self._pairs
+
+    def _weights(self, found: list[int]) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
         if not found:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
         cols, tf = np.unique(np.array(found, dtype=np.intp), return_counts=True)
@@ -212,21 +236,24 @@ class PrecedentIndex:
         top = part[np.argsort(-sims[part], kind="stable")]
         top = top[sims[top] > 0]
         near: dict[str, float] = {}
-        if len(top):
+        owners = self.owners
+        # Python lists from here: a loop over numpy scalars costs several times one over floats.
+        top_list: list[int] = top.tolist()
+        top_sims: list[float] = sims[top].tolist()
+        if top_list:
             wt = sims[top] ** POWER
             total = float(wt.sum()) or 1.0
-            for i, wi in zip(top, wt):
-                near[self.owners[i]] = near.get(self.owners[i], 0.0) + float(wi) / total
-            signals["near_top"] = round(100 * float(sims[top[0]]))
-            i0 = int(top[0])
-            evidence["near_top"] = [self._shown(i0, float(sims[i0]))]
+            for i, wi in zip(top_list, wt.tolist()):
+                near[owners[i]] = near.get(owners[i], 0.0) + wi / total
+            signals["near_top"] = round(100 * top_sims[0])
+            evidence["near_top"] = [self._shown(top_list[0], top_sims[0])]
         model = self.fold_model(fold) if fold is not None else self.model
         probs: dict[str, float] = {}
         if model is not None:
             z = model.coef[:, cols] @ vals + model.intercept
             p = 1.0 / (1.0 + np.exp(-z))  # one-vs-rest, normalised as scikit-learn's predict_proba
             p = p / (p.sum() or 1.0)
-            probs = {sg: float(pr) for sg, pr in zip(model.classes, p)}
+            probs = dict(zip(model.classes, p.tolist()))
         prec = {sg: (near.get(sg, 0.0) + probs.get(sg, near.get(sg, 0.0))) / 2 for sg in {*near, *probs}}
         for sg in known:
             s = sg.lower()
@@ -239,14 +266,14 @@ class PrecedentIndex:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
         # Evidence for the few Study Groups existing work points to most (the ones a rule may read high).
         for sg in sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]:
-            picked = [int(i) for i in top if self.owners[i] == sg][:SHOWN_PRECEDENTS]
-            evs = [self._shown(i, float(sims[i])) for i in picked]
+            evs = [self._shown(i, si) for i, si in islice(((i, si) for i, si in zip(top_list, top_sims) if owners[i] == sg),
+                                                          SHOWN_PRECEDENTS)]
             if model is not None and sg in model.classes:
                 ci = model.classes.index(sg)
                 contrib = model.coef[ci, cols] * vals
                 order = np.argsort(-contrib)[:SHOWN_TERMS]
                 names = self._terms()
-                words = [names[cols[j]] for j in order if contrib[j] > 0]
+                words = [names[cols[j]] for j in order.tolist() if contrib[j] > 0]
                 if words:
                     evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
             if evs:
@@ -259,6 +286,16 @@ class PrecedentIndex:
         return Ev("registry", f"{it.id} {it.title} ({it.study_group}, {sim:.2f})", "precedent")
 
     _names: list[str] | None = None
+    _editions: dict[str, list[int]] | None = None
+
+    def editions(self) -> dict[str, list[int]]:
+        """The positions of each Recommendation's editions and parts, by base number (made once)."""
+        if self._editions is None:
+            found: dict[str, list[int]] = {}
+            for i, it in enumerate(self.items):
+                found.setdefault(base_number(it.id), []).append(i)
+            self._editions = found
+        return self._editions
 
     def _terms(self) -> list[str]:
         if self._names is None:
@@ -268,8 +305,7 @@ class PrecedentIndex:
 
 def leave_out(index: PrecedentIndex, rec_id: str) -> "LeaveOut":
     """The index as if `rec_id` and its other editions did not exist."""
-    base = base_number(rec_id)
-    return LeaveOut(index, [i for i, it in enumerate(index.items) if base_number(it.id) == base], fold_of(rec_id))
+    return LeaveOut(index, index.editions().get(base_number(rec_id), []), fold_of(rec_id))
 
 
 @dataclass

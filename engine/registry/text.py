@@ -3,6 +3,7 @@ dropped, plurals folded, and common long forms folded into their abbreviation
 ("Internet of things" = "IoT")."""
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import ahocorasick
@@ -97,10 +98,32 @@ def tokens(text: str) -> list[str]:
     return [t for t in terms if t]
 
 
-def prepared_tokens(low: str) -> list[str]:
-    """tokens() of text already prepared by the lexicon (lower case, single spaces, padded)."""
-    terms = [_term(word) for word in fold_words(low)]
+def prepared_tokens(low: str, prepared: str | None = None) -> list[str]:
+    """tokens() of text already prepared by the lexicon (lower case, single spaces, padded);
+    `prepared` is the whole text it was cut from, when shared (see folded)."""
+    words = fold_words(low) if prepared is None else folded(prepared, low)
+    terms = list(map(_TERM_CACHE.get, words))  # mapped in C; only words never seen go through _term()
+    if None in terms:
+        terms = [_term(w) if t is None else t for t, w in zip(terms, words)]
     return [t for t in terms if t]
+
+
+_LAST = threading.local()
+
+
+def folded(prepared: str, segment: str) -> list[str]:
+    """fold_words(segment) of a field of one proposal's prepared text, folded once for every
+    reader of that decision (related work and precedent read the same fields). Remembered per
+    thread for the last prepared text only (by identity: a new decision is a new text), so a
+    proposal seen again is folded again. The list is shared: do not change it."""
+    memo: tuple[str, dict[str, list[str]]] | None = getattr(_LAST, "memo", None)
+    if memo is None or memo[0] is not prepared:
+        memo = (prepared, {})
+        _LAST.memo = memo
+    found = memo[1].get(segment)
+    if found is None:
+        found = memo[1][segment] = fold_words(segment)
+    return found
 
 
 def weighted_terms(texts: list[tuple[str, int]]) -> dict[str, int]:
