@@ -7,6 +7,7 @@ whole decision (decision_id fixed). `--compare OTHER` prints how many differ.
 Run: .venv/bin/python -m bench.decision_dump OUT.jsonl [DEV.jsonl ...] [--compare BEFORE.jsonl]
 (run it on the commit before the change, then after, and compare).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,19 @@ def main() -> None:
     lines = []
     for p in proposals:
         d = triage(p, rs, registry, decision_id="dump")
-        lines.append(json.dumps({"home": d.home, "lead": d.lead, "questions": d.questions, "flags": [f.code for f in d.flags],
-                                 "confidence": d.confidence, "decision": d.model_dump(mode="json")}, sort_keys=True))
+        lines.append(
+            json.dumps(
+                {
+                    "home": d.home,
+                    "lead": d.lead,
+                    "questions": d.questions,
+                    "flags": [f.code for f in d.flags],
+                    "confidence": d.confidence,
+                    "decision": d.model_dump(mode="json"),
+                },
+                sort_keys=True,
+            )
+        )
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"{len(lines)} decisions written to {args.out}")
     if args.compare:
@@ -52,7 +64,10 @@ def main() -> None:
             return
         changed = sum(1 for a, b in zip(before, after) if [a[k] for k in KEYS] != [b[k] for k in KEYS])
         whole = sum(1 for a, b in zip(before, after) if a["decision"] != b["decision"])
-        print(f"changed: {changed} of {len(after)} in home/lead/questions/flags/confidence; {whole} whole decisions differ")
+        print(
+            f"changed: {changed} of {len(after)} in home/lead/questions/flags/confidence; {whole} whole decisions "
+            "differ"
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ difference between it and /v1/triage is the time spent deciding.
 
 Run: .venv/bin/python -m bench.http_bench [--seconds 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from bench.common import TYPICAL
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CONNECTIONS = 32
 
@@ -46,11 +47,32 @@ def free_port() -> int:
 
 
 def start_server(port: int, data_dir: str, log_decisions: bool) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, IOTSEC_BENCH_ENDPOINTS="1", IOTSEC_DATA_DIR=data_dir,
-               IOTSEC_LOG_DECISIONS="true" if log_decisions else "false")
+    env = dict(
+        os.environ,
+        IOTSEC_BENCH_ENDPOINTS="1",
+        IOTSEC_DATA_DIR=data_dir,
+        IOTSEC_LOG_DECISIONS="true" if log_decisions else "false",
+    )
     env.pop("IOTSEC_DATABASE_URL", None)
-    cmd = [sys.executable, "-m", "uvicorn", "api.web.main:app", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.web.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -79,8 +101,10 @@ async def _raw_load(url: str, body: bytes, seconds: int) -> tuple[float, int]:
 
     def request() -> bytes:
         one = json.dumps(dict(template, title=f"{template['title']} {next(counter)}")).encode()
-        return (f"POST {path} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(one)}\r\n\r\n").encode() + one
+        return (
+            f"POST {path} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(one)}\r\n\r\n"
+        ).encode() + one
 
     async def worker() -> None:
         nonlocal done, errors
@@ -90,7 +114,9 @@ async def _raw_load(url: str, body: bytes, seconds: int) -> tuple[float, int]:
                 writer.write(request())
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
                 status = int(head.split(b" ", 2)[1])
-                length = next(int(h.split(b":", 1)[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:"))
+                length = next(
+                    int(h.split(b":", 1)[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")
+                )
                 await reader.readexactly(length)
                 done += 1
                 errors += status != 200
@@ -133,12 +159,17 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(15)
     lane, validate = figures["lane"][0], figures["validate"][0]
-    print(f"load: asyncio keep-alive client, {CONNECTIONS} connections, {args.seconds} s each, {len(body)}-byte proposal (a new title each request)")
+    print(
+        f"load: asyncio keep-alive client, {CONNECTIONS} connections, {args.seconds} s each, {len(body)}-byte "
+        "proposal (a new title each request)"
+    )
 
     def line(name: str, key: str) -> None:
         rps, err = figures[key]
-        print(f"{name:<44}{rps:>8,.0f} requests/s = {1e6 / rps:>6,.0f} us ({err} errors)  "
-              f"{rps / lane:.2f} of the bare lane endpoint, {rps / validate:.2f} of the bare async one")
+        print(
+            f"{name:<44}{rps:>8,.0f} requests/s = {1e6 / rps:>6,.0f} us ({err} errors)  "
+            f"{rps / lane:.2f} of the bare lane endpoint, {rps / validate:.2f} of the bare async one"
+        )
 
     line("bare validating endpoint, async", "validate")
     line("bare validating endpoint, via the lane", "lane")
@@ -147,8 +178,11 @@ def main() -> None:
     line("/v1/triage?registry=false, log off", "rules_off")
     line("a fixed decision answered, log off", "answer")
     on = figures["triage_on"][0]
-    print(f"ratio (target >= 0.50): default configuration {on / lane:.2f} of the bare endpoint served identically "
-          f"(via the lane); {on / validate:.2f} of the async bare endpoint; log on / log off {on / figures['triage_off'][0]:.2f}")
+    print(
+        f"ratio (target >= 0.50): default configuration {on / lane:.2f} of the bare endpoint served identically "
+        f"(via the lane); {on / validate:.2f} of the async bare endpoint; log on / log off "
+        f"{on / figures['triage_off'][0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

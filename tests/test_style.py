@@ -1,4 +1,5 @@
 """One style, kept by the tools: ruff's lint and its formatter (configured in pyproject.toml)."""
+
 from __future__ import annotations
 
 import subprocess

@@ -7,6 +7,7 @@ only once that transaction is committed: on SQLite (WAL, synchronous=NORMAL) the
 survives a killed process, not a power cut. A log that cannot be reached never stops an answer:
 the note says so. The async form waits for the commit without holding a worker thread.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,16 @@ COMMIT_WAIT = 30.0  # seconds an answer waits for its commit before it says "fai
 LogNote = Literal["recorded", "existing", "off", "failed"]
 
 
-def record(log_: DecisionLog | None, proposal: Proposal, decision: Decision, rs: RuleSet | None, actor: str,
-           write: bool = True, *, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
+def record(
+    log_: DecisionLog | None,
+    proposal: Proposal,
+    decision: Decision,
+    rs: RuleSet | None,
+    actor: str,
+    write: bool = True,
+    *,
+    item_id: str | None = None,
+) -> tuple[ReviewedDecision, LogNote]:
     """Record one decision and apply any review; blocking (call from a thread in async code).
     `item_id`: the item's own id when the door has one (a file's id column), stored with the decision."""
     if log_ is None:
@@ -48,14 +57,16 @@ def _unlogged(decision: Decision, exc: BaseException) -> tuple[ReviewedDecision,
     return apply_review(decision, None), "failed"
 
 
-def _answer(decision: Decision, logged: Logged, rs: RuleSet | None, write: bool = True) -> tuple[ReviewedDecision, LogNote]:
+def _answer(
+    decision: Decision, logged: Logged, rs: RuleSet | None, write: bool = True
+) -> tuple[ReviewedDecision, LogNote]:
     answer = apply_review(decision.model_copy(update={"decision_id": logged.decision_id}), logged.review, rs)
     if not write:
         return answer, "off"
     return answer, "recorded" if logged.created else "existing"
 
 
-def settle(decision: Decision, done: "Future[Logged]", rs: RuleSet | None) -> tuple[ReviewedDecision, LogNote]:
+def settle(decision: Decision, done: Future[Logged], rs: RuleSet | None) -> tuple[ReviewedDecision, LogNote]:
     """The answer once a submitted write is committed (blocking)."""
     try:
         logged = wait_logged(done)
@@ -64,14 +75,29 @@ def settle(decision: Decision, done: "Future[Logged]", rs: RuleSet | None) -> tu
     return _answer(decision, logged, rs)
 
 
-def decide(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-           write: bool = True, *, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
+def decide(
+    log_: DecisionLog | None,
+    proposal: Proposal,
+    rs: RuleSet,
+    registry: Any,
+    actor: str,
+    write: bool = True,
+    *,
+    item_id: str | None = None,
+) -> tuple[ReviewedDecision, LogNote]:
     """Triage one proposal and record it: the blocking form used by the command line and pages."""
     return record(log_, proposal, triage(proposal, rs, registry), rs, actor, write, item_id=item_id)
 
 
-def decide_indexed(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                   write: bool = True, item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
+def decide_indexed(
+    log_: DecisionLog | None,
+    proposal: Proposal,
+    rs: RuleSet,
+    registry: Any,
+    actor: str,
+    write: bool = True,
+    item_id: str | None = None,
+) -> tuple[ReviewedDecision, LogNote]:
     """Triage one proposal and record it, blocking; with write=False the review index spares the
     database trip when no review of this contribution can exist (the service's hot path)."""
     decision = triage(proposal, rs, registry)
@@ -89,24 +115,41 @@ def decide_indexed(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, re
     return record(log_, proposal, decision, rs, actor, write, item_id=item_id)
 
 
-def _decide_or_submit(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                      write: bool, item_id: str | None = None) -> "tuple[ReviewedDecision, LogNote] | tuple[Decision, Future[Logged]]":
+def _decide_or_submit(
+    log_: DecisionLog | None,
+    proposal: Proposal,
+    rs: RuleSet,
+    registry: Any,
+    actor: str,
+    write: bool,
+    item_id: str | None = None,
+) -> tuple[ReviewedDecision, LogNote] | tuple[Decision, Future[Logged]]:
     """In a worker thread: decide, and either answer (nothing to write) or queue the write."""
     if log_ is None or not write:
         return decide_indexed(log_, proposal, rs, registry, actor, write, item_id)
     decision = triage(proposal, rs, registry)
-    return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full: backpressure
+    return decision, log_.submit(
+        proposal, decision, actor, item_id=item_id
+    )  # blocks while the queue is full: backpressure
 
 
-async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet, registry: Any, actor: str,
-                       write: bool = True, limiter: CapacityLimiter | None = None,
-                       item_id: str | None = None) -> tuple[ReviewedDecision, LogNote]:
+async def decide_async(
+    log_: DecisionLog | None,
+    proposal: Proposal,
+    rs: RuleSet,
+    registry: Any,
+    actor: str,
+    write: bool = True,
+    limiter: CapacityLimiter | None = None,
+    item_id: str | None = None,
+) -> tuple[ReviewedDecision, LogNote]:
     """decide_indexed in a worker thread (`limiter` bounds how many at once): deciding is CPU work,
     and on the event loop it would hold every other request for as long as it takes. The commit
     is awaited after the thread is given back: requests waiting for the writer hold no thread,
     and the writer commits them together."""
-    first, second = await anyio.to_thread.run_sync(_decide_or_submit, log_, proposal, rs, registry, actor, write, item_id,
-                                                   limiter=limiter)
+    first, second = await anyio.to_thread.run_sync(
+        _decide_or_submit, log_, proposal, rs, registry, actor, write, item_id, limiter=limiter
+    )
     if not isinstance(second, Future):
         return first, second  # type: ignore[return-value]
     decision: Decision = first
@@ -117,8 +160,9 @@ async def decide_async(log_: DecisionLog | None, proposal: Proposal, rs: RuleSet
     return _answer(decision, logged, rs)
 
 
-async def record_many_async(log_: DecisionLog | None, items: list[tuple[Proposal, Decision]], rs: RuleSet, actor: str,
-                            write: bool = True) -> tuple[list[ReviewedDecision], LogNote]:
+async def record_many_async(
+    log_: DecisionLog | None, items: list[tuple[Proposal, Decision]], rs: RuleSet, actor: str, write: bool = True
+) -> tuple[list[ReviewedDecision], LogNote]:
     """Record a batch's decisions (one transaction each) in one trip to the threadpool."""
     if log_ is None:
         return [apply_review(d, None) for _, d in items], "off"

@@ -3,12 +3,14 @@
 Writes go through group commit: one writer thread per DecisionLog takes pending decisions from a
 bounded queue and stores them in one transaction per batch (what queued while the last batch was
 being committed, up to GROUP_MAX items; the writer never waits for more), each item in a
-savepoint of its own (one item's failure is that item's alone). A caller waits for the commit of ITS batch before it answers: "recorded"
+savepoint of its own (one item's failure is that '
+                              'item's alone). A caller waits for the commit of ITS batch before it answers: "recorded"
 means committed. When the queue is full a caller waits for room (backpressure); nothing is dropped.
 What "committed" survives: on SQLite (WAL, synchronous=NORMAL) a killed process (kill -9, a crash
 of the service), not a power cut or an operating-system crash, which may lose the last commits; on
 PostgreSQL what its own synchronous_commit setting promises (durable at commit by default).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,11 +21,13 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, time as dtime, timedelta, timezone
-from typing import Any, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
 
 from sqlalchemy import Engine, case, func, or_, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
@@ -42,7 +46,9 @@ RETRY_AFTER_SECONDS = 5.0
 LOW_CONFIDENCE = 0.6
 # Two titles name the same work when this share of their content words is common (Jaccard).
 SAME_WORK_TITLE = 0.6
-_STOP = frozenset("a an and as at by for from in into of on or the to under with within via its their this that".split())
+_STOP = frozenset(
+    "a an and as at by for from in into of on or the to under with within via its their this that".split()
+)
 
 
 class LogUnavailable(TriageError):
@@ -86,21 +92,38 @@ def same_work(title_a: str, title_b: str) -> bool:
 
 def _utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything is stored in UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _review_info(row: ReviewRow, decision_id: str) -> ReviewInfo:
-    return ReviewInfo(review_id=row.id, decision_id=decision_id, action=row.action, home=row.home, lead=row.lead,  # type: ignore[arg-type]
-                      other_sg=row.other_sg, questions=list(row.questions), reason=row.reason, reviewer=row.reviewer,
-                      reviewed_at=_utc(row.created_at), inherited_from=row.inherited_from)
+    # Validated: the row's plain strings become the model's literals (action, home, lead).
+    return ReviewInfo.model_validate(
+        {
+            "review_id": row.id,
+            "decision_id": decision_id,
+            "action": row.action,
+            "home": row.home,
+            "lead": row.lead,
+            "other_sg": row.other_sg,
+            "questions": list(row.questions),
+            "reason": row.reason,
+            "reviewer": row.reviewer,
+            "reviewed_at": _utc(row.created_at),
+            "inherited_from": row.inherited_from,
+        }
+    )
 
 
 def need_rank() -> Any:
     """The queue's order of need, as one SQL expression (lower first): NEEDS_REVIEW, JOINT_WORK,
     low confidence, COORDINATE_Q6_17_Q6_20, then the rest."""
-    return case((DecisionRow.flag_codes.contains(",NEEDS_REVIEW,"), 0), (DecisionRow.flag_codes.contains(",JOINT_WORK,"), 1),
-                (DecisionRow.confidence < LOW_CONFIDENCE, 2), (DecisionRow.flag_codes.contains(",COORDINATE_Q6_17_Q6_20,"), 3),
-                else_=4)
+    return case(
+        (DecisionRow.flag_codes.contains(",NEEDS_REVIEW,"), 0),
+        (DecisionRow.flag_codes.contains(",JOINT_WORK,"), 1),
+        (DecisionRow.confidence < LOW_CONFIDENCE, 2),
+        (DecisionRow.flag_codes.contains(",COORDINATE_Q6_17_Q6_20,"), 3),
+        else_=4,
+    )
 
 
 def need_of(flags: list[str], confidence: float) -> int:
@@ -115,12 +138,27 @@ def need_of(flags: list[str], confidence: float) -> int:
 
 
 def _record(row: DecisionRow, reference_reviews: list[str] | None = None) -> DecisionRecord:
-    return DecisionRecord(reference_reviews=reference_reviews or [],
-        decision_id=row.decision_id, reference=row.reference, item_id=row.item_id, proposal_hash=row.proposal_hash, title=row.title,
-        proposal=row.proposal, result=row.result, home=row.home, lead=row.lead, confidence=row.confidence,
-        flags=[c for c in row.flag_codes.split(",") if c], rule_revision=row.rule_revision, rule_version=row.rule_version,
-        actor=row.actor, created_at=_utc(row.created_at), status=row.status,  # type: ignore[arg-type]
-        final_home=row.final_home, reviews=[_review_info(r, row.decision_id) for r in row.reviews])
+    return DecisionRecord(
+        reference_reviews=reference_reviews or [],
+        decision_id=row.decision_id,
+        reference=row.reference,
+        item_id=row.item_id,
+        proposal_hash=row.proposal_hash,
+        title=row.title,
+        proposal=row.proposal,
+        result=row.result,
+        home=row.home,
+        lead=row.lead,
+        confidence=row.confidence,
+        flags=[c for c in row.flag_codes.split(",") if c],
+        rule_revision=row.rule_revision,
+        rule_version=row.rule_version,
+        actor=row.actor,
+        created_at=_utc(row.created_at),
+        status=row.status,  # type: ignore[arg-type]
+        final_home=row.final_home,
+        reviews=[_review_info(r, row.decision_id) for r in row.reviews],
+    )
 
 
 def _why(exc: BaseException) -> str:
@@ -155,7 +193,7 @@ class _Pending:
     decision: Decision
     actor: str
     digest: str
-    done: "Future[Logged]"
+    done: Future[Logged]
     item_id: str | None = None
 
 
@@ -198,7 +236,11 @@ class DecisionLog:
                 migrate(self.engine)
             except Exception as exc:  # any driver or migration failure means "not available"
                 self._failed_at = time.monotonic()
-                self.last_error = f"{self.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}: {exc}".splitlines()[0]
+                self.last_error = (
+                    f"{self.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}: {exc}".splitlines()[
+                        0
+                    ]
+                )
                 raise LogUnavailable(self.last_error) from exc
             self._ready = True
             self._failed_at = 0.0
@@ -235,7 +277,9 @@ class DecisionLog:
             with self._sessions() as session:
                 yield session
         except (OperationalError, InterfaceError) as exc:
-            self.last_error = f"{self.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}".splitlines()[0]
+            self.last_error = (
+                f"{self.engine.url.render_as_string(hide_password=True)}: {type(exc).__name__}".splitlines()[0]
+            )
             raise LogUnavailable(self.last_error) from exc
 
     @property
@@ -300,8 +344,9 @@ class DecisionLog:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def record(self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True,
-               item_id: str | None = None) -> Logged:
+    def record(
+        self, proposal: Proposal, decision: Decision, actor: str, *, write: bool = True, item_id: str | None = None
+    ) -> Logged:
         """Store one decision (once per proposal hash and rule revision) and find the review that stands;
         blocking until the decision's batch is committed (submit() is the non-blocking form).
 
@@ -317,7 +362,9 @@ class DecisionLog:
             return self._record(proposal, decision, actor, write=False)
         return wait_logged(self.submit(proposal, decision, actor, item_id=item_id))
 
-    def submit(self, proposal: Proposal, decision: Decision, actor: str, *, item_id: str | None = None) -> "Future[Logged]":
+    def submit(
+        self, proposal: Proposal, decision: Decision, actor: str, *, item_id: str | None = None
+    ) -> Future[Logged]:
         """Queue one decision for the writer thread; the future holds what record() returns once
         its batch is committed (or the exception). Blocks while the queue is full (backpressure)."""
         done: Future[Logged] = Future()
@@ -386,7 +433,7 @@ class DecisionLog:
         else:
             self._settle(batch, outcome)
 
-    def _commit(self, batch: list[_Pending], *, nested: bool) -> "list[Logged | BaseException] | BaseException":
+    def _commit(self, batch: list[_Pending], *, nested: bool) -> list[Logged | BaseException] | BaseException:
         """Store the items in one transaction: what each did, or the exception that failed them all."""
         results: list[Logged | BaseException] = []
         try:
@@ -399,11 +446,17 @@ class DecisionLog:
                     try:
                         if nested:
                             with session.begin_nested():
-                                results.append(self._store(session, item.proposal, item.decision, item.actor, item.digest,
-                                                           item.item_id))
+                                results.append(
+                                    self._store(
+                                        session, item.proposal, item.decision, item.actor, item.digest, item.item_id
+                                    )
+                                )
                         else:
-                            results.append(self._store(session, item.proposal, item.decision, item.actor, item.digest,
-                                                       item.item_id))
+                            results.append(
+                                self._store(
+                                    session, item.proposal, item.decision, item.actor, item.digest, item.item_id
+                                )
+                            )
                     except IntegrityError:
                         if not nested:
                             raise
@@ -430,7 +483,7 @@ class DecisionLog:
         return exc
 
     @staticmethod
-    def _settle(batch: list[_Pending], outcome: "list[Logged | BaseException] | BaseException") -> None:
+    def _settle(batch: list[_Pending], outcome: list[Logged | BaseException] | BaseException) -> None:
         for i, item in enumerate(batch):
             result = outcome if isinstance(outcome, BaseException) else outcome[i]
             if isinstance(result, BaseException):
@@ -438,13 +491,22 @@ class DecisionLog:
             else:
                 item.done.set_result(result)
 
-    def _store(self, session: Session, proposal: Proposal, decision: Decision, actor: str, digest: str,
-               item_id: str | None = None) -> Logged:
+    def _store(
+        self,
+        session: Session,
+        proposal: Proposal,
+        decision: Decision,
+        actor: str,
+        digest: str,
+        item_id: str | None = None,
+    ) -> Logged:
         """Store one decision in the open transaction (or find it stored) with the review that stands."""
         review = self._find_review(session, proposal.reference, proposal.title, digest)
-        existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
-                                                            DecisionRow.rule_revision == decision.ruleset.revision)
-                                  .options(selectinload(DecisionRow.reviews)))
+        existing = session.scalar(
+            select(DecisionRow)
+            .where(DecisionRow.proposal_hash == digest, DecisionRow.rule_revision == decision.ruleset.revision)
+            .options(selectinload(DecisionRow.reviews))
+        )
         if existing is not None:
             if item_id and existing.item_id is None:  # item_id: the first id seen stays
                 existing.item_id = item_id[:100]
@@ -461,9 +523,11 @@ class DecisionLog:
         return Logged(row.decision_id, True, _review_info(carried, row.decision_id))
 
     def _stored(self, session: Session, proposal: Proposal, decision: Decision, digest: str) -> Logged:
-        existing = session.scalar(select(DecisionRow).where(DecisionRow.proposal_hash == digest,
-                                                            DecisionRow.rule_revision == decision.ruleset.revision)
-                                  .options(selectinload(DecisionRow.reviews)))
+        existing = session.scalar(
+            select(DecisionRow)
+            .where(DecisionRow.proposal_hash == digest, DecisionRow.rule_revision == decision.ruleset.revision)
+            .options(selectinload(DecisionRow.reviews))
+        )
         if existing is None:
             raise LookupError("a decision row vanished after a unique-key conflict")
         review = self._find_review(session, proposal.reference, proposal.title, digest)
@@ -474,13 +538,19 @@ class DecisionLog:
         digest = proposal_hash(proposal)
         with self._session() as session, session.begin():
             review = self._find_review(session, proposal.reference, proposal.title, digest)
-            return Logged(decision.decision_id, False, _review_info(review, review.decision.decision_id) if review else None)
+            return Logged(
+                decision.decision_id, False, _review_info(review, review.decision.decision_id) if review else None
+            )
 
     def _standing(self, session: Session, row: DecisionRow, review: ReviewRow | None) -> ReviewInfo | None:
         """The review that stands for a stored decision: its own latest, or a newer one of the same
         contribution carried onto it (then the row's status follows)."""
         own = row.reviews[-1] if row.reviews else None
-        if review is not None and review.decision_pk != row.id and (own is None or _utc(review.created_at) > _utc(own.created_at)):
+        if (
+            review is not None
+            and review.decision_pk != row.id
+            and (own is None or _utc(review.created_at) > _utc(own.created_at))
+        ):
             if own is None or own.inherited_from != (review.inherited_from or review.id):
                 carried = self._carry_review(row, review)
                 session.add(carried)
@@ -493,44 +563,87 @@ class DecisionLog:
     def _new_row(proposal: Proposal, digest: str, decision: Decision, actor: str) -> DecisionRow:
         codes = decision.flag_codes()
         return DecisionRow(
-            decision_id=decision.decision_id or uuid.uuid4().hex, reference=proposal.reference, proposal_hash=digest,
-            title=proposal.title[:300], proposal=proposal.model_dump(mode="json"),
+            decision_id=decision.decision_id or uuid.uuid4().hex,
+            reference=proposal.reference,
+            proposal_hash=digest,
+            title=proposal.title[:300],
+            proposal=proposal.model_dump(mode="json"),
             # A Decision as the engine made it is dumped as it is; anything else (a subclass) as a Decision.
-            result=(decision if type(decision) is Decision else Decision.model_validate(decision.model_dump())).model_dump(mode="json"),
-            home=decision.home, lead=decision.lead, confidence=decision.confidence,
-            flag_codes="," + ",".join(codes) + ("," if codes else ""), rule_revision=decision.ruleset.revision,
-            rule_version=decision.ruleset.version, actor=actor[:100], created_at=datetime.now(timezone.utc),
-            status="open", final_home=decision.home)
+            result=(
+                decision if type(decision) is Decision else Decision.model_validate(decision.model_dump())
+            ).model_dump(mode="json"),
+            home=decision.home,
+            lead=decision.lead,
+            confidence=decision.confidence,
+            flag_codes="," + ",".join(codes) + ("," if codes else ""),
+            rule_revision=decision.ruleset.revision,
+            rule_version=decision.ruleset.version,
+            actor=actor[:100],
+            created_at=datetime.now(UTC),
+            status="open",
+            final_home=decision.home,
+        )
 
     @staticmethod
     def _carry_review(row: DecisionRow, review: ReviewRow) -> ReviewRow:
         rules = (row.home, row.lead, row.result.get("other_sg"), list(row.result.get("questions", [])))
-        row.status = "confirmed" if (review.home, review.lead, review.other_sg, list(review.questions)) == rules else "overridden"
+        row.status = (
+            "confirmed"
+            if (review.home, review.lead, review.other_sg, list(review.questions)) == rules
+            else "overridden"
+        )
         row.final_home = review.home
-        return ReviewRow(decision_pk=row.id, action=review.action, home=review.home, lead=review.lead,
-                         other_sg=review.other_sg, questions=list(review.questions), reason=review.reason,
-                         reviewer=review.reviewer, reference=row.reference, proposal_hash=row.proposal_hash,
-                         created_at=review.created_at, inherited_from=review.inherited_from or review.id)
+        return ReviewRow(
+            decision_pk=row.id,
+            action=review.action,
+            home=review.home,
+            lead=review.lead,
+            other_sg=review.other_sg,
+            questions=list(review.questions),
+            reason=review.reason,
+            reviewer=review.reviewer,
+            reference=row.reference,
+            proposal_hash=row.proposal_hash,
+            created_at=review.created_at,
+            inherited_from=review.inherited_from or review.id,
+        )
 
     def review(self, decision_id: str, request: ReviewRequest) -> DecisionRecord:
         """Record a person's confirm or override of a decision; NotFound if there is no such decision."""
         with self._session() as session, session.begin():
-            row = session.scalar(select(DecisionRow).where(DecisionRow.decision_id == decision_id)
-                                 .options(selectinload(DecisionRow.reviews)).with_for_update())
+            row = session.scalar(
+                select(DecisionRow)
+                .where(DecisionRow.decision_id == decision_id)
+                .options(selectinload(DecisionRow.reviews))
+                .with_for_update()
+            )
             if row is None:
                 raise NotFound(f"no decision {decision_id!r}")
             rules = (row.home, row.lead, row.result.get("other_sg"), list(row.result.get("questions", [])))
             if request.action == "confirm":
                 # A confirmation confirms what stands: the last review's answer, else the rules'.
                 last = row.reviews[-1] if row.reviews else None
-                home, lead, other_sg, questions = (last.home, last.lead, last.other_sg, list(last.questions)) if last else rules
+                home, lead, other_sg, questions = (
+                    (last.home, last.lead, last.other_sg, list(last.questions)) if last else rules
+                )
             else:
                 assert request.home is not None  # ReviewRequest guarantees it
                 home, lead, other_sg = request.home, request.lead, request.other_sg
                 questions = list(request.questions) if request.questions is not None else []
-            row.reviews.append(ReviewRow(action=request.action, home=home, lead=lead, other_sg=other_sg, questions=questions,
-                                         reason=request.reason, reviewer=request.reviewer, reference=row.reference,
-                                         proposal_hash=row.proposal_hash, created_at=datetime.now(timezone.utc)))
+            row.reviews.append(
+                ReviewRow(
+                    action=request.action,
+                    home=home,
+                    lead=lead,
+                    other_sg=other_sg,
+                    questions=questions,
+                    reason=request.reason,
+                    reviewer=request.reviewer,
+                    reference=row.reference,
+                    proposal_hash=row.proposal_hash,
+                    created_at=datetime.now(UTC),
+                )
+            )
             row.status = "confirmed" if (home, lead, other_sg, questions) == rules else "overridden"
             row.final_home = home
             session.flush()
@@ -545,8 +658,13 @@ class DecisionLog:
         same = ReviewRow.proposal_hash == digest
         if reference:
             same = or_(same, ReviewRow.reference == reference)
-        rows = session.scalars(select(ReviewRow).where(same).order_by(ReviewRow.created_at.desc(), ReviewRow.id.desc())
-                               .options(selectinload(ReviewRow.decision)).limit(200)).all()
+        rows = session.scalars(
+            select(ReviewRow)
+            .where(same)
+            .order_by(ReviewRow.created_at.desc(), ReviewRow.id.desc())
+            .options(selectinload(ReviewRow.decision))
+            .limit(200)
+        ).all()
         return next((r for r in rows if r.proposal_hash == digest or same_work(title, r.decision.title)), None)
 
     def find_override(self, reference: str, digest: str, title: str = "") -> ReviewInfo | None:
@@ -556,20 +674,25 @@ class DecisionLog:
             return _review_info(review, review.decision.decision_id) if review else None
 
     @staticmethod
-    def _reference_reviews(session: Session, rows: "Sequence[DecisionRow]") -> dict[int, list[str]]:
+    def _reference_reviews(session: Session, rows: Sequence[DecisionRow]) -> dict[int, list[str]]:
         """For each row with a reference: the other decisions of that reference with a review that
         does not stand for it (another work under the same name): staff are told one exists."""
         refs = {r.reference for r in rows if r.reference}
         if not refs:
             return {}
-        found = session.execute(select(ReviewRow.reference, ReviewRow.id, ReviewRow.inherited_from, DecisionRow.id, DecisionRow.decision_id)
-                                .join(DecisionRow, ReviewRow.decision_pk == DecisionRow.id)
-                                .where(ReviewRow.reference.in_(refs))).all()
+        found = session.execute(
+            select(ReviewRow.reference, ReviewRow.id, ReviewRow.inherited_from, DecisionRow.id, DecisionRow.decision_id)
+            .join(DecisionRow, ReviewRow.decision_pk == DecisionRow.id)
+            .where(ReviewRow.reference.in_(refs))
+        ).all()
         out: dict[int, list[str]] = {}
         for row in rows:
             standing = {rv.inherited_from or rv.id for rv in row.reviews} | {rv.id for rv in row.reviews}
-            others = [did for ref, rid, inh, pk, did in found
-                      if ref == row.reference and pk != row.id and rid not in standing and (inh or rid) not in standing]
+            others = [
+                did
+                for ref, rid, inh, pk, did in found
+                if ref == row.reference and pk != row.id and rid not in standing and (inh or rid) not in standing
+            ]
             if others:
                 out[row.id] = sorted(set(others))
         return out
@@ -577,8 +700,11 @@ class DecisionLog:
     def get(self, decision_id: str) -> DecisionRecord | None:
         """One decision with its reviews, or None."""
         with self._session() as session:
-            row = session.scalar(select(DecisionRow).where(DecisionRow.decision_id == decision_id)
-                                 .options(selectinload(DecisionRow.reviews)))
+            row = session.scalar(
+                select(DecisionRow)
+                .where(DecisionRow.decision_id == decision_id)
+                .options(selectinload(DecisionRow.reviews))
+            )
             if row is None:
                 return None
             return _record(row, self._reference_reviews(session, [row]).get(row.id, []))
@@ -596,21 +722,37 @@ class DecisionLog:
             conditions.append(DecisionRow.status == flt.status)
         if flt.text and flt.text.strip():
             needle = flt.text.strip().lower()
-            conditions.append(or_(*(func.lower(col).contains(needle, autoescape=True)
-                                    for col in (DecisionRow.title, DecisionRow.reference, DecisionRow.decision_id,
-                                                DecisionRow.item_id))))
+            conditions.append(
+                or_(
+                    *(
+                        func.lower(col).contains(needle, autoescape=True)
+                        for col in (
+                            DecisionRow.title,
+                            DecisionRow.reference,
+                            DecisionRow.decision_id,
+                            DecisionRow.item_id,
+                        )
+                    )
+                )
+            )
         if flt.since:
-            conditions.append(DecisionRow.created_at >= datetime.combine(flt.since, dtime.min, timezone.utc))
+            conditions.append(DecisionRow.created_at >= datetime.combine(flt.since, dtime.min, UTC))
         if flt.until:
-            conditions.append(DecisionRow.created_at < datetime.combine(flt.until + timedelta(days=1), dtime.min, timezone.utc))
+            conditions.append(DecisionRow.created_at < datetime.combine(flt.until + timedelta(days=1), dtime.min, UTC))
         order: list[Any] = []
         if flt.sort == "priority":
             order.append(need_rank())
         order += [DecisionRow.created_at.desc(), DecisionRow.id.desc()]
         with self._session() as session:
             total = session.scalar(select(func.count()).select_from(DecisionRow).where(*conditions)) or 0
-            rows = session.scalars(select(DecisionRow).where(*conditions).order_by(*order).limit(flt.limit)
-                                   .offset(flt.offset).options(selectinload(DecisionRow.reviews))).all()
+            rows = session.scalars(
+                select(DecisionRow)
+                .where(*conditions)
+                .order_by(*order)
+                .limit(flt.limit)
+                .offset(flt.offset)
+                .options(selectinload(DecisionRow.reviews))
+            ).all()
             others = self._reference_reviews(session, rows)
             return DecisionPage(total=total, items=[_record(r, others.get(r.id, [])) for r in rows])
 
@@ -630,7 +772,7 @@ class DecisionLog:
             return session.scalar(select(func.count()).select_from(DecisionRow)) or 0
 
 
-def wait_logged(done: "Future[Logged]") -> Logged:
+def wait_logged(done: Future[Logged]) -> Logged:
     """What a submitted write did, once committed; LogUnavailable when the commit did not come in time."""
     try:
         return done.result(COMMIT_TIMEOUT_SECONDS)
@@ -638,5 +780,16 @@ def wait_logged(done: "Future[Logged]") -> Logged:
         raise LogUnavailable(f"no commit within {COMMIT_TIMEOUT_SECONDS:.0f} s") from exc
 
 
-__all__ = ["DecisionLog", "Logged", "LogUnavailable", "NotFound", "SQLAlchemyError", "canonical_json", "need_of", "need_rank",
-           "proposal_hash", "same_work", "wait_logged"]
+__all__ = [
+    "DecisionLog",
+    "Logged",
+    "LogUnavailable",
+    "NotFound",
+    "SQLAlchemyError",
+    "canonical_json",
+    "need_of",
+    "need_rank",
+    "proposal_hash",
+    "same_work",
+    "wait_logged",
+]

@@ -113,6 +113,6 @@ def build(
     holder.load()
     # Precedent (the nearest existing items and a classifier fitted on them) rides on the registry:
     # every door that triages with the registry gets its signals; without it they are 0.
-    return Runtime(
-        settings, holder, reg.enable_precedent() if registry else None, database_url or settings.resolved_database_url()
-    )
+    if registry:
+        reg.precedent_index = cache.precedent_index(reg)
+    return Runtime(settings, holder, reg if registry else None, database_url or settings.resolved_database_url())

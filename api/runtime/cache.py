@@ -1,8 +1,10 @@
 """A cache of what is slow to read and never changes for the same bytes: the parsed and
-schema-checked rule files, and the registry's validated items.
+schema-checked rule files, the registry's validated items, and the registry's fitted precedent
+index (so a command needs neither scikit-learn nor a refit when the registry has not changed).
 
 Entries are keyed by a hash of the files' content (and names), the resolved directory, the
-package version and the Python version, so an entry can never be stale: any edit is a new key.
+source of the engine that reads them, and the Python version, so an entry can never be stale:
+any edit, of the data or of the code, is a new key.
 The cache is safe to delete at any time; a cache that cannot be read or written is skipped
 (everything is then parsed as if it were not there). Only parses without problems are cached:
 a broken file is always read again and reported with its locations.
@@ -14,6 +16,7 @@ trusted as the installed code (it is the user's own, created 0700).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -25,13 +28,27 @@ from pathlib import Path
 from typing import TypeVar
 
 from api import __version__
+from engine.registry.index import Registry
 from engine.registry.items import WorkItem, read_items
+from engine.registry.precedent import PrecedentIndex
 from engine.ruleset import Parsed, parse_directory, rule_files
 from engine.yamlfile import MAX_FILE_BYTES
 
 T = TypeVar("T")
 log = logging.getLogger("iotsec_triage.cache")
 MAX_ENTRIES = 32  # old revisions are pruned beyond this, oldest first
+
+
+@functools.cache
+def code_fingerprint() -> bytes:
+    """A hash of the engine's source: parses and indexes are only as current as the code that made them."""
+    import engine
+
+    digest = hashlib.sha256(__version__.encode())
+    root = Path(engine.__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.digest()
 
 
 def default_cache_dir() -> Path:
@@ -46,7 +63,7 @@ class ParseCache:
         self.directory = directory
 
     def _key(self, kind: str, parts: list[bytes]) -> str:
-        digest = hashlib.sha256(f"{kind}\0{__version__}\0{sys.version_info[:2]}\0".encode())
+        digest = hashlib.sha256(f"{kind}\0{sys.version_info[:2]}\0".encode() + code_fingerprint())
         for part in parts:
             digest.update(hashlib.sha256(part).digest())
         return f"{kind}-{digest.hexdigest()[:32]}.pickle"
@@ -106,3 +123,12 @@ class ParseCache:
         except OSError:
             return read_items(path)  # says what is wrong, located
         return self.get_or_make("registry", parts, lambda: read_items(path), lambda _: True)
+
+    def precedent_index(self, registry: Registry) -> PrecedentIndex:
+        """The registry's fitted precedent index, from the cache when the same items were fitted before."""
+        from engine.registry.index import precedent_index_for
+
+        parts = [b"precedent", registry.revision.encode()] if registry.revision else []
+        if not parts:
+            return precedent_index_for(registry)  # a registry made in memory: nothing to key it by
+        return self.get_or_make("precedent", parts, lambda: precedent_index_for(registry), lambda _: True)

@@ -1,4 +1,5 @@
 """The FastAPI application: the JSON API and the pages, thin doors onto the engine."""
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +20,8 @@ from api.runtime.settings import Settings, get_settings
 from api.web import errors, observability, pages, security
 from api.web.lanes import Lanes, lanes_of
 from api.web.limits import BodyLimit
-from api.web.routes import decisions, intake, registry, rules, triage as triage_routes
+from api.web.routes import decisions, intake, registry, rules
+from api.web.routes import triage as triage_routes
 from engine import Proposal, triage
 
 log = logging.getLogger("iotsec_triage.api")
@@ -42,8 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rt.close()
 
     # /docs and /redoc with their Swagger UI and ReDoc assets served by the app (nothing from a CDN).
-    app = FastAPIOffline(title="iotsec-triage", version=__version__, lifespan=lifespan,
-                  description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.")
+    app = FastAPIOffline(
+        title="iotsec-triage",
+        version=__version__,
+        lifespan=lifespan,
+        description="Recommends the home of a proposed IoT-security work item: SG17, SG20, joint work, or another SG.",
+    )
     app.state.runtime = rt
     app.state.lanes = Lanes(rt.settings.decide_threads, rt.settings.batch_threads)
     app.state.token_throttle = security.Throttle()  # refused tokens, at the login page and on the API
@@ -52,7 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(registry.pages)
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness and what is serving; degraded when decisions are not being recorded")
+    @app.get(
+        "/healthz", tags=["ops"], summary="Liveness and what is serving; degraded when decisions are not being recorded"
+    )
     def healthz() -> dict[str, Any]:
         rs = rt.rules
         log_health = rt.log_health()
@@ -61,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": status, "rules": {"version": rs.version, "revision": rs.revision}, "decision_log": log_health}
 
     if os.environ.get("IOTSEC_BENCH_ENDPOINTS") == "1":
+
         @app.post("/_bench/validate", include_in_schema=False)
         async def bench_validate(proposal: Proposal) -> Response:
             # The baseline of bench/http_bench.py: the same model validated, nothing decided.
@@ -83,11 +92,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 decided["answer"] = apply_review(triage(proposal, rt.rules, rt.registry), None)
             return triage_routes.respond(decided["answer"], "off")
 
-    app.add_middleware(BodyLimit, default=rt.settings.max_body_bytes,
-                       per_path={"/v1/triage/batch": rt.settings.max_batch_body_bytes,
-                                 # files as received (a .docx with its figures, a spreadsheet of items)
-                                 "/v1/triage/file": rt.settings.max_batch_body_bytes, "/upload": rt.settings.max_batch_body_bytes},
-                       timeout=rt.settings.body_timeout_seconds)
+    app.add_middleware(
+        BodyLimit,
+        default=rt.settings.max_body_bytes,
+        per_path={
+            "/v1/triage/batch": rt.settings.max_batch_body_bytes,
+            # files as received (a .docx with its figures, a spreadsheet of items)
+            "/v1/triage/file": rt.settings.max_batch_body_bytes,
+            "/upload": rt.settings.max_batch_body_bytes,
+        },
+        timeout=rt.settings.body_timeout_seconds,
+    )
     security.install(app)  # security headers, JSON-only gate, documented refusals
     observability.install(app, rt.settings)  # outermost: counts and logs every request, refused ones too
     return app

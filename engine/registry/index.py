@@ -30,23 +30,25 @@ Any related item raises OVERLAP_EXISTING_WORK naming the ids; a related item hel
 SG (SG20 when the home or lead is SG17 and vice versa; both when the home is joint or
 undetermined) raises COORDINATE_Q6_17_Q6_20 naming that item.
 """
+
 from __future__ import annotations
 
 import hashlib
 import math
 import threading
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.lexicon import SEPARATOR
 from engine.models import Flag, Proposal, RelatedWork
-from engine.registry.items import WorkItem, default_registry_file, read_items
 from engine.precedent import NO_PRECEDENT, Precedent
+from engine.registry.items import WorkItem, default_registry_file, read_items
 from engine.registry.precedent import PrecedentIndex, PrecedentItem
 from engine.registry.related import flags_for
 from engine.registry.text import folded, term_counts, tokens, weighted_terms
@@ -71,7 +73,7 @@ def _cosine_norm(vec: dict[str, float]) -> float:
     return math.sqrt(sum(v * v for v in vec.values())) or 1.0
 
 
-def _row_weights(vocab: dict[str, int], idf: dict[str, float], unseen: float) -> "np.ndarray[Any, Any]":
+def _row_weights(vocab: dict[str, int], idf: dict[str, float], unseen: float) -> np.ndarray[Any, Any]:
     """idf by matrix row; the last row (words no item has) gets the unseen weight."""
     out = np.full(len(vocab) + 1, unseen)
     for t, row in vocab.items():
@@ -79,7 +81,7 @@ def _row_weights(vocab: dict[str, int], idf: dict[str, float], unseen: float) ->
     return out
 
 
-def _unit_matrix(vectors: list[dict[str, float]]) -> tuple[dict[str, int], "np.ndarray[Any, Any]"]:
+def _unit_matrix(vectors: list[dict[str, float]]) -> tuple[dict[str, int], np.ndarray[Any, Any]]:
     """Vocabulary -> row, and a (vocabulary x items) matrix whose columns are unit vectors."""
     vocab: dict[str, int] = {}
     for vec in vectors:
@@ -100,8 +102,8 @@ class _ConceptIndex:
     found: list[dict[str, float]]
     idf: dict[str, float]
     vocab: dict[str, int]
-    matrix: "np.ndarray[Any, Any]"
-    row_idf: "np.ndarray[Any, Any]"
+    matrix: np.ndarray[Any, Any]
+    row_idf: np.ndarray[Any, Any]
 
 
 @dataclass
@@ -115,12 +117,12 @@ class Registry:
     positions: dict[str, int] = field(default_factory=dict)
     _idf: dict[str, float] = field(default_factory=dict)
     _vocab: dict[str, int] = field(default_factory=dict)
-    _matrix: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros((1, 0)))
-    _row_idf: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros(1))
+    _matrix: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros((1, 0)))
+    _row_idf: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros(1))
     _concepts: dict[str, _ConceptIndex] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _curated: "Registry | None" = None
-    precedent_index: "PrecedentIndex | None" = None  # set by enable_precedent(); None: no precedent signals
+    _curated: Registry | None = None
+    precedent_index: PrecedentIndex | None = None  # set by enable_precedent(); None: no precedent signals
 
     def __post_init__(self) -> None:
         self.by_id = {it.id: it for it in self.items}
@@ -130,14 +132,19 @@ class Registry:
     def __len__(self) -> int:
         return len(self.items)
 
-    def select(self, *, sg: str | None = None, question: str | None = None, topic: str | None = None,
-               text: str | None = None) -> list[WorkItem]:
+    def select(
+        self, *, sg: str | None = None, question: str | None = None, topic: str | None = None, text: str | None = None
+    ) -> list[WorkItem]:
         """The items held by `sg`, under `question`, with `topic`, and whose id, title, description
         or topics contain every word of `text` (case-insensitive); None selects everything."""
         words = text.lower().split() if text else []
         found = []
         for it in self.items:
-            if (sg and it.study_group != sg) or (question and it.question != question) or (topic and topic not in it.topics):
+            if (
+                (sg and it.study_group != sg)
+                or (question and it.question != question)
+                or (topic and topic not in it.topics)
+            ):
                 continue
             if words:
                 hay = " ".join((it.id, it.title, it.description, " ".join(it.topics))).lower()
@@ -146,21 +153,23 @@ class Registry:
             found.append(it)
         return found
 
-    def curated(self) -> "Registry":
+    def curated(self) -> Registry:
         """The items kept by hand (work_items.yaml: the IoT-security work the landscape maps),
         without the imported Recommendations; the registry itself when it has no import."""
         if self._curated is None:
             kept = [it for it in self.items if not it.owner_from]
-            self._curated = self if len(kept) == len(self.items) else Registry(kept, file=self.file, revision=self.revision)
+            self._curated = (
+                self if len(kept) == len(self.items) else Registry(kept, file=self.file, revision=self.revision)
+            )
         return self._curated
 
-    def enable_precedent(self) -> "Registry":
+    def enable_precedent(self) -> Registry:
         """Fit the precedent index (k-NN and classifier) on every item, once per registry revision."""
         if self.precedent_index is None:
             self.precedent_index = precedent_index_for(self)
         return self
 
-    def precedent(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> Precedent:
+    def precedent(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> Precedent:
         """Precedent signals for a proposal (engine/precedent.py); none before enable_precedent()."""
         if self.precedent_index is None:
             return NO_PRECEDENT
@@ -190,7 +199,7 @@ class Registry:
         self._vocab, self._matrix = _unit_matrix(vectors)
         self._row_idf = _row_weights(self._vocab, self._idf, self._unseen())
 
-    def concept_index(self, rs: "RuleSet") -> _ConceptIndex:
+    def concept_index(self, rs: RuleSet) -> _ConceptIndex:
         """The items' lexicon concepts under `rs`, computed once per rule-set revision."""
         cached = self._concepts.get(rs.revision)
         if cached is not None:
@@ -221,8 +230,13 @@ class Registry:
         return math.log(1 + (len(self.items) + 0.5) / 0.5)
 
     @staticmethod
-    def _cosines(names: Iterable[str], strength: "np.ndarray[Any, Any]", vocab: dict[str, int],
-                 matrix: "np.ndarray[Any, Any]", row_idf: "np.ndarray[Any, Any]") -> "np.ndarray[Any, Any]":
+    def _cosines(
+        names: Iterable[str],
+        strength: np.ndarray[Any, Any],
+        vocab: dict[str, int],
+        matrix: np.ndarray[Any, Any],
+        row_idf: np.ndarray[Any, Any],
+    ) -> np.ndarray[Any, Any]:
         """Cosine of a query (names with a strength each, weighted by idf) with every item."""
         n = len(strength)
         if not n:
@@ -232,22 +246,30 @@ class Registry:
         # Words (or concepts) no item has keep their weight in the norm: they make the proposal less like any item.
         return (weights @ matrix[rows]) / (math.sqrt(float(weights @ weights)) or 1.0)  # type: ignore[no-any-return]
 
-    def similar_terms(self, query: Mapping[str, int], concept_levels: Mapping[str, float], rs: "RuleSet") -> "np.ndarray[Any, Any]":
+    def similar_terms(
+        self, query: Mapping[str, int], concept_levels: Mapping[str, float], rs: RuleSet
+    ) -> np.ndarray[Any, Any]:
         """Similarity (0..1) of every item, in registry order, to a query given as term counts and concept levels."""
         tf = np.fromiter(query.values(), dtype=float, count=len(query))
         levels = np.fromiter(concept_levels.values(), dtype=float, count=len(concept_levels))
         cidx = self.concept_index(rs)
-        return (ALPHA * self._cosines(query, tf * (K1 + 1) / (tf + K1), self._vocab, self._matrix, self._row_idf)
-                + (1 - ALPHA) * self._cosines(concept_levels, levels, cidx.vocab, cidx.matrix, cidx.row_idf))
+        return ALPHA * self._cosines(query, tf * (K1 + 1) / (tf + K1), self._vocab, self._matrix, self._row_idf) + (
+            1 - ALPHA
+        ) * self._cosines(concept_levels, levels, cidx.vocab, cidx.matrix, cidx.row_idf)
 
-    def similar(self, query_fields: dict[str, str], concept_levels: Mapping[str, float], rs: "RuleSet",
-                weights: Mapping[str, int] | None = None) -> "np.ndarray[Any, Any]":
+    def similar(
+        self,
+        query_fields: dict[str, str],
+        concept_levels: Mapping[str, float],
+        rs: RuleSet,
+        weights: Mapping[str, int] | None = None,
+    ) -> np.ndarray[Any, Any]:
         """similar_terms() of texts by field, each counted with its field weight (the catalogue's by default)."""
         field_weights: Mapping[str, int] = weights if weights is not None else rs.catalogue.fields  # type: ignore[assignment]
         query = weighted_terms([(text, field_weights.get(fname, 1)) for fname, text in query_fields.items()])
         return self.similar_terms(query, concept_levels, rs)
 
-    def query_terms(self, facts: "Facts", rs: "RuleSet") -> dict[str, int]:
+    def query_terms(self, facts: Facts, rs: RuleSet) -> dict[str, int]:
         """The proposal's term counts, from the text its facts were drawn from (already normalised,
         excluded sentences dropped), each field counted with its weight; the text field's first
         MAX_QUERY_TEXT characters only."""
@@ -255,16 +277,18 @@ class Registry:
         bag: list[str] = []
         for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
             if fname == "text" and len(segment) > MAX_QUERY_TEXT:
-                segment = segment[:segment.rfind(" ", 0, MAX_QUERY_TEXT) + 1]
+                segment = segment[: segment.rfind(" ", 0, MAX_QUERY_TEXT) + 1]
             bag += folded(facts.prepared, segment) * field_weights.get(fname, 1)
         return term_counts(bag)
 
-    def scores(self, proposal: Proposal, facts: "Facts", rs: "RuleSet") -> list[RelatedWork]:
+    def scores(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> list[RelatedWork]:
         """Every item related to the proposal (score >= the cut, or cited), best first. Similar
         items come from the hand-kept work (curated()); a cited item from the whole registry."""
         cur = self.curated()
         category = rs.concept_category
-        levels = {c: float(facts.signals.get(c, 0)) for c in facts.evidence if c in category and facts.signals.get(c, 0) > 0}
+        levels = {
+            c: float(facts.signals.get(c, 0)) for c in facts.evidence if c in category and facts.signals.get(c, 0) > 0
+        }
         sims = cur.similar_terms(cur.query_terms(facts, rs), levels, rs)
         cut = max(THRESHOLD, RELATIVE * float(sims.max(initial=0.0)))
         picked: dict[str, float] = {cur.items[int(i)].id: float(sims[i]) for i in np.flatnonzero(sims >= cut)}
@@ -282,12 +306,21 @@ class Registry:
             if len(out) >= MAX_RELATED and rid not in relation:
                 continue
             it = self.by_id[rid]
-            out.append(RelatedWork(id=it.id, study_group=it.study_group, title=it.title, score=round(min(s, 1.0), 3),
-                                   question=it.question, relation=relation.get(rid, "similar")))
+            out.append(
+                RelatedWork(
+                    id=it.id,
+                    study_group=it.study_group,
+                    title=it.title,
+                    score=round(min(s, 1.0), 3),
+                    question=it.question,
+                    relation=relation.get(rid, "similar"),
+                )
+            )
         return out
 
-    def related(self, proposal: Proposal, facts: "Facts", home: str, lead: str | None,
-                rs: "RuleSet") -> tuple[list[RelatedWork], list[Flag]]:
+    def related(
+        self, proposal: Proposal, facts: Facts, home: str, lead: str | None, rs: RuleSet
+    ) -> tuple[list[RelatedWork], list[Flag]]:
         """The related work of a decided proposal, and the flags it raises."""
         related = self.scores(proposal, facts, rs)
         return related, flags_for(related, home, rs.catalogue.flags)
@@ -299,11 +332,18 @@ _PRECEDENT_LOCK = threading.Lock()
 
 def precedent_index_for(registry: Registry) -> PrecedentIndex:
     """The precedent index of a registry's items, fitted once per content (the last few kept)."""
-    key = registry.revision or hashlib.sha256("\n".join(f"{it.id}\t{it.study_group}\t{it.title}" for it in registry.items).encode()).hexdigest()
+    key = (
+        registry.revision
+        or hashlib.sha256(
+            "\n".join(f"{it.id}\t{it.study_group}\t{it.title}" for it in registry.items).encode()
+        ).hexdigest()
+    )
     with _PRECEDENT_LOCK:
         found = _PRECEDENT_CACHE.get(key)
         if found is None:
-            found = PrecedentIndex.build([PrecedentItem(it.id, it.title, it.study_group, it.description) for it in registry.items])
+            found = PrecedentIndex.build(
+                [PrecedentItem(it.id, it.title, it.study_group, it.description) for it in registry.items]
+            )
             if len(_PRECEDENT_CACHE) >= 4:
                 _PRECEDENT_CACHE.pop(next(iter(_PRECEDENT_CACHE)))
             _PRECEDENT_CACHE[key] = found

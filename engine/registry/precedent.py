@@ -17,21 +17,23 @@ The proposal is its title (counted TITLE_REPEAT times), keywords, scope, summary
 MAX_TEXT characters of its text. `leave_out` gives the same signals with some items removed
 (k-NN) and the classifier of a fold that never saw them: the leave-one-out evaluation.
 """
+
 from __future__ import annotations
 
 import hashlib
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, repeat
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.facts import Ev
-from engine.precedent import MODEL, NEAR, PREC, Precedent
 from engine.lexicon import SEPARATOR
+from engine.precedent import MODEL, NEAR, PREC, Precedent
 from engine.registry.text import prepared_tokens, tokens
 from engine.vocabulary import FIELDS
 
@@ -47,8 +49,8 @@ MAX_TEXT = 4000
 SHOWN_PRECEDENTS = 3
 SHOWN_TERMS = 5
 SHOWN_SGS = 3
-ALPHA = 1e-5                  # regularisation of the classifier
-FOLDS = 10                    # leave-one-out: classifiers fitted without each tenth of the items
+ALPHA = 1e-5  # regularisation of the classifier
+FOLDS = 10  # leave-one-out: classifiers fitted without each tenth of the items
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,17 @@ def item_text(it: PrecedentItem) -> str:
     return f"{it.title} \n{it.title} \n{it.description}"
 
 
-def proposal_text(p: "Proposal") -> str:
-    return " \n".join([p.title] * TITLE_REPEAT + [" ; ".join(p.keywords), p.scope[:MAX_TEXT], p.summary[:MAX_TEXT], p.text[:MAX_TEXT]])
+def proposal_text(p: Proposal) -> str:
+    return " \n".join(
+        [p.title] * TITLE_REPEAT + [" ; ".join(p.keywords), p.scope[:MAX_TEXT], p.summary[:MAX_TEXT], p.text[:MAX_TEXT]]
+    )
 
 
 @dataclass
 class _Model:
     classes: list[str]
-    coef: "np.ndarray[Any, Any]"       # classes x vocabulary
-    intercept: "np.ndarray[Any, Any]"
+    coef: np.ndarray[Any, Any]  # classes x vocabulary
+    intercept: np.ndarray[Any, Any]
 
 
 def base_number(rec_id: str) -> str:
@@ -98,14 +102,14 @@ class PrecedentIndex:
 
     items: list[PrecedentItem]
     vocab: dict[str, int] = field(default_factory=dict)
-    idf: "np.ndarray[Any, Any]" = field(default_factory=lambda: np.zeros(0))
+    idf: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros(0))
     owners: list[str] = field(default_factory=list)
     model: _Model | None = None
     folds: dict[int, _Model] = field(default_factory=dict)
-    _rows: Any = None                  # items x vocabulary, unit rows, CSR
+    _rows: Any = None  # items x vocabulary, unit rows, CSR
 
     @classmethod
-    def build(cls, items: Sequence[PrecedentItem], *, classifier: bool = True) -> "PrecedentIndex":
+    def build(cls, items: Sequence[PrecedentItem], *, classifier: bool = True) -> PrecedentIndex:
         idx = cls(list(items))
         idx._fit_vectors()
         if classifier:
@@ -132,7 +136,7 @@ class PrecedentIndex:
         self._rows = csr_matrix((vals, (rows, cols)), shape=(n, len(self.vocab)))
         self.owners = [it.study_group for it in self.items]
 
-    def _fit(self, mask: "np.ndarray[Any, Any]") -> _Model | None:
+    def _fit(self, mask: np.ndarray[Any, Any]) -> _Model | None:
         from sklearn.linear_model import SGDClassifier
 
         y = np.array(self.owners)[mask]
@@ -153,22 +157,22 @@ class PrecedentIndex:
         return self.folds.get(fold)
 
     # ------------------------------------------------------------------ querying
-    def query(self, text: str) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+    def query(self, text: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(columns, unit weights) of a text's known terms."""
         return self.query_words([tokens(text)])
 
-    def query_facts(self, facts: "Facts") -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+    def query_facts(self, facts: Facts) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """query() of a proposal from the text its facts were drawn from (already normalised):
         the title counted TITLE_REPEAT times, each field's first MAX_TEXT characters."""
         found: list[int] = []
         for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
             if len(segment) > MAX_TEXT:
-                segment = segment[:segment.rfind(" ", 0, MAX_TEXT) + 1]
+                segment = segment[: segment.rfind(" ", 0, MAX_TEXT) + 1]
             ids = self._known(prepared_tokens(segment, facts.prepared))
             found += ids * (TITLE_REPEAT if fname == "title" else 1)
         return self._weights(found)
 
-    def query_words(self, fields: list[list[str]]) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+    def query_words(self, fields: list[list[str]]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(columns, unit weights) of the known words and word pairs of each field's words."""
         found: list[int] = []
         for words in fields:
@@ -200,23 +204,30 @@ class PrecedentIndex:
             self._pairs = pairs
         return self._pairs
 
-    def _weights(self, found: list[int]) -> tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]:
+    def _weights(self, found: list[int]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         if not found:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
         cols, tf = np.unique(np.array(found, dtype=np.intp), return_counts=True)
         v = (1 + np.log(tf)) * self.idf[cols]
         return cols, v / (math.sqrt(float(v @ v)) or 1.0)
 
-    def precedent(self, proposal: "Proposal", facts: "Facts", rs: "RuleSet") -> Precedent:
+    def precedent(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> Precedent:
         return self.signals(self.query_facts(facts), rs.catalogue.study_groups)
 
-    def from_text(self, text: str, study_groups: Iterable[str], *, leave_out: Iterable[int] = (),
-                  fold: int | None = None) -> Precedent:
+    def from_text(
+        self, text: str, study_groups: Iterable[str], *, leave_out: Iterable[int] = (), fold: int | None = None
+    ) -> Precedent:
         """Signals for a plain text (see signals())."""
         return self.signals(self.query(text), study_groups, leave_out=leave_out, fold=fold)
 
-    def signals(self, query: tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"], study_groups: Iterable[str], *,
-                leave_out: Iterable[int] = (), fold: int | None = None) -> Precedent:
+    def signals(
+        self,
+        query: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
+        study_groups: Iterable[str],
+        *,
+        leave_out: Iterable[int] = (),
+        fold: int | None = None,
+    ) -> Precedent:
         """Signals for a query; `leave_out` (item positions) are not neighbours, and `fold` picks
         the classifier fitted without that fold."""
         known = set(study_groups)
@@ -225,7 +236,6 @@ class PrecedentIndex:
         evidence: dict[str, list[Ev]] = {}
         if not len(cols):
             return Precedent(signals, evidence)
-        n = len(self.items)
         # One sparse matrix-vector product over the items' rows (titles are short: few non-zeros).
         q = np.zeros(len(self.vocab))
         q[cols] = vals
@@ -266,8 +276,10 @@ class PrecedentIndex:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
         # Evidence for the few Study Groups existing work points to most (the ones a rule may read high).
         for sg in sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]:
-            evs = [self._shown(i, si) for i, si in islice(((i, si) for i, si in zip(top_list, top_sims) if owners[i] == sg),
-                                                          SHOWN_PRECEDENTS)]
+            evs = [
+                self._shown(i, si)
+                for i, si in islice(((i, si) for i, si in zip(top_list, top_sims) if owners[i] == sg), SHOWN_PRECEDENTS)
+            ]
             if model is not None and sg in model.classes:
                 ci = model.classes.index(sg)
                 contrib = model.coef[ci, cols] * vals
@@ -303,7 +315,7 @@ class PrecedentIndex:
         return self._names
 
 
-def leave_out(index: PrecedentIndex, rec_id: str) -> "LeaveOut":
+def leave_out(index: PrecedentIndex, rec_id: str) -> LeaveOut:
     """The index as if `rec_id` and its other editions did not exist."""
     return LeaveOut(index, index.editions().get(base_number(rec_id), []), fold_of(rec_id))
 
@@ -316,5 +328,7 @@ class LeaveOut:
     positions: list[int]
     fold: int
 
-    def precedent(self, proposal: "Proposal", facts: "Facts", rs: "RuleSet") -> Precedent:
-        return self.index.signals(self.index.query_facts(facts), rs.catalogue.study_groups, leave_out=self.positions, fold=self.fold)
+    def precedent(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> Precedent:
+        return self.index.signals(
+            self.index.query_facts(facts), rs.catalogue.study_groups, leave_out=self.positions, fold=self.fold
+        )

@@ -1,6 +1,7 @@
 """Words of a text as related-work scoring counts them: lower-cased ASCII words, a few stop words
 dropped, plurals folded, and common long forms folded into their abbreviation
 ("Internet of things" = "IoT")."""
+
 from __future__ import annotations
 
 import threading
@@ -30,9 +31,11 @@ ABBREVIATIONS = {
 STOP_WORDS = frozenset(
     "a an and are as at be based by for from in into is it its of on or over such that the this to under using "
     "via which with within without their these those can may will shall should how what when where also other "
-    "new use used part".split())
+    "new use used part".split()
+)
 # Anything but ASCII letters and digits separates words (what BM25 counts is ASCII vocabulary).
 _PUNCTUATION = {cp: " " for cp in range(0x10000) if not (chr(cp).isascii() and chr(cp).isalnum())}
+
 
 def _fold_automaton() -> ahocorasick.Automaton:
     """Long forms (singular and plural) between spaces, each with its abbreviation."""
@@ -64,7 +67,7 @@ def fold_words(low: str) -> list[str]:
     for start, end, short in sorted(found, key=lambda f: (f[0], -f[1])):  # earliest, then longest
         if start < pos:  # inside a long form already folded (a shared boundary space is fine)
             continue
-        pieces += (low[pos:start + 1], short)
+        pieces += (low[pos : start + 1], short)
         pos = end
     pieces.append(low[pos:])
     return "".join(pieces).split()
@@ -142,5 +145,3 @@ def term_counts(bag: list[str]) -> dict[str, int]:
     if None in terms:
         terms = [_term(w) if t is None else t for t, w in zip(terms, bag)]
     return Counter(filter(None, terms))
-
-

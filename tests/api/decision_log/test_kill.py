@@ -5,6 +5,7 @@ The server is uvicorn in a child process on 127.0.0.1 with the SQLite log in a t
 directory; a few client threads send distinct proposals for a bounded number of requests each,
 the server is killed once enough answers came back, and the database is then read directly.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -21,8 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 CLIENTS = 6
-PER_CLIENT = 400          # bounded: each client stops after this many requests or at the first refused one
-KILL_AFTER = 60           # answers seen before the kill
+PER_CLIENT = 400  # bounded: each client stops after this many requests or at the first refused one
+KILL_AFTER = 60  # answers seen before the kill
 
 
 def _free_port() -> int:
@@ -51,10 +52,31 @@ def _wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
 def test_every_decision_answered_recorded_survives_kill_9(tmp_path: Path) -> None:
     port = _free_port()
     db = tmp_path / "decisions.sqlite3"
-    env = dict(os.environ, IOTSEC_DATA_DIR=str(tmp_path), IOTSEC_DATABASE_URL=f"sqlite:///{db}", IOTSEC_LOG_DECISIONS="true")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.web.main:app", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "1", "--no-access-log", "--log-level", "warning"],
-                            cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ, IOTSEC_DATA_DIR=str(tmp_path), IOTSEC_DATABASE_URL=f"sqlite:///{db}", IOTSEC_LOG_DECISIONS="true"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.web.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     recorded: list[str] = []
     lock = threading.Lock()
     enough = threading.Event()
@@ -70,7 +92,9 @@ def test_every_decision_answered_recorded_survives_kill_9(tmp_path: Path) -> Non
 
         def send(conn: http.client.HTTPConnection, k: int) -> None:
             for n in range(PER_CLIENT):
-                body = json.dumps({"title": f"Security of smart irrigation gateways, part {k}-{n}", "reference": f"Y.kill-{k}-{n}"})
+                body = json.dumps(
+                    {"title": f"Security of smart irrigation gateways, part {k}-{n}", "reference": f"Y.kill-{k}-{n}"}
+                )
                 try:
                     conn.request("POST", "/v1/triage", body=body, headers={"content-type": "application/json"})
                     r = conn.getresponse()

@@ -108,3 +108,28 @@ def test_a_change_to_the_imported_file_beside_the_registry_is_a_new_entry(
         extra.write_text(extra.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     cache.registry_items(folder / "work_items.yaml")
     assert counted["registry"] == (2 if list(folder.glob("*.jsonl")) else 1)
+
+
+def test_the_fitted_precedent_index_is_reused_for_the_same_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.registry import index as index_module
+    from engine.registry import load_default_registry
+
+    calls = {"fit": 0}
+    real = index_module.precedent_index_for
+
+    def fit(registry):  # type: ignore[no-untyped-def]
+        calls["fit"] += 1
+        return real(registry)
+
+    monkeypatch.setattr(index_module, "precedent_index_for", fit)
+    registry = load_default_registry()
+    first = ParseCache(tmp_path / "c").precedent_index(registry)
+    again = ParseCache(tmp_path / "c").precedent_index(registry)
+    assert calls["fit"] == 1
+    sgs = ["SG17", "SG20", "SG13"]
+    assert (
+        again.from_text("Security of smart meters", sgs).signals
+        == first.from_text("Security of smart meters", sgs).signals
+    )
