@@ -13,8 +13,9 @@ import logging
 import os
 import secrets
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -80,27 +81,32 @@ def _secret(settings: Any) -> bytes:
     return key
 
 
-_SERIALIZERS: weakref.WeakKeyDictionary[Runtime, URLSafeTimedSerializer] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+_PER_RUNTIME: weakref.WeakKeyDictionary[Runtime, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _serializer(request: Request) -> URLSafeTimedSerializer:
+def _per_runtime(request: Request, name: str, make: Callable[[Runtime], T]) -> T:
+    """One object per app (its runtime) and name, made on first use."""
     rt = runtime_of(request)
-    found = _SERIALIZERS.get(rt)
-    if found is None:
-        found = _SERIALIZERS[rt] = URLSafeTimedSerializer(_secret(rt.settings), salt="iotsec-session")
+    held = _PER_RUNTIME.setdefault(rt, {})
+    if name not in held:
+        held[name] = make(rt)
+    found: T = held[name]
     return found
 
 
-_REVOKED: weakref.WeakKeyDictionary[Runtime, RevokedSessions] = weakref.WeakKeyDictionary()
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    def make(rt: Runtime) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(_secret(rt.settings), salt="iotsec-session")
+
+    return _per_runtime(request, "serializer", make)
 
 
 def _revoked(request: Request) -> RevokedSessions:
     """The sessions ended by logout, shared by the workers through the data directory."""
-    rt = runtime_of(request)
-    found = _REVOKED.get(rt)
-    if found is None:
-        found = _REVOKED[rt] = RevokedSessions(Path(rt.settings.data_dir) / "ended-sessions", SESSION_MAX_AGE)
-    return found
+    return _per_runtime(
+        request, "revoked", lambda rt: RevokedSessions(Path(rt.settings.data_dir) / "ended-sessions", SESSION_MAX_AGE)
+    )
 
 
 def _throttle(request: Request) -> Throttle:
