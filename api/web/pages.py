@@ -183,11 +183,17 @@ async def _form(request: Request, session: dict[str, Any]) -> dict[str, str] | N
     return data
 
 
+def _message(
+    request: Request, session: dict[str, Any], status: int, *, title: str, message: str, back: str | None = None
+) -> Response:
+    """A page that says one thing: a refusal, an error, or what to do next."""
+    return _render(request, session, "message.html", status, title=title, message=message, back=back)
+
+
 def _staff_off(request: Request, session: dict[str, Any]) -> Response:
-    return _render(
+    return _message(
         request,
         session,
-        "message.html",
         404,
         title="Staff pages are off",
         message="No staff token is configured on this server (IOTSEC_STAFF_TOKEN).",
@@ -195,10 +201,9 @@ def _staff_off(request: Request, session: dict[str, Any]) -> Response:
 
 
 def _csrf_failed(request: Request, session: dict[str, Any]) -> Response:
-    return _render(
+    return _message(
         request,
         session,
-        "message.html",
         403,
         title="Form expired",
         message="The form could not be accepted (its security token did not match). Reload the page and try again.",
@@ -368,12 +373,11 @@ def decision_page(decision_id: str, request: Request) -> Response:
     try:
         rec = rt.decision_log().get(decision_id) if len(decision_id) <= 64 else None
     except LogUnavailable as exc:
-        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+        return _message(request, session, 503, title="Decision log unavailable", message=str(exc))
     if rec is None:
-        return _render(
+        return _message(
             request,
             session,
-            "message.html",
             404,
             title="No such decision",
             message="There is no decision with this id (the link may be mistyped).",
@@ -484,7 +488,7 @@ def queue(request: Request) -> Response:
     try:
         page = runtime_of(request).decision_log().list(flt)
     except LogUnavailable as exc:
-        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+        return _message(request, session, 503, title="Decision log unavailable", message=str(exc))
     pages = max(1, -(-page.total // PER_PAGE))
     return _render(
         request,
@@ -518,7 +522,7 @@ def queue_export(request: Request) -> Response:
     try:
         log_.ensure_ready()
     except LogUnavailable as exc:
-        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+        return _message(request, session, 503, title="Decision log unavailable", message=str(exc))
     response = StreamingResponse(
         csv_lines(log_.iter_all(flt)),
         media_type="text/csv; charset=utf-8",
@@ -540,10 +544,9 @@ async def queue_bulk_confirm(request: Request) -> Response:
     ids = [i for i in (await request.form()).getlist("ids") if isinstance(i, str) and i][: PER_PAGE * 4]
     back = _filters({k[len("back_") :]: v for k, v in form.items() if k.startswith("back_")})
     if not ids:
-        return _render(
+        return _message(
             request,
             session,
-            "message.html",
             422,
             title="Nothing confirmed",
             message="Select at least one decision.",
@@ -554,10 +557,9 @@ async def queue_bulk_confirm(request: Request) -> Response:
             {"action": "confirm", "reviewer": form.get("reviewer", ""), "reason": form.get("reason", "")}
         )
     except ValidationError as exc:
-        return _render(
+        return _message(
             request,
             session,
-            "message.html",
             422,
             title="Nothing confirmed",
             message=describe_validation(exc, "review", tuple(ReviewRequest.model_fields)),
@@ -573,7 +575,7 @@ async def queue_bulk_confirm(request: Request) -> Response:
             except NotFound:
                 continue
     except LogUnavailable as exc:
-        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+        return _message(request, session, 503, title="Decision log unavailable", message=str(exc))
     back["done"] = f"{done} confirmed"
     return _finish(request, RedirectResponse("/queue?" + urlencode(back), status_code=303), session)
 
@@ -588,11 +590,9 @@ def queue_detail(decision_id: str, request: Request) -> Response:
     try:
         rec = rt.decision_log().get(decision_id) if len(decision_id) <= 64 else None
     except LogUnavailable as exc:
-        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+        return _message(request, session, 503, title="Decision log unavailable", message=str(exc))
     if rec is None:
-        return _render(
-            request, session, "message.html", 404, title="No such decision", message=decision_id, back="/queue"
-        )
+        return _message(request, session, 404, title="No such decision", message=decision_id, back="/queue")
     rules_answer = Decision.model_validate(rec.result)
     last = rec.reviews[-1] if rec.reviews else None
     back = _filters({k[len("back_") :]: v for k, v in request.query_params.items() if k.startswith("back_")})
@@ -642,21 +642,18 @@ async def queue_review(decision_id: str, request: Request) -> Response:
         request_ = ReviewRequest.model_validate(body)
         await run_in_threadpool(runtime_of(request).decision_log().review, decision_id, request_)
     except ValidationError as exc:
-        return _render(
+        return _message(
             request,
             session,
-            "message.html",
             422,
             title="Review not recorded",
             message=describe_validation(exc, "review", tuple(ReviewRequest.model_fields)),
             back=f"/queue/{decision_id}?" + urlencode({f"back_{k}": v for k, v in back.items()}),
         )
     except NotFound:
-        return _render(
-            request, session, "message.html", 404, title="No such decision", message=decision_id, back="/queue"
-        )
+        return _message(request, session, 404, title="No such decision", message=decision_id, back="/queue")
     except LogUnavailable as exc:
-        return _render(request, session, "message.html", 503, title="Decision log unavailable", message=str(exc))
+        return _message(request, session, 503, title="Decision log unavailable", message=str(exc))
     back["done"] = decision_id
     return _finish(
         request, RedirectResponse("/queue?" + urlencode(back) + f"#d-{decision_id}", status_code=303), session
