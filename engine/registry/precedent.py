@@ -345,20 +345,27 @@ class PrecedentIndex:
         if ranked:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
         # Evidence for the few Study Groups existing work points to most (the ones a rule may read high).
-        for sg in sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]:
+        shown_sgs = sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]
+        terms_of: dict[str, list[str]] = {}
+        if model is not None and coefs is not None:
+            # The classifier terms that pushed each shown SG most: every SG's row in one array pass.
+            rows = [model.classes.index(sg) for sg in shown_sgs if sg in model.classes]
+            if rows:
+                contrib = coefs[rows] * vals
+                order: list[list[int]] = np.argsort(-contrib, axis=1)[:, :SHOWN_TERMS].tolist()
+                pushed: list[list[float]] = contrib.tolist()
+                col_list: list[int] = cols.tolist()
+                names = self._terms()
+                for r, row_order, row_pushed in zip(rows, order, pushed):
+                    terms_of[model.classes[r]] = [names[col_list[j]] for j in row_order if row_pushed[j] > 0]
+        for sg in shown_sgs:
             evs = [
                 self._shown(i, si)
                 for i, si in islice(((i, si) for i, si in zip(top_list, top_sims) if owners[i] == sg), SHOWN_PRECEDENTS)
             ]
-            if model is not None and coefs is not None and sg in model.classes:
-                contrib = coefs[model.classes.index(sg)] * vals
-                order: list[int] = np.argsort(-contrib)[:SHOWN_TERMS].tolist()
-                shown = contrib[order].tolist()
-                names = self._terms()
-                col_list: list[int] = cols[order].tolist()
-                words = [names[c] for c, x in zip(col_list, shown) if x > 0]
-                if words:
-                    evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
+            words = terms_of.get(sg)
+            if words:
+                evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
             if evs:
                 for prefix in (NEAR, MODEL, PREC):
                     evidence[prefix + sg.lower()] = evs
@@ -385,9 +392,12 @@ class PrecedentIndex:
         at = np.arange(int(ends[-1])) + np.repeat(starts - (ends - counts), counts)
         return np.bincount(item_of[at], weights=weight_of[at] * np.repeat(vals, counts), minlength=len(self.items))
 
+    _labels: list[str] | None = None
+
     def _shown(self, i: int, sim: float) -> Ev:
-        it = self.items[i]
-        return Ev("registry", f"{it.id} {it.title} ({it.study_group}, {sim:.2f})", "precedent")
+        if self._labels is None:
+            self._labels = [f"{it.id} {it.title} ({it.study_group}, " for it in self.items]
+        return Ev("registry", f"{self._labels[i]}{sim:.2f})", "precedent")
 
     _names: list[str] | None = None
     _editions: dict[str, list[int]] | None = None
