@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from sqlalchemy import Engine, case, func, or_, select
+from sqlalchemy import Engine, case, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
@@ -420,9 +420,9 @@ class DecisionLog:
                 return
 
     def _write_batch(self, batch: list[_Pending]) -> None:
-        """One transaction for the batch, a savepoint per item; every future settled after the commit.
-        When the transaction as a whole fails (a full disk rolls it all back), each item is written
-        again in a transaction of its own, so that each answers for itself and says why."""
+        """One transaction for the batch; every future settled after the commit. When the
+        transaction as a whole fails (a full disk rolls it all back), each item is written again in
+        a transaction of its own, so that each answers for itself and says why."""
         if len(batch) == 1:
             self._settle(batch, self._commit(batch, nested=False))
             return
@@ -434,34 +434,48 @@ class DecisionLog:
             self._settle(batch, outcome)
 
     def _commit(self, batch: list[_Pending], *, nested: bool) -> list[Logged | BaseException] | BaseException:
-        """Store the items in one transaction: what each did, or the exception that failed them all."""
-        results: list[Logged | BaseException] = []
+        """Store the items in one transaction: what each did, or the exception that failed them all.
+
+        The common items (a new proposal, no row of it under these rules, no review that could
+        stand for it) are found with two queries for the whole batch and inserted with one
+        executemany; the others (a row that exists, a review to carry, a second copy in the batch)
+        go one by one through _store, each in a savepoint of its own when `nested`."""
+        results: dict[int, Logged | BaseException] = {}
         try:
             with self._session() as session, session.begin():
                 if nested and self.engine.url.get_backend_name() == "sqlite":
-                    # Take the write lock first (the busy timeout applies), so that the savepoints
-                    # nest inside one transaction rather than each committing on release.
+                    # Take the write lock first (the busy timeout applies): what the batch reads
+                    # below cannot change before it commits, and savepoints nest in one transaction.
                     session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-                for item in batch:
+                fresh = self._fresh(session, batch)
+                if fresh and not nested:
+                    session.execute(insert(DecisionRow), [row for _, row in fresh])
+                elif fresh:
+                    try:
+                        with session.begin_nested():
+                            session.execute(insert(DecisionRow), [row for _, row in fresh])
+                    except IntegrityError:
+                        fresh = []  # another process stored one of them first: each goes the long way
+                for i, row in fresh:
+                    results[i] = Logged(row["decision_id"], True, None)
+                for i, item in enumerate(batch):
+                    if i in results:
+                        continue
                     try:
                         if nested:
                             with session.begin_nested():
-                                results.append(
-                                    self._store(
-                                        session, item.proposal, item.decision, item.actor, item.digest, item.item_id
-                                    )
-                                )
-                        else:
-                            results.append(
-                                self._store(
+                                results[i] = self._store(
                                     session, item.proposal, item.decision, item.actor, item.digest, item.item_id
                                 )
+                        else:
+                            results[i] = self._store(
+                                session, item.proposal, item.decision, item.actor, item.digest, item.item_id
                             )
                     except IntegrityError:
                         if not nested:
                             raise
                         # Another writer stored the same proposal under the same rules first: that row stands.
-                        results.append(self._stored(session, item.proposal, item.decision, item.digest))
+                        results[i] = self._stored(session, item.proposal, item.decision, item.digest)
             self._check_file()  # committed, but into the file that is at the path now?
         except IntegrityError:
             if nested:
@@ -475,7 +489,38 @@ class DecisionLog:
         except Exception as exc:  # noqa: BLE001 - any database failure fails the transaction's items
             return self._failed(exc)
         self.write_failure = None
-        return results
+        return [results[i] for i in range(len(batch))]
+
+    def _fresh(self, session: Session, batch: list[_Pending]) -> list[tuple[int, dict[str, Any]]]:
+        """The batch's items that are simply new rows, as (position, row values): no row of the
+        same proposal under the same rules, no review of the same hash or reference (any review
+        found sends the item through _store, which decides whether it stands), first of its kind
+        in the batch. Two queries, whatever the batch's size."""
+        digests = {item.digest for item in batch}
+        references = {item.proposal.reference for item in batch if item.proposal.reference}
+        same = ReviewRow.proposal_hash.in_(digests)
+        if references:
+            same = or_(same, ReviewRow.reference.in_(references))
+        reviewed: set[str] = set()
+        for digest, reference in session.execute(select(ReviewRow.proposal_hash, ReviewRow.reference).where(same)):
+            reviewed.update((digest, reference) if reference else (digest,))
+        reviewed.discard("")
+        stored: set[tuple[str, str]] = {
+            (digest, revision)
+            for digest, revision in session.execute(
+                select(DecisionRow.proposal_hash, DecisionRow.rule_revision).where(
+                    DecisionRow.proposal_hash.in_(digests)
+                )
+            )
+        }
+        out: list[tuple[int, dict[str, Any]]] = []
+        for i, item in enumerate(batch):
+            key = (item.digest, item.decision.ruleset.revision)
+            if key in stored or item.digest in reviewed or item.proposal.reference in reviewed:
+                continue
+            stored.add(key)  # a second copy in this batch finds this row through _store
+            out.append((i, self._new_values(item.proposal, item.digest, item.decision, item.actor, item.item_id)))
+        return out
 
     def _failed(self, exc: BaseException) -> BaseException:
         if not (isinstance(exc, LogUnavailable) and exc.__cause__ is None):  # a file problem says itself
@@ -560,29 +605,37 @@ class DecisionLog:
         return _review_info(own, row.decision_id) if own is not None else None
 
     @staticmethod
-    def _new_row(proposal: Proposal, digest: str, decision: Decision, actor: str) -> DecisionRow:
+    def _new_values(
+        proposal: Proposal, digest: str, decision: Decision, actor: str, item_id: str | None = None
+    ) -> dict[str, Any]:
+        """The column values of a new decision row."""
         codes = decision.flag_codes()
-        return DecisionRow(
-            decision_id=decision.decision_id or uuid.uuid4().hex,
-            reference=proposal.reference,
-            proposal_hash=digest,
-            title=proposal.title[:300],
-            proposal=proposal.model_dump(mode="json"),
+        return {
+            "decision_id": decision.decision_id or uuid.uuid4().hex,
+            "reference": proposal.reference,
+            "item_id": item_id[:100] if item_id else None,  # kept beside the row, not in its hash
+            "proposal_hash": digest,
+            "title": proposal.title[:300],
+            "proposal": proposal.model_dump(mode="json"),
             # A Decision as the engine made it is dumped as it is; anything else (a subclass) as a Decision.
-            result=(
+            "result": (
                 decision if type(decision) is Decision else Decision.model_validate(decision.model_dump())
             ).model_dump(mode="json"),
-            home=decision.home,
-            lead=decision.lead,
-            confidence=decision.confidence,
-            flag_codes="," + ",".join(codes) + ("," if codes else ""),
-            rule_revision=decision.ruleset.revision,
-            rule_version=decision.ruleset.version,
-            actor=actor[:100],
-            created_at=datetime.now(UTC),
-            status="open",
-            final_home=decision.home,
-        )
+            "home": decision.home,
+            "lead": decision.lead,
+            "confidence": decision.confidence,
+            "flag_codes": "," + ",".join(codes) + ("," if codes else ""),
+            "rule_revision": decision.ruleset.revision,
+            "rule_version": decision.ruleset.version,
+            "actor": actor[:100],
+            "created_at": datetime.now(UTC),
+            "status": "open",
+            "final_home": decision.home,
+        }
+
+    @classmethod
+    def _new_row(cls, proposal: Proposal, digest: str, decision: Decision, actor: str) -> DecisionRow:
+        return DecisionRow(**cls._new_values(proposal, digest, decision, actor))
 
     @staticmethod
     def _carry_review(row: DecisionRow, review: ReviewRow) -> ReviewRow:
