@@ -127,10 +127,9 @@ def _decide_or_submit(
     """In a worker thread: decide, and either answer (nothing to write) or queue the write."""
     if log_ is None or not write:
         return decide_indexed(log_, proposal, rs, registry, actor, write, item_id)
-    decision = triage(proposal, rs, registry)
-    return decision, log_.submit(
-        proposal, decision, actor, item_id=item_id
-    )  # blocks while the queue is full: backpressure
+    with log_.deciding():  # under load, the writer waits a little for this one to join its batch
+        decision = triage(proposal, rs, registry)
+    return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full
 
 
 async def decide_async(
