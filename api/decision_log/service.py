@@ -205,7 +205,7 @@ GROUP_MAX = 64
 QUEUE_MAX = 1024
 # Under load, the longest the writer waits for decisions still being made to join a batch: each
 # commit costs about a millisecond of CPU whatever its size, so a batch of several pays it once.
-GROUP_LINGER_SECONDS = 0.004
+GROUP_LINGER_SECONDS = 0.008
 # A caller waits this long for its commit before it answers "failed" (a database that hangs).
 COMMIT_TIMEOUT_SECONDS = 30.0
 
@@ -226,6 +226,23 @@ class _Wake:
 
 
 _WAKE = _Wake()
+
+
+class Expected:
+    """A decision on its way to the writer (DecisionLog.expect); close() once it is submitted,
+    or will not be. Closing twice is closing once."""
+
+    def __init__(self, log_: DecisionLog) -> None:
+        self._log = log_
+        self._open = True
+        self._guard = threading.Lock()
+
+    def close(self) -> None:
+        with self._guard:
+            if not self._open:
+                return
+            self._open = False
+        self._log._arrived()
 
 
 class DecisionLog:
@@ -402,8 +419,7 @@ class DecisionLog:
         its batch is committed (or the exception). Blocks while the queue is full (backpressure)."""
         done: Future[Logged] = Future()
         try:
-            self.ensure_ready()
-            self._check_file()
+            self.ensure_ready()  # the file is checked by the writer, before and after each commit
             if self._closed:
                 raise LogUnavailable("the decision log is closed")
             canonical = canonical_json(proposal)
@@ -423,24 +439,32 @@ class DecisionLog:
                 self._writer = threading.Thread(target=self._write_loop, name="decision-log-writer", daemon=True)
                 self._writer.start()
 
-    @contextmanager
-    def deciding(self) -> Iterator[None]:
-        """Around deciding a proposal whose decision will be submitted next: while any is being
-        decided, the writer waits for it a little (GROUP_LINGER_SECONDS at most) rather than
-        commit a batch without it. The last one to finish wakes a writer that is waiting."""
+    def expect(self) -> Expected:
+        """Count a decision on its way to submit() (a request waiting for a thread, or being
+        decided) until the ticket is closed: while any is on its way, the writer waits for it a
+        little (GROUP_LINGER_SECONDS at most) rather than commit a batch without it."""
         with self._lock:
             self._in_progress += 1
+        return Expected(self)
+
+    @contextmanager
+    def deciding(self) -> Iterator[None]:
+        """expect() around a block that decides and submits."""
+        ticket = self.expect()
         try:
             yield
         finally:
-            with self._lock:
-                self._in_progress -= 1
-                wake = self._in_progress == 0 and self._lingering
-            if wake:
-                try:
-                    self._pending.put_nowait(_WAKE)
-                except queue.Full:
-                    pass  # a full queue wakes the writer by itself
+            ticket.close()
+
+    def _arrived(self) -> None:
+        with self._lock:
+            self._in_progress -= 1
+            wake = self._in_progress == 0 and self._lingering
+        if wake:  # the last one the writer waited for did not come (it failed, or was not logged)
+            try:
+                self._pending.put_nowait(_WAKE)
+            except queue.Full:
+                pass  # a full queue wakes the writer by itself
 
     def _write_loop(self) -> None:
         """The writer thread: batches of pending decisions, one transaction each, until close()."""
