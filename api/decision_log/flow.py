@@ -60,7 +60,9 @@ def _unlogged(decision: Decision, exc: BaseException) -> tuple[ReviewedDecision,
 def _answer(
     decision: Decision, logged: Logged, rs: RuleSet | None, write: bool = True
 ) -> tuple[ReviewedDecision, LogNote]:
-    answer = apply_review(decision.model_copy(update={"decision_id": logged.decision_id}), logged.review, rs)
+    if logged.decision_id != decision.decision_id:  # a row that stands: its id, not this decision's
+        decision = decision.model_copy(update={"decision_id": logged.decision_id})
+    answer = apply_review(decision, logged.review, rs)
     if not write:
         return answer, "off"
     return answer, "recorded" if logged.created else "existing"
