@@ -8,10 +8,12 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
+from sqlalchemy import bindparam, false, literal_column, select
 
 from api.decision_log import DecisionLog, Logged, ReviewRequest, decide
-from api.decision_log.service import wait_logged
 from api.decision_log import service as service_module
+from api.decision_log.models import DecisionRow
+from api.decision_log.service import wait_logged
 from engine import Decision, Proposal, RuleSet, triage
 from tests.api._db import db_url  # noqa: F401  (fixture)
 
@@ -98,3 +100,27 @@ def test_the_last_decision_to_finish_wakes_a_waiting_writer(
     assert first.result(timeout=20).created and second.result(timeout=20).created
     assert sizes == [2]
     log.close()
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_a_row_stored_by_another_writer_meanwhile_stands(
+    db_url: str, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    # Another process stores a proposal between this writer's query and its insert: the insert
+    # conflicts, and the item is answered with the row that stands ("existing"), the others as new.
+    other, log = DecisionLog(db_url), DecisionLog(db_url)
+    raced = _proposal(1)
+    (stood, _) = decide(other, raced, ruleset, None, "api")
+    blind = select(literal_column("'d'"), DecisionRow.proposal_hash, DecisionRow.rule_revision).where(
+        DecisionRow.proposal_hash.in_(bindparam("digests", expanding=True)), false()
+    )
+    monkeypatch.setattr(service_module, "_FOUND", blind)  # the query sees nothing stored yet
+    items = [raced, *(_proposal(n) for n in range(2, size + 1))]
+    with log.deciding():
+        futures = [log.submit(p, triage(p, ruleset, None), "api") for p in items]
+    got = [wait_logged(f) for f in futures]
+    assert got[0].decision_id == stood.decision_id and not got[0].created
+    assert all(g.created for g in got[1:])
+    assert log.count() == size
+    log.close()
+    other.close()
