@@ -536,12 +536,17 @@ class DecisionLog:
         results: dict[int, Logged | BaseException] = {}
         try:
             with self._session() as session, session.begin():
-                if nested and self.engine.url.get_backend_name() == "sqlite":
+                sqlite = self.engine.url.get_backend_name() == "sqlite"
+                if nested and sqlite:
                     # Take the write lock first (the busy timeout applies): what the batch reads
                     # below cannot change before it commits, and savepoints nest in one transaction.
                     session.connection().exec_driver_sql("BEGIN IMMEDIATE")
                 fresh = self._fresh(session, batch)
-                if fresh and not nested:
+                if fresh and (not nested or sqlite):
+                    # One item alone, or SQLite under BEGIN IMMEDIATE (what the batch read cannot
+                    # change before it commits): a conflict fails the transaction, then each item
+                    # is written on its own. Elsewhere another writer may insert meanwhile: the
+                    # items found new go through _store instead when their insert conflicts.
                     session.connection().execute(_INSERT, [row for _, row in fresh])
                 elif fresh:
                     try:
