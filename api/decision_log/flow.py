@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.decision_log.review import apply_review
 from api.decision_log.schemas import ReviewedDecision
-from api.decision_log.service import DecisionLog, Logged, proposal_hash, wait_logged
+from api.decision_log.service import DecisionLog, Expected, Logged, proposal_hash, wait_logged
 from engine import Decision, Proposal, RuleSet, triage
 
 log = logging.getLogger("iotsec_triage.decision_log")
@@ -60,7 +60,9 @@ def _unlogged(decision: Decision, exc: BaseException) -> tuple[ReviewedDecision,
 def _answer(
     decision: Decision, logged: Logged, rs: RuleSet | None, write: bool = True
 ) -> tuple[ReviewedDecision, LogNote]:
-    answer = apply_review(decision.model_copy(update={"decision_id": logged.decision_id}), logged.review, rs)
+    if logged.decision_id != decision.decision_id:  # a row that stands: its id, not this decision's
+        decision = decision.model_copy(update={"decision_id": logged.decision_id})
+    answer = apply_review(decision, logged.review, rs)
     if not write:
         return answer, "off"
     return answer, "recorded" if logged.created else "existing"
@@ -123,14 +125,17 @@ def _decide_or_submit(
     actor: str,
     write: bool,
     item_id: str | None = None,
+    ticket: Expected | None = None,
 ) -> tuple[ReviewedDecision, LogNote] | tuple[Decision, Future[Logged]]:
     """In a worker thread: decide, and either answer (nothing to write) or queue the write."""
     if log_ is None or not write:
         return decide_indexed(log_, proposal, rs, registry, actor, write, item_id)
-    decision = triage(proposal, rs, registry)
-    return decision, log_.submit(
-        proposal, decision, actor, item_id=item_id
-    )  # blocks while the queue is full: backpressure
+    try:
+        decision = triage(proposal, rs, registry)
+    finally:
+        if ticket is not None:
+            ticket.close()  # on its way: the writer need not wait for it any more
+    return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full
 
 
 async def decide_async(
@@ -147,9 +152,15 @@ async def decide_async(
     and on the event loop it would hold every other request for as long as it takes. The commit
     is awaited after the thread is given back: requests waiting for the writer hold no thread,
     and the writer commits them together."""
-    first, second = await anyio.to_thread.run_sync(
-        _decide_or_submit, log_, proposal, rs, registry, actor, write, item_id, limiter=limiter
-    )
+    # Counted from now, while it waits for a thread too: under load the writer waits for it a little.
+    ticket = log_.expect() if log_ is not None and write else None
+    try:
+        first, second = await anyio.to_thread.run_sync(
+            _decide_or_submit, log_, proposal, rs, registry, actor, write, item_id, ticket, limiter=limiter
+        )
+    finally:
+        if ticket is not None:
+            ticket.close()
     if not isinstance(second, Future):
         return first, second  # type: ignore[return-value]
     decision: Decision = first
