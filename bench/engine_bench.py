@@ -13,15 +13,38 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import TYPICAL, synthetic_rules_dir
 from engine import Proposal, load_rules, triage
+from engine.facts import Facts, extract
 from engine.maintainer.goldens import fixture_files, load_fixtures
+from engine.models import Flag, RelatedWork
+from engine.precedent import Precedent
 from engine.registry import load_default_registry
+from engine.ruleset import RuleSet
+from engine.triage import trace
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_ROUND = 600
+
+
+@dataclass
+class _Given:
+    """A precedent source and related-work finder answering what was computed beforehand."""
+
+    answer: Precedent
+    found: tuple[list[RelatedWork], list[Flag]] | None
+
+    def precedent(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> Precedent:
+        return self.answer
+
+    def related(
+        self, proposal: Proposal, facts: Facts, home: str, lead: str | None, rs: RuleSet
+    ) -> tuple[list[RelatedWork], list[Flag]]:
+        assert self.found is not None
+        return self.found
 
 
 def interleaved(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
@@ -62,9 +85,20 @@ def main() -> None:
         f"{PER_ROUND}"
     )
 
+    # The same decision with the registry's answers given (computed once, beforehand): what is
+    # left is what those answers cost downstream (more rules fire, more evidence and flags).
+    facts = extract(proposal, base)
+    given_precedent = _Given(registry.precedent(proposal, facts, base), None)
+    first = trace(proposal, base, registry)
+    given_both = _Given(
+        given_precedent.answer,
+        (first.related, registry.related(proposal, first.facts, first.outcome.home, first.outcome.lead, base)[1]),
+    )
     cases: dict[str, Callable[[], object]] = {
         "bundled": lambda: triage(proposal, base),
         "registry": lambda: triage(proposal, base, registry),
+        "precedent given": lambda: triage(proposal, base, registry, precedent=given_precedent),
+        "both given": lambda: triage(proposal, base, given_both, precedent=given_precedent),
         **{f"+{n}": (lambda rs=rs: triage(proposal, rs)) for n, rs in more.items()},
     }
     samples = interleaved(cases, args.rounds)
@@ -77,6 +111,11 @@ def main() -> None:
     print(
         f"  with the full registry ({len(registry)} items: related work and precedent): p50 {r50:.0f} us, "
         f"p99 {p(samples['registry'], 0.99):.0f} us = {r50 / b50:.2f}x the rules-only p50 (target <= 2x)"
+    )
+    g1, g2 = (statistics.median(samples[k]) * 1e6 for k in ("precedent given", "both given"))
+    print(
+        f"    where the {r50 - b50:.0f} us go: precedent signals computed {r50 - g1:.0f} us, related work computed "
+        f"{g1 - g2:.0f} us, what the answers add downstream (rules, evidence, flags) {g2 - b50:.0f} us"
     )
     for n, rs in more.items():
         s = samples[f"+{n}"]

@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice, repeat
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -311,14 +311,15 @@ class PrecedentIndex:
             sims[i] = 0.0
         part = np.argpartition(-sims, K)[:K] if len(sims) > K else np.arange(len(sims))
         top = part[np.argsort(-sims[part], kind="stable")]
+        top_values = sims[top]
         # Python lists from here: a loop over numpy scalars costs several times one over floats.
-        top_sims: list[float] = sims[top].tolist()
+        top_sims: list[float] = top_values.tolist()
         top_list: list[int] = [i for i, si in zip(top.tolist(), top_sims) if si > 0]
         top_sims = top_sims[: len(top_list)]  # sorted by similarity: the positive ones come first
         near: dict[str, float] = {}
         owners = self.owners
         if top_list:
-            weights = sims[top[: len(top_list)]] ** POWER
+            weights = top_values[: len(top_list)] ** POWER
             total = float(weights.sum()) or 1.0
             wt: list[float] = weights.tolist()
             for i, wi in zip(top_list, wt):
@@ -358,11 +359,14 @@ class PrecedentIndex:
                 names = self._terms()
                 for r, row_order, row_pushed in zip(rows, order, pushed):
                     terms_of[model.classes[r]] = [names[col_list[j]] for j in row_order if row_pushed[j] > 0]
+        # The closest precedents of each shown SG, in one pass over the K nearest (best first).
+        nearest: dict[str, list[tuple[int, float]]] = {sg: [] for sg in shown_sgs}
+        for i, si in zip(top_list, top_sims):
+            mine = nearest.get(owners[i])
+            if mine is not None and len(mine) < SHOWN_PRECEDENTS:
+                mine.append((i, si))
         for sg in shown_sgs:
-            evs = [
-                self._shown(i, si)
-                for i, si in islice(((i, si) for i, si in zip(top_list, top_sims) if owners[i] == sg), SHOWN_PRECEDENTS)
-            ]
+            evs = [self._shown(i, si) for i, si in nearest[sg]]
             words = terms_of.get(sg)
             if words:
                 evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
