@@ -26,8 +26,7 @@ log = logging.getLogger("iotsec_triage.runtime")
 def open_registry(settings: Settings, cache: ParseCache | None = None) -> Registry:
     """The registry of existing work: IOTSEC_REGISTRY_FILE, else the bundled one."""
     path = Path(settings.registry_file) if settings.registry_file else default_registry_file()
-    items, revision = (cache or ParseCache(None)).registry_items(path)
-    return Registry(items, file=str(path), revision=revision)
+    return (cache or ParseCache(None)).registry(path)
 
 
 @dataclass(eq=False)  # compared and hashed by identity: one per app or command

@@ -1,6 +1,14 @@
 """A cache of what is slow to read and never changes for the same bytes: the parsed and
-schema-checked rule files, the registry's validated items, and the registry's fitted precedent
-index (so a command needs neither scikit-learn nor a refit when the registry has not changed).
+schema-checked rule files, the registry's validated items and its built text index, and the
+registry's fitted precedent index (so a command needs neither scikit-learn nor a refit when the
+registry has not changed).
+
+What a command pays on a hit is unpickling, so entries hold nothing that imports more than the
+decision needs: the precedent index's sparse rows are stored as their CSR arrays and come back
+as `SparseRows`, which multiplies by a vector with numpy alone (the same sums in the same order
+as scipy's CSR product, so the same floats); scipy is imported only if something else is asked
+of them (fitting a fold's classifier in a leave-one-out evaluation). Locks are stored as new,
+unlocked locks (a lock guards one process's state).
 
 Entries are keyed by a hash of the files' content (and names), the resolved directory, the
 source of the engine that reads them, and the Python version, so an entry can never be stale:
@@ -23,9 +31,12 @@ import os
 import pickle
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import numpy as np
 
 from api import __version__
 from engine.registry.index import Registry
@@ -37,17 +48,74 @@ from engine.yamlfile import MAX_FILE_BYTES
 T = TypeVar("T")
 log = logging.getLogger("iotsec_triage.cache")
 MAX_ENTRIES = 32  # old revisions are pruned beyond this, oldest first
+_LOCK = type(threading.Lock())
+
+
+class SparseRows:
+    """A CSR matrix as its three arrays: `rows @ vector` in numpy (no scipy import); anything else
+    (slicing, `.shape` of the scipy object, products with matrices) goes to the scipy matrix,
+    made on first such use."""
+
+    def __init__(
+        self, data: np.ndarray[Any, Any], indices: np.ndarray[Any, Any], indptr: np.ndarray[Any, Any], shape: Any
+    ) -> None:
+        self.data, self.indices, self.indptr = data, indices, indptr
+        self.shape = tuple(shape)
+        self._row_of: np.ndarray[Any, Any] | None = None
+        self._csr: Any = None
+
+    def __matmul__(self, other: Any) -> Any:
+        vector = np.asarray(other)
+        if vector.ndim != 1 or vector.shape[0] != self.shape[1]:
+            return self.scipy() @ other
+        if self._row_of is None:
+            self._row_of = np.repeat(np.arange(self.shape[0], dtype=np.intp), np.diff(self.indptr))
+        # Row by row, left to right, products added to 0.0 one at a time: scipy's csr_matvec sum.
+        return np.bincount(self._row_of, weights=self.data * vector[self.indices], minlength=self.shape[0])
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.scipy()[key]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # never for our own fields (unpickling, copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.scipy(), name)
+
+    def scipy(self) -> Any:
+        """The scipy CSR matrix of these arrays (imports scipy; made once)."""
+        if self._csr is None:
+            from scipy.sparse import csr_matrix
+
+            self._csr = csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+        return self._csr
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SparseRows, (self.data, self.indices, self.indptr, self.shape))
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles scipy CSR matrices as SparseRows and locks as new locks (see the module's docstring)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, _LOCK):
+            return (threading.Lock, ())
+        kind = type(obj)
+        if kind.__module__.startswith("scipy.sparse") and getattr(obj, "format", None) == "csr":
+            return (SparseRows, (obj.data, obj.indices, obj.indptr, obj.shape))
+        return NotImplemented
 
 
 @functools.cache
 def code_fingerprint() -> bytes:
-    """A hash of the engine's source: parses and indexes are only as current as the code that made them."""
+    """A hash of the engine's source and of this module: parses and indexes are only as current as
+    the code that made them."""
     import engine
 
     digest = hashlib.sha256(__version__.encode())
     root = Path(engine.__file__).resolve().parent
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(b"cache\0" + Path(__file__).read_bytes())  # how entries are stored is code too
     return digest.digest()
 
 
@@ -91,7 +159,7 @@ class ParseCache:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+                _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
             os.replace(tmp, path)  # atomic: a reader sees the old entry or the whole new one
             entries = sorted(path.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime)
             for old in entries[:-MAX_ENTRIES]:
@@ -112,17 +180,32 @@ class ParseCache:
 
     def registry_items(self, path: Path) -> tuple[list[WorkItem], str]:
         """read_items(), from the cache when the same file was read before."""
+        parts = self._registry_parts(path)
+        if parts is None:
+            return read_items(path)  # says what is wrong, located
+        return self.get_or_make("registry", parts, lambda: read_items(path), lambda _: True)
+
+    @staticmethod
+    def _registry_parts(path: Path) -> list[bytes] | None:
+        """The bytes a registry entry is keyed by, or None when read_items() must report a problem."""
         try:
             # The file and every data file beside it: a registry file may name one to import.
             beside = sorted(
                 p for p in path.parent.iterdir() if p.is_file() and p.suffix in (".yaml", ".jsonl", ".json")
             )
             if any(p.stat().st_size > MAX_FILE_BYTES for p in [path, *beside]):
-                return read_items(path)  # refused there, before anything is read whole
-            parts = [path.read_bytes()] + [p.name.encode() + b"\0" + p.read_bytes() for p in beside]
+                return None  # refused by read_items, before anything is read whole
+            return [path.read_bytes()] + [p.name.encode() + b"\0" + p.read_bytes() for p in beside]
         except OSError:
-            return read_items(path)  # says what is wrong, located
-        return self.get_or_make("registry", parts, lambda: read_items(path), lambda _: True)
+            return None
+
+    def registry(self, path: Path) -> Registry:
+        """The registry of `path` with its text index built (and its curated part's), from the cache
+        when the same files were read before."""
+        parts = self._registry_parts(path)
+        if parts is None:
+            return _indexed(path)  # says what is wrong, located
+        return self.get_or_make("registry-index", parts, lambda: _indexed(path), lambda _: True)
 
     def precedent_index(self, registry: Registry) -> PrecedentIndex:
         """The registry's fitted precedent index, from the cache when the same items were fitted before."""
@@ -132,3 +215,10 @@ class ParseCache:
         if not parts:
             return precedent_index_for(registry)  # a registry made in memory: nothing to key it by
         return self.get_or_make("precedent", parts, lambda: precedent_index_for(registry), lambda _: True)
+
+
+def _indexed(path: Path) -> Registry:
+    items, revision = read_items(path)
+    registry = Registry(items, file=str(path), revision=revision)
+    registry.curated()  # built now, so that it is cached with the rest
+    return registry

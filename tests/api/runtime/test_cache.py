@@ -133,3 +133,43 @@ def test_the_fitted_precedent_index_is_reused_for_the_same_registry(
         again.from_text("Security of smart meters", sgs).signals
         == first.from_text("Security of smart meters", sgs).signals
     )
+
+
+def test_a_cached_precedent_index_decides_alike_without_scipy(tmp_path: Path) -> None:
+    """Its rows come back as SparseRows: the same floats as scipy's product, for every item's
+    title as the query, and scipy's matrix on demand for anything else."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    from api.runtime.cache import SparseRows
+    from engine.registry import load_default_registry
+
+    registry = load_default_registry()
+    fitted = ParseCache(tmp_path / "c").precedent_index(registry)
+    cached = ParseCache(tmp_path / "c").precedent_index(registry)
+    rows = cached._rows
+    assert isinstance(rows, SparseRows) and isinstance(fitted._rows, csr_matrix)
+    sgs = ["SG17", "SG20", "SG13", "SG11"]
+    for item in registry.items:
+        cols, vals = cached.query(item.title + " " + item.description)
+        q = np.zeros(len(cached.vocab))
+        q[cols] = vals
+        assert np.array_equal(rows @ q, np.asarray(fitted._rows @ q))
+        assert cached.signals((cols, vals), sgs) == fitted.signals((cols, vals), sgs)
+    mask = np.arange(rows.shape[0]) % 2 == 0
+    assert (rows[mask] != fitted._rows[mask]).nnz == 0 and rows.nnz == fitted._rows.nnz
+
+
+def test_the_registry_comes_back_indexed_and_scores_alike(tmp_path: Path, counted: dict[str, int]) -> None:
+    from engine.registry import load_default_registry
+
+    rs = load_rules(bundled_rules_dir())
+    built = load_default_registry()
+    ParseCache(tmp_path / "c").registry(default_registry_file())
+    cached = ParseCache(tmp_path / "c").registry(default_registry_file())
+    assert counted["registry"] == 1 and cached.revision == built.revision
+    with cached._lock:  # a new lock, not the pickled state of one
+        pass
+    for item in built.items[:40]:
+        fields = {"title": item.title, "summary": item.description}
+        assert (cached.similar(fields, {}, rs) == built.similar(fields, {}, rs)).all()
