@@ -3,7 +3,8 @@
 Times, each in a fresh process: `python -c pass` (this venv's interpreter), `iotsec-triage --help`,
 and a first `iotsec-triage triage` of one small proposal (rules loaded, one decision, printed).
 Median of N runs each (default 7, at most 50; one unmeasured run of each first, so that bytecode
-caches are warm), interleaved so that machine noise falls on all three alike.
+caches, the parse cache and the decision log's database exist), interleaved so that machine noise
+falls on all three alike.
 Prints figures; never asserts timings. Run: python -m bench.cli_bench [N]
 
 Targets (not yet met): --help <= 8x and a first decision <= 25x `python -c pass`.
@@ -52,6 +53,9 @@ def main() -> None:
         proposal = Path(tmp) / "proposal.json"
         proposal.write_text(json.dumps(SMALL), encoding="utf-8")
         env = {**os.environ, "IOTSEC_DATA_DIR": str(Path(tmp) / "data")}  # nothing written into the checkout
+        # As a user's machine runs it: bytecode written on the warm-up run and read after (a pip install
+        # compiles it anyway); with PYTHONDONTWRITEBYTECODE set every run would compile the project again.
+        dropped = env.pop("PYTHONDONTWRITEBYTECODE", None) is not None
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
             "iotsec-triage --help": [cli(), "--help"],
@@ -66,6 +70,8 @@ def main() -> None:
     medians = {name: statistics.median(t) for name, t in times.items()}
     base = medians["python -c pass"]
     print(f"Python {sys.version.split()[0]} ({sys.executable}); median of {runs} runs each")
+    if dropped:
+        print("(PYTHONDONTWRITEBYTECODE unset for the commands measured: their bytecode caches are used)")
     targets = {"iotsec-triage --help": 8, "iotsec-triage triage (first decision)": 25}
     for name, median in medians.items():
         target = f"  (target <= {targets[name]}x)" if name in targets else ""

@@ -13,6 +13,7 @@ import importlib
 import click
 
 from api import __version__
+from api.cli import startup
 
 # name -> (module, attribute, the one-line help `--help` shows without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -55,3 +56,13 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="iotsec-triage")
 def main() -> None:
     """Recommend the home of proposed IoT-security work items (SG17, SG20, joint, other SG)."""
+
+
+def run() -> None:
+    """The console script (and `python -m api.cli`): main() with the collector paused for start-up
+    (api/cli/startup.py says why and when it resumes)."""
+    startup.pause()
+    try:
+        main()
+    finally:
+        startup.finish()

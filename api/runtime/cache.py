@@ -7,8 +7,9 @@ What a command pays on a hit is unpickling, so entries hold nothing that imports
 decision needs: the precedent index's sparse rows are stored as their CSR arrays and come back
 as `SparseRows`, which multiplies by a vector with numpy alone (the same sums in the same order
 as scipy's CSR product, so the same floats); scipy is imported only if something else is asked
-of them (fitting a fold's classifier in a leave-one-out evaluation). Locks are stored as new,
-unlocked locks (a lock guards one process's state).
+of them (fitting a fold's classifier in a leave-one-out evaluation). Large float arrays that are
+mostly zeros (the registry's term matrices) are stored by their non-zeros and made whole again on
+loading. Locks are stored as new, unlocked locks (a lock guards one process's state).
 
 Entries are keyed by a hash of the files' content (and names), the resolved directory, the
 source of the engine that reads them, and the Python version, so an entry can never be stale:
@@ -49,6 +50,7 @@ T = TypeVar("T")
 log = logging.getLogger("iotsec_triage.cache")
 MAX_ENTRIES = 32  # old revisions are pruned beyond this, oldest first
 _LOCK = type(threading.Lock())
+SPARSE_MIN_SIZE = 65_536  # float arrays this large, mostly zeros, are stored by their non-zeros
 
 
 class SparseRows:
@@ -100,9 +102,22 @@ class _Pickler(pickle.Pickler):
         if isinstance(obj, _LOCK):
             return (threading.Lock, ())
         kind = type(obj)
+        if kind is np.ndarray and obj.size >= SPARSE_MIN_SIZE and obj.dtype.kind == "f":
+            flat = np.flatnonzero(obj)
+            if len(flat) * 4 < obj.size:  # mostly zeros (a term matrix): its non-zeros and where they are
+                return (_dense, (obj.shape, obj.dtype.str, flat, obj.ravel()[flat]))
         if kind.__module__.startswith("scipy.sparse") and getattr(obj, "format", None) == "csr":
             return (SparseRows, (obj.data, obj.indices, obj.indptr, obj.shape))
         return NotImplemented
+
+
+def _dense(
+    shape: tuple[int, ...], dtype: str, flat: np.ndarray[Any, Any], values: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """A mostly-zero array stored by its non-zeros, as it was (the same values, in C order)."""
+    out = np.zeros(shape, dtype=np.dtype(dtype))
+    out.ravel()[flat] = values
+    return out
 
 
 @functools.cache
