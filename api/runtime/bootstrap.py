@@ -108,7 +108,12 @@ def build(
     reg = open_registry(settings, cache)
     # Cited Recommendations the registry holds take their owner from it, with or without related
     # work: --no-registry (registry=false) turns off related work, not what is known of owners.
-    holder = RuleHolder(rules_dir or settings.resolved_rules_dir(), known_owners=reg.owners, parse=cache.parse_rules)
+    holder = RuleHolder(
+        rules_dir or settings.resolved_rules_dir(),
+        known_owners=reg.owners,
+        parse=cache.parse_rules,
+        compile=cache.rule_set,
+    )
     holder.load()
     # Precedent (the nearest existing items and a classifier fitted on them) rides on the registry:
     # every door that triages with the registry gets its signals; without it they are 0.

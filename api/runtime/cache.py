@@ -25,14 +25,17 @@ trusted as the installed code (it is the user's own, created 0700).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import json
 import logging
 import os
 import pickle
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,10 +43,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from api import __version__
+from engine import adapter
 from engine.registry.index import Registry
 from engine.registry.items import WorkItem, read_items
 from engine.registry.precedent import PrecedentIndex
-from engine.ruleset import Parsed, parse_directory, rule_files
+from engine.ruleset import Parsed, RuleSet, layers, load_rules, parse_directory, rule_files, to_condition
 from engine.yamlfile import MAX_FILE_BYTES
 
 T = TypeVar("T")
@@ -184,14 +188,47 @@ class ParseCache:
 
     def parse_rules(self, directory: Path) -> Parsed:
         """parse_directory(), from the cache when the same files were parsed before."""
+        parts = self._rule_parts(directory)
+        if parts is None:
+            return parse_directory(directory)
+        return self.get_or_make("rules", parts, lambda: parse_directory(directory), lambda p: not p.issues)
+
+    @staticmethod
+    def _rule_parts(directory: Path) -> list[bytes] | None:
+        """The bytes a rules entry is keyed by, or None when parse_directory() must report a problem."""
         try:
             files = rule_files(directory)
             if any(p.stat().st_size > MAX_FILE_BYTES for p in files):
-                return parse_directory(directory)  # refused there, before anything is read whole
-            parts = [str(directory.resolve()).encode()] + [p.name.encode() + b"\0" + p.read_bytes() for p in files]
+                return None  # refused there, before anything is read whole
+            return [str(directory.resolve()).encode()] + [p.name.encode() + b"\0" + p.read_bytes() for p in files]
         except Exception:  # noqa: BLE001 - unreadable or a link out: let parse_directory report it
-            return parse_directory(directory)
-        return self.get_or_make("rules", parts, lambda: parse_directory(directory), lambda p: not p.issues)
+            return None
+
+    def rule_set(self, directory: Path, known_owners: dict[str, str]) -> RuleSet:
+        """load_rules(), compiled once per content: a hit skips the checks and the matchers' build,
+        and only registers the durable rulesets again (their state cannot be stored) from the
+        conditions stored with the rule set, proved to run as on a first load. A rule set that does
+        not load is never stored: it is loaded again, and reported with its locations."""
+        parts = self._rule_parts(directory) if self.directory is not None else None
+        if parts is None:
+            return load_rules(directory, known_owners, parsed=self.parse_rules(directory))
+        # The owners feed the rules' citations; file names are shown relative to the working directory.
+        parts += [json.dumps(sorted(known_owners.items())).encode(), str(Path.cwd()).encode()]
+        assert self.directory is not None
+        path = self.directory / self._key("ruleset", parts)
+        try:
+            with open(path, "rb") as f:
+                stored: _CompiledRules = pickle.load(f)
+            revived = stored.revive()
+            if revived is not None:
+                return revived
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign entry: load the files again
+            log.info("cache entry %s not used: %s", path.name, type(exc).__name__)
+        rs = load_rules(directory, known_owners, parsed=self.parse_rules(directory))
+        self._store(path, _CompiledRules.of(rs))
+        return rs
 
     def registry_items(self, path: Path) -> tuple[list[WorkItem], str]:
         """read_items(), from the cache when the same file was read before."""
@@ -237,3 +274,28 @@ def _indexed(path: Path) -> Registry:
     registry = Registry(items, file=str(path), revision=revision)
     registry.curated()  # built now, so that it is cached with the rest
     return registry
+
+
+@dataclasses.dataclass
+class _CompiledRules:
+    """A loaded rule set without its durable rulesets, and what registers them again."""
+
+    rules: RuleSet  # host=None
+    conditions: list[adapter.Condition]
+    shard_size: int
+    title_level: int
+
+    @classmethod
+    def of(cls, rs: RuleSet) -> _CompiledRules:
+        layer_of, _ = layers(rs.rules, rs.produced)
+        conditions = [to_condition(r, layer_of[r.id]) for r in rs.rules.values() if r.definition.enabled]
+        hostless = dataclasses.replace(rs, host=None)  # type: ignore[arg-type]
+        return cls(hostless, conditions, rs.catalogue.limits.shard_size, rs.catalogue.fields.get("title", 3))
+
+    def revive(self) -> RuleSet | None:
+        """The rule set with its durable rulesets registered now; None when they do not run as proved."""
+        host = adapter.build_host(self.conditions, self.shard_size, self.title_level, self.rules.revision[:8])
+        if adapter.prove(host, self.conditions, self.title_level):
+            host.close()
+            return None
+        return dataclasses.replace(self.rules, host=host, loaded_at=time.time())
