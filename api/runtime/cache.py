@@ -8,8 +8,8 @@ decision needs: the precedent index's sparse rows are stored as their CSR arrays
 as `SparseRows`, which multiplies by a vector with numpy alone (the same sums in the same order
 as scipy's CSR product, so the same floats); scipy is imported only if something else is asked
 of them (fitting a fold's classifier in a leave-one-out evaluation). Large float arrays that are
-mostly zeros (the registry's term matrices) are stored by their non-zeros and made whole again on
-loading. Locks are stored as new, unlocked locks (a lock guards one process's state).
+mostly zeros (the registry's term matrices) are stored by their non-zeros and made whole again
+when first read (`MostlyZeros`). Locks are stored as new, unlocked locks (a lock guards one process's state).
 
 Entries are keyed by a hash of the files' content (and names), the resolved directory, the
 source of the engine that reads them, and the Python version, so an entry can never be stale:
@@ -109,19 +109,61 @@ class _Pickler(pickle.Pickler):
         if kind is np.ndarray and obj.size >= SPARSE_MIN_SIZE and obj.dtype.kind == "f":
             flat = np.flatnonzero(obj)
             if len(flat) * 4 < obj.size:  # mostly zeros (a term matrix): its non-zeros and where they are
-                return (_dense, (obj.shape, obj.dtype.str, flat, obj.ravel()[flat]))
+                return (MostlyZeros, (obj.shape, obj.dtype.str, flat, obj.ravel()[flat]))
         if kind.__module__.startswith("scipy.sparse") and getattr(obj, "format", None) == "csr":
             return (SparseRows, (obj.data, obj.indices, obj.indptr, obj.shape))
         return NotImplemented
 
 
-def _dense(
-    shape: tuple[int, ...], dtype: str, flat: np.ndarray[Any, Any], values: np.ndarray[Any, Any]
-) -> np.ndarray[Any, Any]:
-    """A mostly-zero array stored by its non-zeros, as it was (the same values, in C order)."""
-    out = np.zeros(shape, dtype=np.dtype(dtype))
-    out.ravel()[flat] = values
-    return out
+class MostlyZeros:
+    """A mostly-zero array stored by its non-zeros, made whole (the same values, in C order) when
+    something first reads it: a registry's term matrix that a command never queries (related work
+    reads the curated items' one) is never built. Reads go to the whole array."""
+
+    def __init__(
+        self, shape: tuple[int, ...], dtype: str, flat: np.ndarray[Any, Any], values: np.ndarray[Any, Any]
+    ) -> None:
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self._parts: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = (flat, values)
+        self._whole: np.ndarray[Any, Any] | None = None
+
+    def whole(self) -> np.ndarray[Any, Any]:
+        """The array itself (made once)."""
+        if self._whole is None:
+            assert self._parts is not None
+            flat, values = self._parts
+            out = np.zeros(self.shape, dtype=self.dtype)
+            out.ravel()[flat] = values
+            self._whole, self._parts = out, None
+        return self._whole
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
+        return self.whole() if dtype is None else self.whole().astype(dtype)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.whole()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.whole()[key] = value
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __matmul__(self, other: Any) -> Any:
+        return self.whole() @ other
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return other @ self.whole()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # never for our own fields (unpickling, copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.whole(), name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        whole = self.whole()
+        flat = np.flatnonzero(whole)
+        return (MostlyZeros, (self.shape, self.dtype.str, flat, whole.ravel()[flat]))
 
 
 @functools.cache

@@ -170,6 +170,12 @@ def test_the_registry_comes_back_indexed_and_scores_alike(tmp_path: Path, counte
     assert counted["registry"] == 1 and cached.revision == built.revision
     with cached._lock:  # a new lock, not the pickled state of one
         pass
+    import numpy as np
+
+    from api.runtime.cache import MostlyZeros
+
+    assert isinstance(cached._matrix, MostlyZeros) and cached._matrix._whole is None  # made when first read
+    assert np.array_equal(np.asarray(cached._matrix), built._matrix) and cached._matrix.shape == built._matrix.shape
     for item in built.items[:40]:
         fields = {"title": item.title, "summary": item.description}
         assert (cached.similar(fields, {}, rs) == built.similar(fields, {}, rs)).all()
