@@ -9,6 +9,7 @@ not before: `--help` and each command pay only for what they use. Exit codes: 0 
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -60,8 +61,10 @@ def main() -> None:
 
 def run() -> None:
     """The console script (and `python -m api.cli`): main() with the collector paused for start-up
-    (api/cli/startup.py says why and when it resumes)."""
+    and no pydantic plugins looked for (api/cli/startup.py says why, and when collection resumes)."""
     startup.pause()
+    if sys.argv[1:2] != ["serve"]:  # the service, and the workers it starts, keep pydantic's plugins
+        startup.without_pydantic_plugins()
     try:
         main()
     finally:

@@ -1,4 +1,5 @@
-"""The collector during a command's start-up (stdlib only: the group imports it for --help).
+"""What the console script changes for a command's start-up (stdlib only: the group imports it
+for --help): the collector, and pydantic's plugin discovery.
 
 Start-up makes some 100,000 objects that live as long as the process (modules, the rule set, the
 registry and its indexes) and next to no garbage cycles, and CPython's collector walks all of
@@ -12,6 +13,7 @@ not pause (tests, an embedding program) is left as it is.
 from __future__ import annotations
 
 import gc
+import os
 
 _paused = False
 
@@ -36,3 +38,11 @@ def resume() -> None:
 def finish() -> None:
     """The process is about to end: its last collection need not walk what lives to the end."""
     gc.freeze()
+
+
+def without_pydantic_plugins() -> None:
+    """A command loads no pydantic plugins: finding them reads the entry points of every installed
+    distribution when the first model is defined (about as long as a bare interpreter start).
+    PYDANTIC_DISABLE_PLUGINS set by the user (empty: load them) is left as it is; `serve` keeps
+    them (api.cli.run)."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
