@@ -61,10 +61,12 @@ def main() -> None:
 
 def run() -> None:
     """The console script (and `python -m api.cli`): main() with the collector paused for start-up
-    and no pydantic plugins looked for (api/cli/startup.py says why, and when collection resumes)."""
+    and, but for `serve`, no pydantic plugins looked for and one OpenBLAS thread (api/cli/startup.py
+    says why, and when collection resumes)."""
     startup.pause()
-    if sys.argv[1:2] != ["serve"]:  # the service, and the workers it starts, keep pydantic's plugins
+    if sys.argv[1:2] != ["serve"]:  # the service, and the workers it starts, keep their defaults
         startup.without_pydantic_plugins()
+        startup.single_threaded_blas()
     try:
         main()
     finally:

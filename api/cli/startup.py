@@ -1,5 +1,5 @@
 """What the console script changes for a command's start-up (stdlib only: the group imports it
-for --help): the collector, and pydantic's plugin discovery.
+for --help): the collector, pydantic's plugin discovery and OpenBLAS's threads.
 
 Start-up makes some 100,000 objects that live as long as the process (modules, the rule set, the
 registry and its indexes) and next to no garbage cycles, and CPython's collector walks all of
@@ -46,3 +46,10 @@ def without_pydantic_plugins() -> None:
     PYDANTIC_DISABLE_PLUGINS set by the user (empty: load them) is left as it is; `serve` keeps
     them (api.cli.run)."""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
+def single_threaded_blas() -> None:
+    """numpy's OpenBLAS starts one spinning thread per core when it is imported; a command's products
+    are vectors against matrices of a few thousand rows, where threads only take the cores from the
+    interpreter. OPENBLAS_NUM_THREADS set by the user is left as it is."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -84,3 +84,39 @@ def test_a_triage_that_logs_into_a_current_database_imports_no_alembic(command) 
     code, loaded = command("triage", "PROPOSAL")
     assert code == 0 and "sqlalchemy" in loaded  # it does log, by default
     assert not loaded & {"alembic", "mako", "sklearn", "scipy", "fastapi"}
+
+
+def test_the_collector_paused_for_start_up_resumes_with_start_up_frozen() -> None:
+    import gc
+
+    from api.cli import startup
+
+    assert gc.isenabled()
+    startup.resume()  # nothing paused it: left as it is
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    try:
+        startup.pause()
+        assert not gc.isenabled()
+        startup.resume()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_the_console_script_keeps_what_the_user_set() -> None:
+    from api.cli import startup
+
+    saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "PYDANTIC_DISABLE_PLUGINS")}
+    try:
+        os.environ["OPENBLAS_NUM_THREADS"] = "4"
+        os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
+        startup.single_threaded_blas()
+        startup.without_pydantic_plugins()
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "4" and os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
