@@ -34,7 +34,7 @@ import numpy as np
 from engine.facts import Ev
 from engine.lexicon import SEPARATOR
 from engine.precedent import MODEL, NEAR, PREC, Precedent
-from engine.registry.text import prepared_tokens, tokens
+from engine.registry.text import folded, term, tokens
 from engine.vocabulary import FIELDS
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ SHOWN_TERMS = 5
 SHOWN_SGS = 3
 ALPHA = 1e-5  # regularisation of the classifier
 FOLDS = 10  # leave-one-out: classifiers fitted without each tenth of the items
+STOP, _UNKNOWN = -2, -1  # word columns of a stop word and of a term no item has
+_WORDS_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,13 @@ class _Model:
     classes: list[str]
     coef: np.ndarray[Any, Any]  # classes x vocabulary
     intercept: np.ndarray[Any, Any]
+    _by_term: np.ndarray[Any, Any] | None = None  # vocabulary x classes: a query's terms are a few rows
+
+    def columns(self, cols: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """coef[:, cols], gathered from the transposed copy (a row per term, not a line per term and class)."""
+        if self._by_term is None:
+            self._by_term = np.ascontiguousarray(self.coef.T)
+        return np.ascontiguousarray(self._by_term[cols].T)
 
 
 def base_number(rec_id: str) -> str:
@@ -164,13 +173,21 @@ class PrecedentIndex:
     def query_facts(self, facts: Facts) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """query() of a proposal from the text its facts were drawn from (already normalised):
         the title counted TITLE_REPEAT times, each field's first MAX_TEXT characters."""
-        found: list[int] = []
+        # One array for the whole proposal: each field's words as columns (UNKNOWN for a word no
+        # item has, STOP for a stop word), fields apart by an UNKNOWN, so that no pair spans two.
+        cols_of = self._word_columns()
+        get = cols_of.get
+        ids: list[int | None] = []
         for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
             if len(segment) > MAX_TEXT:
                 segment = segment[: segment.rfind(" ", 0, MAX_TEXT) + 1]
-            ids = self._known(prepared_tokens(segment, facts.prepared))
-            found += ids * (TITLE_REPEAT if fname == "title" else 1)
-        return self._weights(found)
+            words = folded(facts.prepared, segment)
+            found = list(map(get, words))
+            if None in found:
+                found = [self._word_column(w) if c is None else c for c, w in zip(found, words)]
+            found.append(_UNKNOWN)
+            ids += found * (TITLE_REPEAT if fname == "title" else 1)
+        return self._weights_of(np.array(ids, dtype=np.intp))
 
     def query_words(self, fields: list[list[str]]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(columns, unit weights) of the known words and word pairs of each field's words."""
@@ -211,6 +228,59 @@ class PrecedentIndex:
         v = (1 + np.log(tf)) * self.idf[cols]
         return cols, v / (math.sqrt(float(v @ v)) or 1.0)
 
+    _cols_of_word: dict[str, int] | None = None
+    _pair_keys: np.ndarray[Any, Any] | None = None
+    _pair_cols: np.ndarray[Any, Any] | None = None
+
+    def _word_columns(self) -> dict[str, int]:
+        """Column of each folded word seen so far (STOP for a stop word, UNKNOWN for a term no
+        item has): a proposal's words cost one dictionary look-up each."""
+        if self._cols_of_word is None:
+            self._cols_of_word = {}
+        return self._cols_of_word
+
+    def _word_column(self, word: str) -> int:
+        counted = term(word)
+        col = STOP if not counted else self.vocab.get(counted, _UNKNOWN)
+        known = self._word_columns()
+        if len(known) < _WORDS_KEPT:
+            known[word] = col
+        return col
+
+    def _pair_arrays(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """The known word pairs as sorted keys (a * len(vocab) + b) and their columns."""
+        if self._pair_keys is None or self._pair_cols is None:
+            pairs = sorted(self._pair_index().items())
+            self._pair_cols = np.array([j for _, j in pairs], dtype=np.intp)
+            self._pair_keys = np.array([k for k, _ in pairs], dtype=np.int64)
+        return self._pair_keys, self._pair_cols
+
+    def _weights_of(self, ids: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """_weights() of a run of word columns (STOP dropped; a pair is two neighbouring known words)."""
+        ids = ids[ids != STOP]
+        known = ids >= 0
+        both = known[:-1] & known[1:]
+        keys, pair_cols = self._pair_arrays()
+        found = ids[known]
+        if len(keys) and both.any():
+            wanted = ids[:-1][both] * len(self.vocab) + ids[1:][both]
+            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            found = np.concatenate([found, pair_cols[at[keys[at] == wanted]]])
+        if not len(found):
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        # np.unique(found, return_counts=True) without its overhead: sorted, then run lengths.
+        found = np.sort(found)
+        first = np.empty(len(found), dtype=bool)
+        first[0] = True
+        np.not_equal(found[1:], found[:-1], out=first[1:])
+        cols = found[first]
+        starts = np.flatnonzero(first)
+        tf = np.empty(len(starts), dtype=np.intp)
+        tf[:-1] = starts[1:] - starts[:-1]
+        tf[-1] = len(found) - starts[-1]
+        v = (1 + np.log(tf)) * self.idf[cols]
+        return cols, v / (math.sqrt(float(v @ v)) or 1.0)
+
     def precedent(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> Precedent:
         return self.signals(self.query_facts(facts), rs.catalogue.study_groups)
 
@@ -236,66 +306,98 @@ class PrecedentIndex:
         evidence: dict[str, list[Ev]] = {}
         if not len(cols):
             return Precedent(signals, evidence)
-        # One sparse matrix-vector product over the items' rows (titles are short: few non-zeros).
-        q = np.zeros(len(self.vocab))
-        q[cols] = vals
-        sims = np.asarray(self._rows @ q)
+        sims = self._similarities(cols, vals)
         for i in leave_out:
             sims[i] = 0.0
         part = np.argpartition(-sims, K)[:K] if len(sims) > K else np.arange(len(sims))
         top = part[np.argsort(-sims[part], kind="stable")]
-        top = top[sims[top] > 0]
+        # Python lists from here: a loop over numpy scalars costs several times one over floats.
+        top_sims: list[float] = sims[top].tolist()
+        top_list: list[int] = [i for i, si in zip(top.tolist(), top_sims) if si > 0]
+        top_sims = top_sims[: len(top_list)]  # sorted by similarity: the positive ones come first
         near: dict[str, float] = {}
         owners = self.owners
-        # Python lists from here: a loop over numpy scalars costs several times one over floats.
-        top_list: list[int] = top.tolist()
-        top_sims: list[float] = sims[top].tolist()
         if top_list:
-            wt = sims[top] ** POWER
-            total = float(wt.sum()) or 1.0
-            for i, wi in zip(top_list, wt.tolist()):
+            weights = sims[top[: len(top_list)]] ** POWER
+            total = float(weights.sum()) or 1.0
+            wt: list[float] = weights.tolist()
+            for i, wi in zip(top_list, wt):
                 near[owners[i]] = near.get(owners[i], 0.0) + wi / total
             signals["near_top"] = round(100 * top_sims[0])
             evidence["near_top"] = [self._shown(top_list[0], top_sims[0])]
         model = self.fold_model(fold) if fold is not None else self.model
         probs: dict[str, float] = {}
+        coefs: np.ndarray[Any, Any] | None = None
         if model is not None:
-            z = model.coef[:, cols] @ vals + model.intercept
+            coefs = model.columns(cols)
+            z = coefs @ vals + model.intercept
             p = 1.0 / (1.0 + np.exp(-z))  # one-vs-rest, normalised as scikit-learn's predict_proba
             p = p / (p.sum() or 1.0)
             probs = dict(zip(model.classes, p.tolist()))
         prec = {sg: (near.get(sg, 0.0) + probs.get(sg, near.get(sg, 0.0))) / 2 for sg in {*near, *probs}}
-        for sg in known:
-            s = sg.lower()
-            for prefix, values in ((NEAR, near), (MODEL, probs), (PREC, prec)):
-                v = round(100 * values.get(sg, 0.0))
-                if v:
-                    signals[prefix + s] = v
+        for prefix, values in ((NEAR, near), (MODEL, probs), (PREC, prec)):
+            for sg, x in values.items():
+                if sg in known:
+                    v = round(100 * x)
+                    if v:
+                        signals[prefix + sg.lower()] = v
         ranked = sorted((round(100 * v) for sg, v in prec.items() if sg in known), reverse=True)
         if ranked:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
         # Evidence for the few Study Groups existing work points to most (the ones a rule may read high).
-        for sg in sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]:
+        shown_sgs = sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]
+        terms_of: dict[str, list[str]] = {}
+        if model is not None and coefs is not None:
+            # The classifier terms that pushed each shown SG most: every SG's row in one array pass.
+            rows = [model.classes.index(sg) for sg in shown_sgs if sg in model.classes]
+            if rows:
+                contrib = coefs[rows] * vals
+                order: list[list[int]] = np.argsort(-contrib, axis=1)[:, :SHOWN_TERMS].tolist()
+                pushed: list[list[float]] = contrib.tolist()
+                col_list: list[int] = cols.tolist()
+                names = self._terms()
+                for r, row_order, row_pushed in zip(rows, order, pushed):
+                    terms_of[model.classes[r]] = [names[col_list[j]] for j in row_order if row_pushed[j] > 0]
+        for sg in shown_sgs:
             evs = [
                 self._shown(i, si)
                 for i, si in islice(((i, si) for i, si in zip(top_list, top_sims) if owners[i] == sg), SHOWN_PRECEDENTS)
             ]
-            if model is not None and sg in model.classes:
-                ci = model.classes.index(sg)
-                contrib = model.coef[ci, cols] * vals
-                order = np.argsort(-contrib)[:SHOWN_TERMS]
-                names = self._terms()
-                words = [names[cols[j]] for j in order.tolist() if contrib[j] > 0]
-                if words:
-                    evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
+            words = terms_of.get(sg)
+            if words:
+                evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
             if evs:
                 for prefix in (NEAR, MODEL, PREC):
                     evidence[prefix + sg.lower()] = evs
         return Precedent(signals, evidence)
 
+    _postings: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
+
+    def _similarities(self, cols: np.ndarray[Any, Any], vals: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Cosine of a query (sorted columns, unit weights) with every item, from the postings of
+        its columns only (an inverted index: the items holding each term), summed per item in
+        column order: the same figures as the items' rows times the query vector."""
+        if self._postings is None:
+            by_col = self._rows.tocsc()
+            by_col.sort_indices()
+            self._postings = (
+                np.asarray(by_col.indptr, dtype=np.intp),
+                np.asarray(by_col.indices, dtype=np.intp),
+                np.asarray(by_col.data, dtype=float),
+            )
+        ptr, item_of, weight_of = self._postings
+        starts = ptr[cols]
+        counts = ptr[cols + 1] - starts
+        ends = np.cumsum(counts)
+        at = np.arange(int(ends[-1])) + np.repeat(starts - (ends - counts), counts)
+        return np.bincount(item_of[at], weights=weight_of[at] * np.repeat(vals, counts), minlength=len(self.items))
+
+    _labels: list[str] | None = None
+
     def _shown(self, i: int, sim: float) -> Ev:
-        it = self.items[i]
-        return Ev("registry", f"{it.id} {it.title} ({it.study_group}, {sim:.2f})", "precedent")
+        if self._labels is None:
+            self._labels = [f"{it.id} {it.title} ({it.study_group}, " for it in self.items]
+        return Ev("registry", f"{self._labels[i]}{sim:.2f})", "precedent")
 
     _names: list[str] | None = None
     _editions: dict[str, list[int]] | None = None

@@ -85,7 +85,7 @@ _TERM_CACHE: dict[str, str] = {}
 _TERM_CACHE_MAX = 100_000
 
 
-def _term(word: str) -> str:
+def term(word: str) -> str:
     """The counted form of a word ('' for a stop word), memoised: proposals repeat their vocabulary."""
     term = _TERM_CACHE.get(word)
     if term is None:
@@ -97,7 +97,7 @@ def _term(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The words BM25 counts: normalised, stop words dropped, plurals folded."""
-    terms = [_term(word) for word in words(text)]
+    terms = [term(word) for word in words(text)]
     return [t for t in terms if t]
 
 
@@ -105,9 +105,9 @@ def prepared_tokens(low: str, prepared: str | None = None) -> list[str]:
     """tokens() of text already prepared by the lexicon (lower case, single spaces, padded);
     `prepared` is the whole text it was cut from, when shared (see folded)."""
     words = fold_words(low) if prepared is None else folded(prepared, low)
-    terms = list(map(_TERM_CACHE.get, words))  # mapped in C; only words never seen go through _term()
+    terms = list(map(_TERM_CACHE.get, words))  # mapped in C; only words never seen go through term()
     if None in terms:
-        terms = [_term(w) if t is None else t for t, w in zip(terms, words)]
+        terms = [term(w) if t is None else t for t, w in zip(terms, words)]
     return [t for t in terms if t]
 
 
@@ -140,8 +140,8 @@ def weighted_terms(texts: list[tuple[str, int]]) -> dict[str, int]:
 
 def term_counts(bag: list[str]) -> dict[str, int]:
     """How often each term occurs in a bag of words: the query's hot path, so the words are
-    mapped and counted in C, and only words never seen before go through _term()."""
+    mapped and counted in C, and only words never seen before go through term()."""
     terms = list(map(_TERM_CACHE.get, bag))
     if None in terms:
-        terms = [_term(w) if t is None else t for t, w in zip(terms, bag)]
+        terms = [term(w) if t is None else t for t, w in zip(terms, bag)]
     return Counter(filter(None, terms))
