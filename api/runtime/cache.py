@@ -308,7 +308,15 @@ class ParseCache:
         parts = [b"precedent", registry.revision.encode()] if registry.revision else []
         if not parts:
             return precedent_index_for(registry)  # a registry made in memory: nothing to key it by
-        return self.get_or_make("precedent", parts, lambda: precedent_index_for(registry), lambda _: True)
+        return self.get_or_make("precedent", parts, lambda: _queried(precedent_index_for(registry)), lambda _: True)
+
+
+def _queried(index: PrecedentIndex) -> PrecedentIndex:
+    """The index after one query: what its first query builds (its postings, its word pairs) is
+    stored with it, so that a command's first decision neither builds it nor needs scipy for it."""
+    if index.items:
+        index.from_text(index.items[0].title, sorted(set(index.owners)))
+    return index
 
 
 def _indexed(path: Path) -> Registry:
