@@ -15,6 +15,10 @@ directory, group commit), then the same with the log off (IOTSEC_LOG_DECISIONS=f
 A last endpoint validates and answers one fixed decision through the same response path: the
 difference between it and /v1/triage is the time spent deciding.
 
+Beside each figure, the server's CPU time per request (user + system, every thread of the server
+process, read from /proc on Linux): on a machine shared with other work, requests/s move with the
+neighbours' load, CPU per request much less. Its ratios are printed too.
+
 Run: .venv/bin/python -m bench.http_bench [--seconds 8]
 """
 
@@ -38,6 +42,9 @@ from bench.common import TYPICAL
 ROOT = Path(__file__).resolve().parent.parent
 
 CONNECTIONS = 32
+# One counter for the whole run (warm-up included): every request of the run carries a title of
+# its own, so that with the log on no measured request finds a row a warm-up request stored.
+_TITLES = iter(range(10**9))
 
 
 def free_port() -> int:
@@ -95,7 +102,7 @@ async def _raw_load(url: str, body: bytes, seconds: int) -> tuple[float, int]:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     template = json.loads(body)
-    counter = iter(range(10**9))
+    counter = _TITLES
     done = errors = 0
     stop = time.perf_counter() + seconds
 
@@ -134,12 +141,31 @@ def load(url: str, body: bytes, seconds: int) -> tuple[float, int]:
     return asyncio.run(_raw_load(url, body, seconds))
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (every thread), or None where /proc is not."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, url: str, body: bytes, seconds: int) -> tuple[float, int, float | None]:
+    """(requests/s, errors, server CPU microseconds per request or None)."""
+    before, start = cpu_seconds(pid), time.perf_counter()
+    rps, errors = load(url, body, seconds)
+    after, elapsed = cpu_seconds(pid), time.perf_counter() - start
+    if before is None or after is None or rps <= 0:
+        return rps, errors, None
+    return rps, errors, 1e6 * (after - before) / (rps * elapsed)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
     body = json.dumps(TYPICAL).encode()
-    figures: dict[str, tuple[float, int]] = {}
+    figures: dict[str, tuple[float, int, float | None]] = {}
     for log_on in (True, False):
         port = free_port()
         with tempfile.TemporaryDirectory() as data_dir:
@@ -149,12 +175,12 @@ def main() -> None:
                 load(base + "/v1/triage", body, 2)  # warm-up
                 tag = "on" if log_on else "off"
                 if log_on:
-                    figures["validate"] = load(base + "/_bench/validate", body, args.seconds)
-                    figures["lane"] = load(base + "/_bench/lane", body, args.seconds)
-                figures[f"triage_{tag}"] = load(base + "/v1/triage", body, args.seconds)
+                    figures["validate"] = measured(proc.pid, base + "/_bench/validate", body, args.seconds)
+                    figures["lane"] = measured(proc.pid, base + "/_bench/lane", body, args.seconds)
+                figures[f"triage_{tag}"] = measured(proc.pid, base + "/v1/triage", body, args.seconds)
                 if not log_on:
-                    figures["rules_off"] = load(base + "/v1/triage?registry=false", body, args.seconds)
-                    figures["answer"] = load(base + "/_bench/answer", body, args.seconds)
+                    figures["rules_off"] = measured(proc.pid, base + "/v1/triage?registry=false", body, args.seconds)
+                    figures["answer"] = measured(proc.pid, base + "/_bench/answer", body, args.seconds)
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(15)
@@ -164,11 +190,16 @@ def main() -> None:
         "proposal (a new title each request)"
     )
 
+    lane_cpu = figures["lane"][2]
+
     def line(name: str, key: str) -> None:
-        rps, err = figures[key]
+        rps, err, cpu = figures[key]
+        cpu_text = (
+            "" if cpu is None or lane_cpu is None else f"; server CPU {cpu:>6,.0f} us/request ({lane_cpu / cpu:.2f})"
+        )
         print(
             f"{name:<44}{rps:>8,.0f} requests/s = {1e6 / rps:>6,.0f} us ({err} errors)  "
-            f"{rps / lane:.2f} of the bare lane endpoint, {rps / validate:.2f} of the bare async one"
+            f"{rps / lane:.2f} of the bare lane endpoint, {rps / validate:.2f} of the bare async one{cpu_text}"
         )
 
     line("bare validating endpoint, async", "validate")
@@ -178,6 +209,12 @@ def main() -> None:
     line("/v1/triage?registry=false, log off", "rules_off")
     line("a fixed decision answered, log off", "answer")
     on = figures["triage_on"][0]
+    on_cpu = figures["triage_on"][2]
+    if on_cpu is not None and lane_cpu is not None:
+        print(
+            f"server CPU per request: default configuration {on_cpu:,.0f} us against {lane_cpu:,.0f} us for the "
+            f"bare lane endpoint ({lane_cpu / on_cpu:.2f}); log off {figures['triage_off'][2] or 0:,.0f} us"
+        )
     print(
         f"ratio (target >= 0.50): default configuration {on / lane:.2f} of the bare endpoint served identically "
         f"(via the lane); {on / validate:.2f} of the async bare endpoint; log on / log off "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,15 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _migrate_lock = threading.Lock()
 
 
+class RawJson(str):
+    """JSON text serialised already (by pydantic, once): a JSON column stores it as it is, not
+    dumped again. Any other value is dumped with json.dumps, as SQLAlchemy does by default."""
+
+
+def _json_serializer(value: object) -> str:
+    return value if isinstance(value, RawJson) else json.dumps(value)
+
+
 def normalize_url(url: str) -> str:
     """postgres:// and postgresql:// mean psycopg 3 here (the only PostgreSQL driver installed)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -30,7 +40,7 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout, PostgreSQL a short connect timeout."""
     url = normalize_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"json_serializer": _json_serializer}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             try:
@@ -42,6 +52,10 @@ def make_engine(url: str) -> Engine:
         # Triage must answer even when the database is down: fail fast instead of hanging.
         kwargs["connect_args"] = {"connect_timeout": 3}
         kwargs["pool_timeout"] = 5
+    if parsed.get_backend_name() != "sqlite":
+        # A server may drop a pooled connection; a SQLite file connection does not go stale (and
+        # the ping would be one more statement per commit of the writer).
+        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 

@@ -22,7 +22,7 @@ from engine import Decision, Proposal, RuleSet, triage
 if TYPE_CHECKING:  # imported where used: a door that does not log never loads SQLAlchemy or anyio
     from anyio import CapacityLimiter
 
-    from api.decision_log.service import DecisionLog, Logged
+    from api.decision_log.service import DecisionLog, Expected, Logged
 
 log = logging.getLogger("iotsec_triage.decision_log")
 COMMIT_WAIT = 30.0  # seconds an answer waits for its commit before it says "failed"
@@ -60,7 +60,9 @@ def _unlogged(decision: Decision, exc: BaseException) -> tuple[ReviewedDecision,
 def _answer(
     decision: Decision, logged: Logged, rs: RuleSet | None, write: bool = True
 ) -> tuple[ReviewedDecision, LogNote]:
-    answer = apply_review(decision.model_copy(update={"decision_id": logged.decision_id}), logged.review, rs)
+    if logged.decision_id != decision.decision_id:  # a row that stands: its id, not this decision's
+        decision = decision.model_copy(update={"decision_id": logged.decision_id})
+    answer = apply_review(decision, logged.review, rs)
     if not write:
         return answer, "off"
     return answer, "recorded" if logged.created else "existing"
@@ -127,14 +129,17 @@ def _decide_or_submit(
     actor: str,
     write: bool,
     item_id: str | None = None,
+    ticket: Expected | None = None,
 ) -> tuple[ReviewedDecision, LogNote] | tuple[Decision, Future[Logged]]:
     """In a worker thread: decide, and either answer (nothing to write) or queue the write."""
     if log_ is None or not write:
         return decide_indexed(log_, proposal, rs, registry, actor, write, item_id)
-    decision = triage(proposal, rs, registry)
-    return decision, log_.submit(
-        proposal, decision, actor, item_id=item_id
-    )  # blocks while the queue is full: backpressure
+    try:
+        decision = triage(proposal, rs, registry)
+    finally:
+        if ticket is not None:
+            ticket.close()  # on its way: the writer need not wait for it any more
+    return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full
 
 
 async def decide_async(
@@ -153,9 +158,15 @@ async def decide_async(
     and the writer commits them together."""
     import anyio.to_thread
 
-    first, second = await anyio.to_thread.run_sync(
-        _decide_or_submit, log_, proposal, rs, registry, actor, write, item_id, limiter=limiter
-    )
+    # Counted from now, while it waits for a thread too: under load the writer waits for it a little.
+    ticket = log_.expect() if log_ is not None and write else None
+    try:
+        first, second = await anyio.to_thread.run_sync(
+            _decide_or_submit, log_, proposal, rs, registry, actor, write, item_id, ticket, limiter=limiter
+        )
+    finally:
+        if ticket is not None:
+            ticket.close()
     if not isinstance(second, Future):
         return first, second  # type: ignore[return-value]
     decision: Decision = first

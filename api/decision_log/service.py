@@ -2,9 +2,11 @@
 
 Writes go through group commit: one writer thread per DecisionLog takes pending decisions from a
 bounded queue and stores them in one transaction per batch (what queued while the last batch was
-being committed, up to GROUP_MAX items; the writer never waits for more), each item in a
-savepoint of its own (one item's failure is that '
-                              'item's alone). A caller waits for the commit of ITS batch before it answers: "recorded"
+being committed, up to GROUP_MAX items; while other decisions to be logged are still being made,
+the writer waits up to GROUP_LINGER_SECONDS for them, never when a caller is alone). New rows are
+found with two queries for the whole batch and inserted with one executemany; an item with a row
+already stored or a review to consider goes alone, in a savepoint of its own (one item's failure
+is that item's alone). A caller waits for the commit of ITS batch before it answers: "recorded"
 means committed. When the queue is full a caller waits for room (backpressure); nothing is dropped.
 What "committed" survives: on SQLite (WAL, synchronous=NORMAL) a killed process (kill -9, a crash
 of the service), not a power cut or an operating-system crash, which may lose the last commits; on
@@ -29,17 +31,18 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from sqlalchemy import Engine, case, func, or_, select
+from sqlalchemy import Engine, bindparam, case, func, insert, literal_column, or_, select, union_all
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from api.decision_log.database import make_engine, migrate, session_factory
+from api.decision_log.database import RawJson, make_engine, migrate, session_factory
 from api.decision_log.models import DecisionRow, ReviewRow
 from api.decision_log.schemas import DecisionFilter, DecisionPage, DecisionRecord, ReviewInfo, ReviewRequest
 from engine.errors import TriageError
 from engine.models import Decision, Proposal
 
 log = logging.getLogger("iotsec_triage.decision_log")
+_INSERT = insert(DecisionRow)  # Core inserts of new rows: no ORM objects
 RETRY_AFTER_SECONDS = 5.0
 # The queue's order of need: what a person must look at first. OVERLAP_EXISTING_WORK is on most
 # items and orders nothing; a confidence below LOW_CONFIDENCE is "low".
@@ -71,7 +74,11 @@ def canonical_json(proposal: Proposal) -> str:
 
 def proposal_hash(proposal: Proposal) -> str:
     """sha256 of the canonical JSON: the same contribution, however it was sent, has one hash."""
-    return hashlib.sha256(canonical_json(proposal).encode("utf-8")).hexdigest()
+    return _digest(canonical_json(proposal))
+
+
+def _digest(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def title_words(title: str) -> frozenset[str]:
@@ -178,11 +185,27 @@ class Logged:
     review: ReviewInfo | None
 
 
+# What the writer asks once per batch: the rows stored of these proposals (under any rules), and
+# the reviews of the same hashes or references. One statement, built once.
+_FOUND: Any = union_all(
+    select(literal_column("'d'"), DecisionRow.proposal_hash, DecisionRow.rule_revision).where(
+        DecisionRow.proposal_hash.in_(bindparam("digests", expanding=True))
+    ),
+    select(literal_column("'r'"), ReviewRow.proposal_hash, ReviewRow.reference).where(
+        or_(
+            ReviewRow.proposal_hash.in_(bindparam("digests", expanding=True)),
+            ReviewRow.reference.in_(bindparam("references", expanding=True)),
+        )
+    ),
+)
 # Reviews recorded by another process are seen by this one within this many seconds.
 REVIEW_INDEX_SECONDS = 2.0
 # Group commit: at most this many decisions per transaction; at most QUEUE_MAX waiting for one.
 GROUP_MAX = 64
 QUEUE_MAX = 1024
+# Under load, the longest the writer waits for decisions still being made to join a batch: each
+# commit costs about a millisecond of CPU whatever its size, so a batch of several pays it once.
+GROUP_LINGER_SECONDS = 0.008
 # A caller waits this long for its commit before it answers "failed" (a database that hangs).
 COMMIT_TIMEOUT_SECONDS = 30.0
 
@@ -195,6 +218,31 @@ class _Pending:
     digest: str
     done: Future[Logged]
     item_id: str | None = None
+    canonical: str | None = None  # the proposal's canonical JSON, stored as it is in a new row
+
+
+class _Wake:
+    """Queued to wake a writer that waits for decisions still being made, when none is left."""
+
+
+_WAKE = _Wake()
+
+
+class Expected:
+    """A decision on its way to the writer (DecisionLog.expect); close() once it is submitted,
+    or will not be. Closing twice is closing once."""
+
+    def __init__(self, log_: DecisionLog) -> None:
+        self._log = log_
+        self._open = True
+        self._guard = threading.Lock()
+
+    def close(self) -> None:
+        with self._guard:
+            if not self._open:
+                return
+            self._open = False
+        self._log._arrived()
 
 
 class DecisionLog:
@@ -219,8 +267,10 @@ class DecisionLog:
         # Why the last write failed (disk full, read-only...), until a write succeeds again.
         self.write_failure: str | None = None
         # Group commit: the bounded queue of pending writes and its one writer thread (started on first use).
-        self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=QUEUE_MAX)
+        self._pending: queue.Queue[_Pending | _Wake | None] = queue.Queue(maxsize=QUEUE_MAX)
         self._writer: threading.Thread | None = None
+        self._in_progress = 0  # decisions being made that will be submitted (see deciding())
+        self._lingering = False  # the writer waits for them
         self._closed = False
 
     def ensure_ready(self) -> None:
@@ -369,11 +419,11 @@ class DecisionLog:
         its batch is committed (or the exception). Blocks while the queue is full (backpressure)."""
         done: Future[Logged] = Future()
         try:
-            self.ensure_ready()
-            self._check_file()
+            self.ensure_ready()  # the file is checked by the writer, before and after each commit
             if self._closed:
                 raise LogUnavailable("the decision log is closed")
-            pending = _Pending(proposal, decision, actor, proposal_hash(proposal), done, item_id)
+            canonical = canonical_json(proposal)
+            pending = _Pending(proposal, decision, actor, _digest(canonical), done, item_id, canonical)
             self._start_writer()
         except Exception as exc:  # noqa: BLE001 - said through the future, as a failed write is
             done.set_exception(exc)
@@ -389,25 +439,68 @@ class DecisionLog:
                 self._writer = threading.Thread(target=self._write_loop, name="decision-log-writer", daemon=True)
                 self._writer.start()
 
+    def expect(self) -> Expected:
+        """Count a decision on its way to submit() (a request waiting for a thread, or being
+        decided) until the ticket is closed: while any is on its way, the writer waits for it a
+        little (GROUP_LINGER_SECONDS at most) rather than commit a batch without it."""
+        with self._lock:
+            self._in_progress += 1
+        return Expected(self)
+
+    @contextmanager
+    def deciding(self) -> Iterator[None]:
+        """expect() around a block that decides and submits."""
+        ticket = self.expect()
+        try:
+            yield
+        finally:
+            ticket.close()
+
+    def _arrived(self) -> None:
+        with self._lock:
+            self._in_progress -= 1
+            wake = self._in_progress == 0 and self._lingering
+        if wake:  # the last one the writer waited for did not come (it failed, or was not logged)
+            try:
+                self._pending.put_nowait(_WAKE)
+            except queue.Full:
+                pass  # a full queue wakes the writer by itself
+
     def _write_loop(self) -> None:
         """The writer thread: batches of pending decisions, one transaction each, until close()."""
         while True:
             first = self._pending.get()
             if first is None:
                 return
+            if isinstance(first, _Wake):
+                continue
             batch = [first]
             stop = False
-            # No waiting for more: what queued while the last batch was committed is the next batch
-            # (under load batches grow by themselves; a lone caller is not held back).
+            # What queued while the last batch was committed joins this one; and while decisions
+            # to be submitted are still being made (under load), the writer waits up to
+            # GROUP_LINGER_SECONDS for them, so that one commit serves several requests. A lone
+            # caller is not held back: nothing else is being decided then.
+            linger_until = time.monotonic() + GROUP_LINGER_SECONDS
             while len(batch) < GROUP_MAX:
                 try:
                     nxt = self._pending.get_nowait()
                 except queue.Empty:
-                    break
+                    wait = linger_until - time.monotonic()
+                    with self._lock:
+                        self._lingering = self._in_progress > 0 and wait > 0
+                    if not self._lingering:
+                        break
+                    try:
+                        nxt = self._pending.get(timeout=wait)
+                    except queue.Empty:
+                        break
+                    finally:
+                        self._lingering = False
                 if nxt is None:
                     stop = True
                     break
-                batch.append(nxt)
+                if not isinstance(nxt, _Wake):
+                    batch.append(nxt)
             try:
                 self._write_batch(batch)
             except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting on a dead writer
@@ -420,9 +513,9 @@ class DecisionLog:
                 return
 
     def _write_batch(self, batch: list[_Pending]) -> None:
-        """One transaction for the batch, a savepoint per item; every future settled after the commit.
-        When the transaction as a whole fails (a full disk rolls it all back), each item is written
-        again in a transaction of its own, so that each answers for itself and says why."""
+        """One transaction for the batch; every future settled after the commit. When the
+        transaction as a whole fails (a full disk rolls it all back), each item is written again in
+        a transaction of its own, so that each answers for itself and says why."""
         if len(batch) == 1:
             self._settle(batch, self._commit(batch, nested=False))
             return
@@ -434,34 +527,53 @@ class DecisionLog:
             self._settle(batch, outcome)
 
     def _commit(self, batch: list[_Pending], *, nested: bool) -> list[Logged | BaseException] | BaseException:
-        """Store the items in one transaction: what each did, or the exception that failed them all."""
-        results: list[Logged | BaseException] = []
+        """Store the items in one transaction: what each did, or the exception that failed them all.
+
+        The common items (a new proposal, no row of it under these rules, no review that could
+        stand for it) are found with two queries for the whole batch and inserted with one
+        executemany; the others (a row that exists, a review to carry, a second copy in the batch)
+        go one by one through _store, each in a savepoint of its own when `nested`."""
+        results: dict[int, Logged | BaseException] = {}
         try:
             with self._session() as session, session.begin():
-                if nested and self.engine.url.get_backend_name() == "sqlite":
-                    # Take the write lock first (the busy timeout applies), so that the savepoints
-                    # nest inside one transaction rather than each committing on release.
+                sqlite = self.engine.url.get_backend_name() == "sqlite"
+                if nested and sqlite:
+                    # Take the write lock first (the busy timeout applies): what the batch reads
+                    # below cannot change before it commits, and savepoints nest in one transaction.
                     session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-                for item in batch:
+                fresh = self._fresh(session, batch)
+                if fresh and (not nested or sqlite):
+                    # One item alone, or SQLite under BEGIN IMMEDIATE (what the batch read cannot
+                    # change before it commits): a conflict fails the transaction, then each item
+                    # is written on its own. Elsewhere another writer may insert meanwhile: the
+                    # items found new go through _store instead when their insert conflicts.
+                    session.connection().execute(_INSERT, [row for _, row in fresh])
+                elif fresh:
+                    try:
+                        with session.begin_nested():
+                            session.connection().execute(_INSERT, [row for _, row in fresh])
+                    except IntegrityError:
+                        fresh = []  # another process stored one of them first: each goes the long way
+                for i, row in fresh:
+                    results[i] = Logged(row["decision_id"], True, None)
+                for i, item in enumerate(batch):
+                    if i in results:
+                        continue
                     try:
                         if nested:
                             with session.begin_nested():
-                                results.append(
-                                    self._store(
-                                        session, item.proposal, item.decision, item.actor, item.digest, item.item_id
-                                    )
-                                )
-                        else:
-                            results.append(
-                                self._store(
+                                results[i] = self._store(
                                     session, item.proposal, item.decision, item.actor, item.digest, item.item_id
                                 )
+                        else:
+                            results[i] = self._store(
+                                session, item.proposal, item.decision, item.actor, item.digest, item.item_id
                             )
                     except IntegrityError:
                         if not nested:
                             raise
                         # Another writer stored the same proposal under the same rules first: that row stands.
-                        results.append(self._stored(session, item.proposal, item.decision, item.digest))
+                        results[i] = self._stored(session, item.proposal, item.decision, item.digest)
             self._check_file()  # committed, but into the file that is at the path now?
         except IntegrityError:
             if nested:
@@ -475,7 +587,34 @@ class DecisionLog:
         except Exception as exc:  # noqa: BLE001 - any database failure fails the transaction's items
             return self._failed(exc)
         self.write_failure = None
-        return results
+        return [results[i] for i in range(len(batch))]
+
+    def _fresh(self, session: Session, batch: list[_Pending]) -> list[tuple[int, dict[str, Any]]]:
+        """The batch's items that are simply new rows, as (position, row values): no row of the
+        same proposal under the same rules, no review of the same hash or reference (any review
+        found sends the item through _store, which decides whether it stands), first of its kind
+        in the batch. One query, whatever the batch's size."""
+        digests = sorted({item.digest for item in batch})
+        references = sorted({item.proposal.reference for item in batch if item.proposal.reference})
+        stored: set[tuple[str, str]] = set()
+        reviewed: set[str] = set()
+        for kind, digest, other in session.connection().execute(_FOUND, {"digests": digests, "references": references}):
+            if kind == "d":
+                stored.add((digest, other))
+            else:
+                reviewed.update((digest, other) if other else (digest,))
+        reviewed.discard("")
+        out: list[tuple[int, dict[str, Any]]] = []
+        for i, item in enumerate(batch):
+            key = (item.digest, item.decision.ruleset.revision)
+            if key in stored or item.digest in reviewed or item.proposal.reference in reviewed:
+                continue
+            stored.add(key)  # a second copy in this batch finds this row through _store
+            values = self._new_values(item.proposal, item.digest, item.decision, item.actor, item.item_id, raw=True)
+            if item.canonical is not None:
+                values["proposal"] = RawJson(item.canonical)  # the text that was hashed, not dumped again
+            out.append((i, values))
+        return out
 
     def _failed(self, exc: BaseException) -> BaseException:
         if not (isinstance(exc, LogUnavailable) and exc.__cause__ is None):  # a file problem says itself
@@ -560,29 +699,43 @@ class DecisionLog:
         return _review_info(own, row.decision_id) if own is not None else None
 
     @staticmethod
-    def _new_row(proposal: Proposal, digest: str, decision: Decision, actor: str) -> DecisionRow:
+    def _new_values(
+        proposal: Proposal,
+        digest: str,
+        decision: Decision,
+        actor: str,
+        item_id: str | None = None,
+        *,
+        raw: bool = False,
+    ) -> dict[str, Any]:
+        """The column values of a new decision row; with `raw`, the JSON columns as JSON text
+        serialised once by pydantic (for a Core insert), else as Python data (for an ORM row)."""
         codes = decision.flag_codes()
-        return DecisionRow(
-            decision_id=decision.decision_id or uuid.uuid4().hex,
-            reference=proposal.reference,
-            proposal_hash=digest,
-            title=proposal.title[:300],
-            proposal=proposal.model_dump(mode="json"),
-            # A Decision as the engine made it is dumped as it is; anything else (a subclass) as a Decision.
-            result=(
-                decision if type(decision) is Decision else Decision.model_validate(decision.model_dump())
-            ).model_dump(mode="json"),
-            home=decision.home,
-            lead=decision.lead,
-            confidence=decision.confidence,
-            flag_codes="," + ",".join(codes) + ("," if codes else ""),
-            rule_revision=decision.ruleset.revision,
-            rule_version=decision.ruleset.version,
-            actor=actor[:100],
-            created_at=datetime.now(UTC),
-            status="open",
-            final_home=decision.home,
-        )
+        # A Decision as the engine made it is dumped as it is; anything else (a subclass) as a Decision.
+        result = decision if type(decision) is Decision else Decision.model_validate(decision.model_dump())
+        return {
+            "decision_id": decision.decision_id or uuid.uuid4().hex,
+            "reference": proposal.reference,
+            "item_id": item_id[:100] if item_id else None,  # kept beside the row, not in its hash
+            "proposal_hash": digest,
+            "title": proposal.title[:300],
+            "proposal": RawJson(proposal.model_dump_json()) if raw else proposal.model_dump(mode="json"),
+            "result": RawJson(result.model_dump_json()) if raw else result.model_dump(mode="json"),
+            "home": decision.home,
+            "lead": decision.lead,
+            "confidence": decision.confidence,
+            "flag_codes": "," + ",".join(codes) + ("," if codes else ""),
+            "rule_revision": decision.ruleset.revision,
+            "rule_version": decision.ruleset.version,
+            "actor": actor[:100],
+            "created_at": datetime.now(UTC),
+            "status": "open",
+            "final_home": decision.home,
+        }
+
+    @classmethod
+    def _new_row(cls, proposal: Proposal, digest: str, decision: Decision, actor: str) -> DecisionRow:
+        return DecisionRow(**cls._new_values(proposal, digest, decision, actor))
 
     @staticmethod
     def _carry_review(row: DecisionRow, review: ReviewRow) -> ReviewRow:

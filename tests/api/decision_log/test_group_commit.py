@@ -1,0 +1,126 @@
+"""Group commit: a batch's new rows inserted together, every other item answered as when alone
+(a row that exists, a review to carry, a second copy of an item in the same batch), and the
+writer that waits for decisions still being made but never holds a lone caller."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, false, literal_column, select
+
+from api.decision_log import DecisionLog, Logged, ReviewRequest, decide
+from api.decision_log import service as service_module
+from api.decision_log.models import DecisionRow
+from api.decision_log.service import wait_logged
+from engine import Decision, Proposal, RuleSet, triage
+from tests.api._db import db_url  # noqa: F401  (fixture)
+
+
+def _proposal(n: int, reference: str = "") -> Proposal:
+    return Proposal(
+        title=f"Security requirements for smart irrigation gateways, variant {n}",
+        reference=reference,
+        summary="Threats to irrigation controllers on farms.",
+    )
+
+
+def _sizes(log: DecisionLog) -> list[int]:
+    """The sizes of the batches the writer commits from now on."""
+    sizes: list[int] = []
+    inner = log._write_batch
+
+    def spy(batch: list[Any]) -> None:
+        sizes.append(len(batch))
+        inner(batch)
+
+    log._write_batch = spy  # type: ignore[method-assign]
+    return sizes
+
+
+def test_a_mixed_batch_answers_each_item_as_alone(db_url: str, ruleset: RuleSet) -> None:
+    log = DecisionLog(db_url)
+    stored = _proposal(1)
+    (stored_answer, _) = decide(log, stored, ruleset, None, "api")
+    reviewed = _proposal(2, reference="Y.reviewed")
+    (reviewed_answer, _) = decide(log, reviewed, ruleset, None, "api")
+    log.review(
+        reviewed_answer.decision_id,
+        ReviewRequest(action="override", home="SG20", reviewer="Staff", reason="An IoT platform item."),
+    )
+    # Another text of the same contribution (same reference, the same work): the review stands for it.
+    revised = _proposal(2, reference="Y.reviewed").model_copy(update={"summary": "A revised summary."})
+    new, twin = _proposal(3), _proposal(4)
+    items = [new, stored, revised, twin, twin]
+    decisions = {id(p): triage(p, ruleset, None) for p in items}
+    sizes = _sizes(log)
+    with log.deciding():  # held until all are queued: the writer waits, and takes them as one batch
+        futures: list[Future[Logged]] = [log.submit(p, decisions[id(p)], "api") for p in items]
+    got = [wait_logged(f) for f in futures]
+    assert sizes == [5]
+    assert [g.created for g in got] == [True, False, True, True, False]
+    assert got[0].decision_id == decisions[id(new)].decision_id and got[0].review is None
+    assert got[1].decision_id == stored_answer.decision_id  # the row that stands
+    assert got[2].review is not None and got[2].review.home == "SG20"  # carried onto the new row
+    assert got[3].review is None and got[4].decision_id == got[3].decision_id  # one row for the twins
+    assert log.count() == 5  # stored, reviewed, new, revised, twin
+    rec = log.get(got[2].decision_id)
+    assert rec is not None and rec.status == "overridden" and rec.final_home == "SG20"
+    assert rec.proposal == revised.model_dump(mode="json")
+    fresh = log.get(got[0].decision_id)
+    assert fresh is not None and fresh.result == decisions[id(new)].model_dump(mode="json")
+    assert Decision.model_validate(fresh.result) == decisions[id(new)]
+    log.close()
+
+
+def test_a_lone_caller_is_not_held_back(tmp_path: Any, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a wait far longer than the commit's timeout below, a writer that waited for nothing
+    # would fail this test: nothing else is being decided, so it commits at once.
+    monkeypatch.setattr(service_module, "GROUP_LINGER_SECONDS", 60.0)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    p = _proposal(1)
+    done = log.submit(p, triage(p, ruleset, None), "api")
+    assert done.result(timeout=20).created
+    log.close()
+
+
+def test_the_last_decision_to_finish_wakes_a_waiting_writer(
+    tmp_path: Any, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service_module, "GROUP_LINGER_SECONDS", 60.0)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    sizes = _sizes(log)
+    a, b = _proposal(1), _proposal(2)
+    with log.deciding():
+        first = log.submit(a, triage(a, ruleset, None), "api")
+        with log.deciding():
+            second = log.submit(b, triage(b, ruleset, None), "api")
+    # The writer waited while a decision was in progress, and was woken when none was left.
+    assert first.result(timeout=20).created and second.result(timeout=20).created
+    assert sizes == [2]
+    log.close()
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_a_row_stored_by_another_writer_meanwhile_stands(
+    db_url: str, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    # Another process stores a proposal between this writer's query and its insert: the insert
+    # conflicts, and the item is answered with the row that stands ("existing"), the others as new.
+    other, log = DecisionLog(db_url), DecisionLog(db_url)
+    raced = _proposal(1)
+    (stood, _) = decide(other, raced, ruleset, None, "api")
+    blind = select(literal_column("'d'"), DecisionRow.proposal_hash, DecisionRow.rule_revision).where(
+        DecisionRow.proposal_hash.in_(bindparam("digests", expanding=True)), false()
+    )
+    monkeypatch.setattr(service_module, "_FOUND", blind)  # the query sees nothing stored yet
+    items = [raced, *(_proposal(n) for n in range(2, size + 1))]
+    with log.deciding():
+        futures = [log.submit(p, triage(p, ruleset, None), "api") for p in items]
+    got = [wait_logged(f) for f in futures]
+    assert got[0].decision_id == stood.decision_id and not got[0].created
+    assert all(g.created for g in got[1:])
+    assert log.count() == size
+    log.close()
+    other.close()
