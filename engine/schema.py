@@ -30,7 +30,8 @@ Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, m
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Built on first validation: a rule set read from the cache never validates (api/runtime/cache.py).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # ---------------------------------------------------------------- catalogue

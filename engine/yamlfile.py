@@ -25,10 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent, ScalarEvent
 
 from engine.errors import RuleIssue, YamlFileError
 
@@ -46,6 +42,8 @@ class YamlDoc:
 
     def locate(self, path: Sequence[int | str]) -> tuple[int, int]:
         """1-based (line, column) of the deepest node on `path` that can be found."""
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq  # here: rules from the cache need no YAML
+
         node = self.data
         line, col = 1, 1
         for key in path:
@@ -174,6 +172,10 @@ def nesting_scan(text: str, limit: int = MAX_DEPTH) -> tuple[int, int] | None:
 
 def parse_yaml(text: str, name: str) -> YamlDoc:
     """Parse YAML text; reject deep nesting, aliases, anchors and tags before anything is constructed."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent, ScalarEvent
+
     deep = nesting_scan(text)
     if deep is not None:
         raise YamlFileError(

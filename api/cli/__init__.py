@@ -9,10 +9,12 @@ not before: `--help` and each command pay only for what they use. Exit codes: 0 
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
 from api import __version__
+from api.cli import startup
 
 # name -> (module, attribute, the one-line help `--help` shows without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -55,3 +57,17 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="iotsec-triage")
 def main() -> None:
     """Recommend the home of proposed IoT-security work items (SG17, SG20, joint, other SG)."""
+
+
+def run() -> None:
+    """The console script (and `python -m api.cli`): main() with the collector paused for start-up
+    and, but for `serve`, no pydantic plugins looked for and one OpenBLAS thread (api/cli/startup.py
+    says why, and when collection resumes)."""
+    startup.pause()
+    if sys.argv[1:2] != ["serve"]:  # the service, and the workers it starts, keep their defaults
+        startup.without_pydantic_plugins()
+        startup.single_threaded_blas()
+    try:
+        main()
+    finally:
+        startup.finish()

@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import click
 
+from api.cli import startup
 from api.runtime import bootstrap
 from api.runtime.settings import Settings
 from engine.errors import LoadError
@@ -73,6 +74,7 @@ def runtime(
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.call_on_close(rt.close)  # the decision log's connections closed when the command ends
+    startup.resume()  # start-up is over (the console script paused the collector for it)
     return rt
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,8 +23,10 @@ from engine import Decision
 from engine.errors import InputError
 from engine.intake.a1text import parse_a1
 from engine.labels import label_of
-from engine.maintainer.evaluation import EvalReport, Labelled, evaluate, leave_one_out, read_labelled
 from engine.models import Proposal
+
+if TYPE_CHECKING:
+    from engine.maintainer.evaluation import EvalReport, Labelled
 
 
 def table_row(where: str, d: Decision) -> str:
@@ -125,6 +128,8 @@ def eval_cmd(
     or Recommendations ({"id", "title", "study_group", "abstract"}: title + abstract as the proposal).
     Prints accuracy, recall per SG, the confusion table, joint recall, review recall and load,
     accuracy per confidence band, and each miss with its deciding rules."""
+    from engine.maintainer.evaluation import evaluate, leave_one_out, read_labelled
+
     rt = runtime(rules_dir, registry=not no_registry)
     below = False
     for file in files:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,15 +87,43 @@ def alembic_config(engine: Engine | None = None) -> Any:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (alembic upgrade head); safe to call repeatedly."""
-    from alembic import command
+def head_revisions() -> set[str] | None:
+    """The newest revisions of the bundled migrations, read from their files' `revision =` and
+    `down_revision =` lines (no Alembic import); None when a file says it some other way."""
+    found: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("[0-9]*.py")):
+        text = path.read_text(encoding="utf-8")
+        rev = re.search(r'^revision = "([^"]+)"$', text, re.M)
+        down = re.search(r'^down_revision = (?:"([^"]+)"|None)$', text, re.M)
+        if rev is None or down is None:
+            return None
+        found[rev.group(1)] = down.group(1)
+    heads = set(found) - {d for d in found.values() if d is not None}
+    return heads or None
 
+
+def at_head(conn: Connection) -> bool:
+    """Whether the database's alembic_version already names the newest revisions (read on the
+    migration's own connection, under its lock; no Alembic import)."""
+    heads = head_revisions()
+    if heads is None or not inspect(conn).has_table("alembic_version"):
+        return False
+    rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    return {str(r[0]) for r in rows} == heads
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (alembic upgrade head); safe to call repeatedly.
+    A database already at the newest revision is left as it is without importing Alembic."""
     # Several workers may start at once; one migrates, the others wait and find it done:
     # PostgreSQL through an advisory lock, a SQLite file through a lock file beside it.
     with _migrate_lock, _sqlite_file_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274001)")
+        if at_head(conn):
+            return
+        from alembic import command
+
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -13,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Future
-from typing import Any, Literal
-
-import anyio.to_thread
-from anyio import CapacityLimiter
-from starlette.concurrency import run_in_threadpool
+from typing import TYPE_CHECKING, Any, Literal
 
 from api.decision_log.review import apply_review
 from api.decision_log.schemas import ReviewedDecision
-from api.decision_log.service import DecisionLog, Expected, Logged, proposal_hash, wait_logged
 from engine import Decision, Proposal, RuleSet, triage
+
+if TYPE_CHECKING:  # imported where used: a door that does not log never loads SQLAlchemy or anyio
+    from anyio import CapacityLimiter
+
+    from api.decision_log.service import DecisionLog, Expected, Logged
 
 log = logging.getLogger("iotsec_triage.decision_log")
 COMMIT_WAIT = 30.0  # seconds an answer waits for its commit before it says "failed"
@@ -70,6 +70,8 @@ def _answer(
 
 def settle(decision: Decision, done: Future[Logged], rs: RuleSet | None) -> tuple[ReviewedDecision, LogNote]:
     """The answer once a submitted write is committed (blocking)."""
+    from api.decision_log.service import wait_logged
+
     try:
         logged = wait_logged(done)
     except Exception as exc:  # noqa: BLE001 - any database failure: answer anyway
@@ -106,6 +108,8 @@ def decide_indexed(
     if log_ is None:
         return apply_review(decision, None), "off"
     if not write:
+        from api.decision_log.service import proposal_hash
+
         try:
             # Hash the proposal only when some review exists at all (the first call refreshes a stale index).
             maybe = log_.may_have_review("", None) and log_.may_have_review(proposal.reference, proposal_hash(proposal))
@@ -152,6 +156,8 @@ async def decide_async(
     and on the event loop it would hold every other request for as long as it takes. The commit
     is awaited after the thread is given back: requests waiting for the writer hold no thread,
     and the writer commits them together."""
+    import anyio.to_thread
+
     # Counted from now, while it waits for a thread too: under load the writer waits for it a little.
     ticket = log_.expect() if log_ is not None and write else None
     try:
@@ -177,6 +183,7 @@ async def record_many_async(
     """Record a batch's decisions (one transaction each) in one trip to the threadpool."""
     if log_ is None:
         return [apply_review(d, None) for _, d in items], "off"
+    from starlette.concurrency import run_in_threadpool
 
     def work() -> tuple[list[ReviewedDecision], LogNote]:
         out: list[ReviewedDecision] = []

@@ -26,8 +26,7 @@ log = logging.getLogger("iotsec_triage.runtime")
 def open_registry(settings: Settings, cache: ParseCache | None = None) -> Registry:
     """The registry of existing work: IOTSEC_REGISTRY_FILE, else the bundled one."""
     path = Path(settings.registry_file) if settings.registry_file else default_registry_file()
-    items, revision = (cache or ParseCache(None)).registry_items(path)
-    return Registry(items, file=str(path), revision=revision)
+    return (cache or ParseCache(None)).registry(path)
 
 
 @dataclass(eq=False)  # compared and hashed by identity: one per app or command
@@ -109,7 +108,12 @@ def build(
     reg = open_registry(settings, cache)
     # Cited Recommendations the registry holds take their owner from it, with or without related
     # work: --no-registry (registry=false) turns off related work, not what is known of owners.
-    holder = RuleHolder(rules_dir or settings.resolved_rules_dir(), known_owners=reg.owners, parse=cache.parse_rules)
+    holder = RuleHolder(
+        rules_dir or settings.resolved_rules_dir(),
+        known_owners=reg.owners,
+        parse=cache.parse_rules,
+        compile=cache.rule_set,
+    )
     holder.load()
     # Precedent (the nearest existing items and a classifier fitted on them) rides on the registry:
     # every door that triages with the registry gets its signals; without it they are 0.

@@ -56,6 +56,8 @@ class RuleHolder:
     directory: Path
     known_owners: Callable[[], dict[str, str]] = field(default=dict)
     parse: Callable[[Path], Parsed] = parse_directory  # or a cache of parses (api.runtime.cache)
+    # Or the whole load from a cache of compiled rule sets (api.runtime.cache.ParseCache.rule_set).
+    compile: Callable[[Path, dict[str, str]], RuleSet] | None = None
     _current: RuleSet | None = None
     last_failure: FailedLoad | None = None
     reloads: int = 0
@@ -66,9 +68,14 @@ class RuleHolder:
 
     def load(self) -> RuleSet:
         """First load; raises RuleLoadError (nothing to fall back on yet)."""
-        rs = load_rules(self.directory, self.known_owners(), parsed=self.parse(Path(self.directory)))
+        rs = self._load(Path(self.directory))
         self._current = rs
         return rs
+
+    def _load(self, directory: Path) -> RuleSet:
+        if self.compile is not None:
+            return self.compile(directory, self.known_owners())
+        return load_rules(directory, self.known_owners(), parsed=self.parse(directory))
 
     @property
     def current(self) -> RuleSet:
@@ -81,7 +88,7 @@ class RuleHolder:
         with self._lock:
             target = directory or self.directory
             try:
-                fresh = load_rules(target, self.known_owners(), parsed=self.parse(Path(target)))
+                fresh = self._load(Path(target))
             except RuleLoadError as exc:
                 self.failures += 1
                 self.last_failure = FailedLoad(time.time(), exc.issues)

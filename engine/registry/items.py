@@ -69,7 +69,7 @@ class HistoryEvent(BaseModel):
     """One step of a work item's life in the public record: its date, the status it reached, and
     the Question or Study Group it sat in from then on when the record says (a move)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first validation
 
     date: _Date = Field(description="As precise as the record: '2025', '2025-09' or '2025-09-25'; '' = undated.")
     status: _Status
@@ -82,7 +82,7 @@ class HistoryEvent(BaseModel):
 class WorkItem(BaseModel):
     """One existing Recommendation or ongoing work item."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first validation
 
     id: _Id = Field(description="Recommendation number or provisional name, e.g. 'X.1352' or 'X.iot-dt'.")
     title: _Text

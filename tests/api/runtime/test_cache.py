@@ -133,3 +133,94 @@ def test_the_fitted_precedent_index_is_reused_for_the_same_registry(
         again.from_text("Security of smart meters", sgs).signals
         == first.from_text("Security of smart meters", sgs).signals
     )
+
+
+def test_a_cached_precedent_index_decides_alike_without_scipy(tmp_path: Path) -> None:
+    """Its rows come back as SparseRows: the same floats as scipy's product, for every item's
+    title as the query, and scipy's matrix on demand for anything else."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    from api.runtime.cache import SparseRows
+    from engine.registry import load_default_registry
+
+    registry = load_default_registry()
+    fitted = ParseCache(tmp_path / "c").precedent_index(registry)
+    cached = ParseCache(tmp_path / "c").precedent_index(registry)
+    rows = cached._rows
+    assert isinstance(rows, SparseRows) and isinstance(fitted._rows, csr_matrix)
+    sgs = ["SG17", "SG20", "SG13", "SG11"]
+    for item in registry.items:
+        cols, vals = cached.query(item.title + " " + item.description)
+        q = np.zeros(len(cached.vocab))
+        q[cols] = vals
+        assert np.array_equal(rows @ q, np.asarray(fitted._rows @ q))
+        assert cached.signals((cols, vals), sgs) == fitted.signals((cols, vals), sgs)
+    mask = np.arange(rows.shape[0]) % 2 == 0
+    assert (rows[mask] != fitted._rows[mask]).nnz == 0 and rows.nnz == fitted._rows.nnz
+
+
+def test_the_registry_comes_back_indexed_and_scores_alike(tmp_path: Path, counted: dict[str, int]) -> None:
+    from engine.registry import load_default_registry
+
+    rs = load_rules(bundled_rules_dir())
+    built = load_default_registry()
+    ParseCache(tmp_path / "c").registry(default_registry_file())
+    cached = ParseCache(tmp_path / "c").registry(default_registry_file())
+    assert counted["registry"] == 1 and cached.revision == built.revision
+    with cached._lock:  # a new lock, not the pickled state of one
+        pass
+    import numpy as np
+
+    from api.runtime.cache import MostlyZeros
+
+    assert isinstance(cached._matrix, MostlyZeros) and cached._matrix._whole is None  # made when first read
+    assert np.array_equal(np.asarray(cached._matrix), built._matrix) and cached._matrix.shape == built._matrix.shape
+    for item in built.items[:40]:
+        fields = {"title": item.title, "summary": item.description}
+        assert (cached.similar(fields, {}, rs) == built.similar(fields, {}, rs)).all()
+
+
+def _decisions(rs: object, registry: object) -> list[str]:
+    from engine import triage
+    from engine.maintainer.goldens import bundled_fixtures_dir, fixture_files, load_fixtures
+
+    out = []
+    for file in fixture_files(bundled_fixtures_dir()):
+        fixtures, _ = load_fixtures(file)
+        for fx in fixtures:
+            d = triage(fx.proposal, rs, registry)  # type: ignore[arg-type]
+            out.append(d.model_dump_json(exclude={"decision_id", "decided_at", "ruleset"}))
+    return out
+
+
+def test_a_compiled_rule_set_comes_back_registered_anew_and_decides_alike(
+    tmp_path: Path, rules_copy: Path, counted: dict[str, int]
+) -> None:
+    from engine.registry import load_default_registry
+
+    registry = load_default_registry()
+    owners = registry.owners()
+    first = ParseCache(tmp_path / "c").rule_set(rules_copy, owners)
+    again = ParseCache(tmp_path / "c").rule_set(rules_copy, owners)
+    assert counted["rules"] == 1 and list((tmp_path / "c").glob("ruleset-*"))
+    assert again.revision == first.revision and again.loaded_at >= first.loaded_at
+    assert {s.handle for s in again.host.shards}.isdisjoint(s.handle for s in first.host.shards)
+    assert [s.parts for s in again.host.shards] == [s.parts for s in first.host.shards]
+    assert _decisions(again, registry) == _decisions(first, registry)
+    first.close()
+    assert _decisions(again, None) == _decisions(load_rules(rules_copy, owners), None)  # its own rulesets
+    # Other owners of the cited Recommendations: another entry, never the one compiled with the first.
+    ParseCache(tmp_path / "c").rule_set(rules_copy, {})
+    assert len(list((tmp_path / "c").glob("ruleset-*"))) == 2
+
+
+def test_a_broken_rule_set_is_never_stored_compiled(tmp_path: Path, rules_copy: Path) -> None:
+    (rules_copy / "zz_broken.yaml").write_text(
+        "schema: iotsec-triage/rules@1\nrules:\n  - id: x.y\n    whn: {}\n", encoding="utf-8"
+    )
+    for _ in range(2):
+        with pytest.raises(RuleLoadError) as info:
+            ParseCache(tmp_path / "c").rule_set(rules_copy, {})
+        assert any("zz_broken.yaml" in i.file for i in info.value.issues)
+    assert not list((tmp_path / "c").glob("ruleset-*"))
