@@ -99,7 +99,7 @@ def review_reasons(
         if prec[best] >= cfg.disagree and best not in home_sgs:
             shown = "; ".join(e.words for e in evidence.get(PREC + best.lower(), [])[:2] if e.concept == "precedent")
             out.append(f"existing work points to {best} ({prec[best]}%{': ' + shown if shown else ''})")
-        elif stage != "continuity" and signals.get("prec_lead", 0) < cfg.thin_lead:
+        elif stage not in cfg.thin_lead_skip and signals.get("prec_lead", 0) < cfg.thin_lead:
             out.append(f"existing work is split (the first Study Group leads by {signals.get('prec_lead', 0)} points)")
     if cfg.proposed:
         for prefix, what in (("proposes_", "the proposed Question"), ("reference_", "the provisional name's series")):

@@ -70,6 +70,9 @@ class RepeatDef(_Strict):
     level: int = Field(default=2, ge=1, le=9)
 
 
+DecidingStage = Literal["continuity", "other_sg", "precedent", "joint", "principle", "default"]
+
+
 class ReviewDef(_Strict):
     """When a decision also carries NEEDS_REVIEW, beyond review_below (rules/README.md, "Review")."""
 
@@ -77,6 +80,9 @@ class ReviewDef(_Strict):
         default=101, ge=0, le=101
     )  # existing work points to another home at least this much (prec_, 0..100)
     thin_lead: int = Field(default=0, ge=0, le=100)  # the first SG by precedent leads the second by less than this
+    # stages whose decision a split precedent does not put up for review: continuity (a revision stays
+    # with its owner) and, as the rules choose, precedent (a series the rules encode themselves)
+    thin_lead_skip: list[DecidingStage] = Field(default_factory=lambda: list[DecidingStage](["continuity"]))
     proposed: bool = False  # the submitter's Question or series letter points elsewhere
     contested: bool = False  # both SG17 and SG20 had candidates and a principle or default decided
     # confidence = (1 - w) x the rules' confidence + w x how strongly existing work points to the home (prec_, 0..1);
