@@ -136,10 +136,12 @@ def _decide_or_submit(
         return decide_indexed(log_, proposal, rs, registry, actor, write, item_id)
     try:
         decision = triage(proposal, rs, registry)
+        return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full
     finally:
         if ticket is not None:
-            ticket.close()  # on its way: the writer need not wait for it any more
-    return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full
+            # Closed once submitted (or failed): closed before, the writer could commit the batch
+            # it waits for without this decision, which would then commit alone.
+            ticket.close()
 
 
 async def decide_async(

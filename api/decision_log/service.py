@@ -4,7 +4,7 @@ Writes go through group commit: one writer thread per DecisionLog takes pending 
 bounded queue and stores them in one transaction per batch (what queued while the last batch was
 being committed, up to GROUP_MAX items; while other decisions to be logged are still being made,
 the writer waits up to GROUP_LINGER_SECONDS for them, never when a caller is alone). New rows are
-found with two queries for the whole batch and inserted with one executemany; an item with a row
+found with one query for the whole batch and inserted with one executemany; an item with a row
 already stored or a review to consider goes alone, in a savepoint of its own (one item's failure
 is that item's alone). A caller waits for the commit of ITS batch before it answers: "recorded"
 means committed. When the queue is full a caller waits for room (backpressure); nothing is dropped.
@@ -95,6 +95,11 @@ def same_work(title_a: str, title_b: str) -> bool:
     if not a or not b:
         return title_a.strip().lower() == title_b.strip().lower()
     return len(a & b) / len(a | b) >= SAME_WORK_TITLE
+
+
+def _item_id(item_id: str | None) -> str | None:
+    """The item's own id as stored (its column holds 100 characters), None when there is none."""
+    return item_id[:100] if item_id else None
 
 
 def _utc(value: datetime) -> datetime:
@@ -269,8 +274,11 @@ class DecisionLog:
         # Group commit: the bounded queue of pending writes and its one writer thread (started on first use).
         self._pending: queue.Queue[_Pending | _Wake | None] = queue.Queue(maxsize=QUEUE_MAX)
         self._writer: threading.Thread | None = None
-        self._in_progress = 0  # decisions being made that will be submitted (see deciding())
+        self._in_progress = 0  # decisions being made that will be submitted (see expect())
         self._lingering = False  # the writer waits for them
+        # Guards the two above, and only them: expect() runs on the event loop, so it must never wait
+        # for self._lock, which ensure_ready() holds through a migration (a database down: seconds).
+        self._counting = threading.Lock()
         self._closed = False
 
     def ensure_ready(self) -> None:
@@ -443,7 +451,7 @@ class DecisionLog:
         """Count a decision on its way to submit() (a request waiting for a thread, or being
         decided) until the ticket is closed: while any is on its way, the writer waits for it a
         little (GROUP_LINGER_SECONDS at most) rather than commit a batch without it."""
-        with self._lock:
+        with self._counting:
             self._in_progress += 1
         return Expected(self)
 
@@ -457,7 +465,7 @@ class DecisionLog:
             ticket.close()
 
     def _arrived(self) -> None:
-        with self._lock:
+        with self._counting:
             self._in_progress -= 1
             wake = self._in_progress == 0 and self._lingering
         if wake:  # the last one the writer waited for did not come (it failed, or was not logged)
@@ -486,16 +494,17 @@ class DecisionLog:
                     nxt = self._pending.get_nowait()
                 except queue.Empty:
                     wait = linger_until - time.monotonic()
-                    with self._lock:
-                        self._lingering = self._in_progress > 0 and wait > 0
-                    if not self._lingering:
+                    with self._counting:
+                        self._lingering = lingering = self._in_progress > 0 and wait > 0
+                    if not lingering:
                         break
                     try:
                         nxt = self._pending.get(timeout=wait)
                     except queue.Empty:
                         break
                     finally:
-                        self._lingering = False
+                        with self._counting:
+                            self._lingering = False
                 if nxt is None:
                     stop = True
                     break
@@ -530,7 +539,7 @@ class DecisionLog:
         """Store the items in one transaction: what each did, or the exception that failed them all.
 
         The common items (a new proposal, no row of it under these rules, no review that could
-        stand for it) are found with two queries for the whole batch and inserted with one
+        stand for it) are found with one query for the whole batch and inserted with one
         executemany; the others (a row that exists, a review to carry, a second copy in the batch)
         go one by one through _store, each in a savepoint of its own when `nested`."""
         results: dict[int, Logged | BaseException] = {}
@@ -610,10 +619,11 @@ class DecisionLog:
             if key in stored or item.digest in reviewed or item.proposal.reference in reviewed:
                 continue
             stored.add(key)  # a second copy in this batch finds this row through _store
-            values = self._new_values(item.proposal, item.digest, item.decision, item.actor, item.item_id, raw=True)
-            if item.canonical is not None:
-                values["proposal"] = RawJson(item.canonical)  # the text that was hashed, not dumped again
-            out.append((i, values))
+            # The text that was hashed is the text stored: the proposal is not dumped again.
+            canonical = item.canonical if item.canonical is not None else canonical_json(item.proposal)
+            out.append(
+                (i, self._new_values(item.proposal, item.digest, item.decision, item.actor, item.item_id, canonical))
+            )
         return out
 
     def _failed(self, exc: BaseException) -> BaseException:
@@ -648,10 +658,9 @@ class DecisionLog:
         )
         if existing is not None:
             if item_id and existing.item_id is None:  # item_id: the first id seen stays
-                existing.item_id = item_id[:100]
+                existing.item_id = _item_id(item_id)
             return Logged(existing.decision_id, False, self._standing(session, existing, review))
-        row = self._new_row(proposal, digest, decision, actor)
-        row.item_id = item_id[:100] if item_id else None  # item_id: kept beside the row, not in its hash
+        row = self._new_row(proposal, digest, decision, actor, item_id)
         session.add(row)
         session.flush()
         if review is None:
@@ -705,21 +714,22 @@ class DecisionLog:
         decision: Decision,
         actor: str,
         item_id: str | None = None,
-        *,
-        raw: bool = False,
+        canonical: str | None = None,
     ) -> dict[str, Any]:
-        """The column values of a new decision row; with `raw`, the JSON columns as JSON text
-        serialised once by pydantic (for a Core insert), else as Python data (for an ORM row)."""
+        """The column values of a new decision row. With `canonical` (the proposal's canonical JSON,
+        as hashed), the JSON columns are JSON text (for a Core insert): that text, and the decision
+        serialised once by pydantic; else Python data (for an ORM row)."""
+        raw = canonical is not None
         codes = decision.flag_codes()
         # A Decision as the engine made it is dumped as it is; anything else (a subclass) as a Decision.
         result = decision if type(decision) is Decision else Decision.model_validate(decision.model_dump())
         return {
             "decision_id": decision.decision_id or uuid.uuid4().hex,
             "reference": proposal.reference,
-            "item_id": item_id[:100] if item_id else None,  # kept beside the row, not in its hash
+            "item_id": _item_id(item_id),  # kept beside the row, not in its hash
             "proposal_hash": digest,
             "title": proposal.title[:300],
-            "proposal": RawJson(proposal.model_dump_json()) if raw else proposal.model_dump(mode="json"),
+            "proposal": RawJson(canonical) if canonical is not None else proposal.model_dump(mode="json"),
             "result": RawJson(result.model_dump_json()) if raw else result.model_dump(mode="json"),
             "home": decision.home,
             "lead": decision.lead,
@@ -734,8 +744,10 @@ class DecisionLog:
         }
 
     @classmethod
-    def _new_row(cls, proposal: Proposal, digest: str, decision: Decision, actor: str) -> DecisionRow:
-        return DecisionRow(**cls._new_values(proposal, digest, decision, actor))
+    def _new_row(
+        cls, proposal: Proposal, digest: str, decision: Decision, actor: str, item_id: str | None = None
+    ) -> DecisionRow:
+        return DecisionRow(**cls._new_values(proposal, digest, decision, actor, item_id))
 
     @staticmethod
     def _carry_review(row: DecisionRow, review: ReviewRow) -> ReviewRow:

@@ -7,10 +7,13 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
+import threading
+
 import pytest
 from sqlalchemy import bindparam, false, literal_column, select
 
 from api.decision_log import DecisionLog, Logged, ReviewRequest, decide
+from api.decision_log import flow as flow_module
 from api.decision_log import service as service_module
 from api.decision_log.models import DecisionRow
 from api.decision_log.service import wait_logged
@@ -39,7 +42,11 @@ def _sizes(log: DecisionLog) -> list[int]:
     return sizes
 
 
-def test_a_mixed_batch_answers_each_item_as_alone(db_url: str, ruleset: RuleSet) -> None:
+def test_a_mixed_batch_answers_each_item_as_alone(
+    db_url: str, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batch is held by the open ticket, not by the default wait (a loaded machine may take longer).
+    monkeypatch.setattr(service_module, "GROUP_LINGER_SECONDS", 60.0)
     log = DecisionLog(db_url)
     stored = _proposal(1)
     (stored_answer, _) = decide(log, stored, ruleset, None, "api")
@@ -99,6 +106,54 @@ def test_the_last_decision_to_finish_wakes_a_waiting_writer(
     # The writer waited while a decision was in progress, and was woken when none was left.
     assert first.result(timeout=20).created and second.result(timeout=20).created
     assert sizes == [2]
+    log.close()
+
+
+def test_a_request_is_still_expected_when_it_is_submitted(
+    tmp_path: Any, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flow's own path (decide_async's worker): its ticket is closed once the decision is
+    # queued, not before, so a writer waiting for it commits it with the batch it waits for.
+    monkeypatch.setattr(service_module, "GROUP_LINGER_SECONDS", 60.0)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    sizes = _sizes(log)
+    expected_at_submit: list[int] = []
+    inner = log.submit
+
+    def spy(*args: Any, **kwargs: Any) -> Future[Logged]:
+        expected_at_submit.append(log._in_progress)
+        return inner(*args, **kwargs)
+
+    log.submit = spy  # type: ignore[method-assign]
+    a, b = _proposal(1), _proposal(2)
+    waiting = log.expect()  # another request on its way: the writer holds `a` for it
+    first = log.submit(a, triage(a, ruleset, None), "api")
+    ticket = log.expect()  # the request the flow decides
+    waiting.close()
+    decision, second = flow_module._decide_or_submit(log, b, ruleset, None, "api", True, None, ticket)
+    assert isinstance(second, Future)
+    assert first.result(timeout=20).created and second.result(timeout=20).created
+    assert expected_at_submit == [1, 1]  # b was still counted when it was queued
+    assert sizes == [2] and log._in_progress == 0
+    log.close()
+
+
+def test_expect_does_not_wait_for_a_migration(tmp_path: Any) -> None:
+    # ensure_ready() holds the log's lock while it migrates (a database down: a connect timeout);
+    # expect() runs on the event loop and must not wait for it.
+    log = DecisionLog(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    done = threading.Event()
+
+    def expect() -> None:
+        log.expect().close()
+        done.set()
+
+    with log._lock:  # as during a migration
+        worker = threading.Thread(target=expect, daemon=True)
+        worker.start()
+        counted = done.wait(timeout=20)
+    worker.join(timeout=20)
+    assert counted
     log.close()
 
 
