@@ -111,8 +111,7 @@ def build(
     holder = RuleHolder(
         rules_dir or settings.resolved_rules_dir(),
         known_owners=reg.owners,
-        parse=cache.parse_rules,
-        compile=cache.rule_set,
+        loader=cache.rule_set,
     )
     holder.load()
     # Precedent (the nearest existing items and a classifier fitted on them) rides on the registry:

@@ -11,9 +11,9 @@ of them (fitting a fold's classifier in a leave-one-out evaluation). Large float
 mostly zeros (the registry's term matrices) are stored by their non-zeros and made whole again
 when first read (`MostlyZeros`). Locks are stored as new, unlocked locks (a lock guards one process's state).
 
-Entries are keyed by a hash of the files' content (and names), the resolved directory, the
-source of the engine that reads them, and the Python version, so an entry can never be stale:
-any edit, of the data or of the code, is a new key.
+Entries are keyed by a hash of the files' content (and names), the resolved directory or file,
+the source of the engine that reads them, the Python version and the installed libraries' versions,
+so an entry can never be stale: any edit, of the data or of the code, and any upgrade is a new key.
 The cache is safe to delete at any time; a cache that cannot be read or written is skipped
 (everything is then parsed as if it were not there). Only parses without problems are cached:
 a broken file is always read again and reported with its locations.
@@ -45,7 +45,7 @@ import numpy as np
 from api import __version__
 from engine import adapter
 from engine.registry.index import Registry
-from engine.registry.items import WorkItem, read_items
+from engine.registry.items import read_items
 from engine.registry.precedent import PrecedentIndex
 from engine.ruleset import Parsed, RuleSet, layers, load_rules, parse_directory, rule_files, to_condition
 from engine.yamlfile import MAX_FILE_BYTES
@@ -126,16 +126,21 @@ class MostlyZeros:
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
         self._parts: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = (flat, values)
         self._whole: np.ndarray[Any, Any] | None = None
+        self._making = threading.Lock()  # the service's threads may read it first at once
 
     def whole(self) -> np.ndarray[Any, Any]:
-        """The array itself (made once)."""
-        if self._whole is None:
-            assert self._parts is not None
-            flat, values = self._parts
-            out = np.zeros(self.shape, dtype=self.dtype)
-            out.ravel()[flat] = values
-            self._whole, self._parts = out, None
-        return self._whole
+        """The array itself (made once, whichever thread reads it first)."""
+        whole = self._whole
+        if whole is not None:
+            return whole
+        with self._making:
+            if self._whole is None:
+                assert self._parts is not None
+                flat, values = self._parts
+                out = np.zeros(self.shape, dtype=self.dtype)
+                out.ravel()[flat] = values
+                self._whole, self._parts = out, None
+            return self._whole
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
         return self.whole() if dtype is None else self.whole().astype(dtype)
@@ -177,7 +182,27 @@ def code_fingerprint() -> bytes:
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     digest.update(b"cache\0" + Path(__file__).read_bytes())  # how entries are stored is code too
+    for name in library_versions():
+        digest.update(b"lib\0" + name.encode())
     return digest.digest()
+
+
+def library_versions() -> list[str]:
+    """The distributions installed where the libraries whose objects entries pickle live (numpy,
+    pydantic, durable_rules; scipy and scikit-learn beside them), as their dist-info names (name and
+    version): an upgrade of any is a new key. Read from the directory listing, not from each
+    distribution's metadata: a command pays well under a millisecond for it."""
+    import durable
+    import pydantic
+
+    where = {Path(module.__file__ or ".").resolve().parent.parent for module in (np, pydantic, durable)}
+    names: list[str] = []
+    for directory in sorted(where):
+        try:
+            names += (n for n in os.listdir(directory) if n.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            continue
+    return sorted(names)
 
 
 def default_cache_dir() -> Path:
@@ -216,17 +241,23 @@ class ParseCache:
         return value
 
     def _store(self, path: Path, value: object) -> None:
+        tmp: str | None = None
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
                 _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
             os.replace(tmp, path)  # atomic: a reader sees the old entry or the whole new one
+            tmp = None
             entries = sorted(path.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime)
             for old in entries[:-MAX_ENTRIES]:
                 old.unlink(missing_ok=True)
-        except OSError as exc:
-            log.info("cache not written (%s): %s", path.parent, exc.strerror or exc)
+        except Exception as exc:  # noqa: BLE001 - unwritable, or a value that does not pickle: not cached
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+            log.info("cache not written (%s): %s", path.parent, why)
+        finally:
+            if tmp is not None:  # a half-written entry is never left behind
+                Path(tmp).unlink(missing_ok=True)
 
     def parse_rules(self, directory: Path) -> Parsed:
         """parse_directory(), from the cache when the same files were parsed before."""
@@ -272,13 +303,6 @@ class ParseCache:
         self._store(path, _CompiledRules.of(rs))
         return rs
 
-    def registry_items(self, path: Path) -> tuple[list[WorkItem], str]:
-        """read_items(), from the cache when the same file was read before."""
-        parts = self._registry_parts(path)
-        if parts is None:
-            return read_items(path)  # says what is wrong, located
-        return self.get_or_make("registry", parts, lambda: read_items(path), lambda _: True)
-
     @staticmethod
     def _registry_parts(path: Path) -> list[bytes] | None:
         """The bytes a registry entry is keyed by, or None when read_items() must report a problem."""
@@ -289,7 +313,10 @@ class ParseCache:
             )
             if any(p.stat().st_size > MAX_FILE_BYTES for p in [path, *beside]):
                 return None  # refused by read_items, before anything is read whole
-            return [path.read_bytes()] + [p.name.encode() + b"\0" + p.read_bytes() for p in beside]
+            # The resolved path too: the registry stored names its file (Registry.file).
+            return [str(path.resolve()).encode(), path.read_bytes()] + [
+                p.name.encode() + b"\0" + p.read_bytes() for p in beside
+            ]
         except OSError:
             return None
 

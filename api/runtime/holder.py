@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import RuleIssue, RuleLoadError
-from engine.ruleset import Parsed, RuleSet, load_rules, parse_directory
+from engine.ruleset import RuleSet, load_rules
 
 
 def public_issues(issues: list[RuleIssue], base: Path | None) -> list[RuleIssue]:
@@ -55,9 +55,9 @@ class RuleHolder:
 
     directory: Path
     known_owners: Callable[[], dict[str, str]] = field(default=dict)
-    parse: Callable[[Path], Parsed] = parse_directory  # or a cache of parses (api.runtime.cache)
-    # Or the whole load from a cache of compiled rule sets (api.runtime.cache.ParseCache.rule_set).
-    compile: Callable[[Path, dict[str, str]], RuleSet] | None = None
+    # How a directory becomes a RuleSet (given the known owners): load_rules, or a cache of
+    # compiled rule sets (api.runtime.cache.ParseCache.rule_set).
+    loader: Callable[[Path, dict[str, str]], RuleSet] = load_rules
     _current: RuleSet | None = None
     last_failure: FailedLoad | None = None
     reloads: int = 0
@@ -73,9 +73,7 @@ class RuleHolder:
         return rs
 
     def _load(self, directory: Path) -> RuleSet:
-        if self.compile is not None:
-            return self.compile(directory, self.known_owners())
-        return load_rules(directory, self.known_owners(), parsed=self.parse(directory))
+        return self.loader(directory, self.known_owners())
 
     @property
     def current(self) -> RuleSet:

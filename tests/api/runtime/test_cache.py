@@ -38,8 +38,10 @@ def test_the_same_files_are_parsed_once(tmp_path: Path, rules_copy: Path, counte
     again = ParseCache(tmp_path / "c").parse_rules(rules_copy)
     assert counted["rules"] == 1
     assert load_rules(rules_copy, parsed=again).revision == load_rules(rules_copy, parsed=first).revision
-    items, rev = cache.registry_items(default_registry_file())
-    assert cache.registry_items(default_registry_file()) == (items, rev) and counted["registry"] == 1
+    first_registry = cache.registry(default_registry_file())
+    again_registry = cache.registry(default_registry_file())
+    assert counted["registry"] == 1 and again_registry.items == first_registry.items
+    assert again_registry.revision == first_registry.revision
 
 
 def test_an_edit_is_a_new_entry_never_a_stale_one(tmp_path: Path, rules_copy: Path, counted: dict[str, int]) -> None:
@@ -103,10 +105,10 @@ def test_a_change_to_the_imported_file_beside_the_registry_is_a_new_entry(
     folder = tmp_path / "registry"
     shutil.copytree(default_registry_file().parent, folder)
     cache = ParseCache(tmp_path / "c")
-    cache.registry_items(folder / "work_items.yaml")
+    cache.registry(folder / "work_items.yaml")
     for extra in folder.glob("*.jsonl"):
         extra.write_text(extra.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    cache.registry_items(folder / "work_items.yaml")
+    cache.registry(folder / "work_items.yaml")
     assert counted["registry"] == (2 if list(folder.glob("*.jsonl")) else 1)
 
 
@@ -224,3 +226,76 @@ def test_a_broken_rule_set_is_never_stored_compiled(tmp_path: Path, rules_copy: 
             ParseCache(tmp_path / "c").rule_set(rules_copy, {})
         assert any("zz_broken.yaml" in i.file for i in info.value.issues)
     assert not list((tmp_path / "c").glob("ruleset-*"))
+
+
+def test_the_same_registry_files_elsewhere_name_their_own_file(tmp_path: Path, counted: dict[str, int]) -> None:
+    # Same bytes in two folders: each registry names the file it was read from (Registry.file).
+    one, two = tmp_path / "one", tmp_path / "two"
+    shutil.copytree(default_registry_file().parent, one)
+    shutil.copytree(default_registry_file().parent, two)
+    cache = ParseCache(tmp_path / "c")
+    first = cache.registry(one / "work_items.yaml")
+    second = cache.registry(two / "work_items.yaml")
+    assert first.file == str(one / "work_items.yaml") and second.file == str(two / "work_items.yaml")
+    assert first.revision == second.revision
+
+
+def test_a_library_upgrade_is_a_new_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = ParseCache(Path("unused"))
+    cache_module.code_fingerprint.cache_clear()
+    before = cache._key("rules", [b"x"])
+    assert any(name.startswith("numpy-") for name in cache_module.library_versions())
+    installed = cache_module.library_versions()
+    upgraded = [n.replace("numpy-", "numpy-0.") for n in installed]
+    monkeypatch.setattr(cache_module, "library_versions", lambda: upgraded)
+    cache_module.code_fingerprint.cache_clear()
+    try:
+        assert cache._key("rules", [b"x"]) != before
+    finally:
+        monkeypatch.undo()
+        cache_module.code_fingerprint.cache_clear()
+    assert cache._key("rules", [b"x"]) == before
+
+
+def test_a_value_that_does_not_pickle_is_not_cached_and_leaves_nothing(tmp_path: Path) -> None:
+    cache = ParseCache(tmp_path / "c")
+    value = cache.get_or_make("rules", [b"x"], lambda: (lambda: None), lambda _: True)  # a lambda: no pickle
+    assert callable(value)
+    assert list((tmp_path / "c").iterdir()) == []  # no entry, no half-written temporary file
+
+
+def test_a_mostly_zero_array_is_made_once_when_threads_read_it_first_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    import numpy as np
+
+    from api.runtime.cache import MostlyZeros
+
+    lazy = MostlyZeros((4, 4), "<f8", np.array([1, 6]), np.array([2.0, 3.0]))
+    made: list[int] = []
+    inside, second_in = threading.Event(), threading.Event()
+    real_zeros = np.zeros
+
+    def zeros(*args: object, **kwargs: object) -> object:
+        made.append(1)
+        if len(made) == 1:
+            inside.set()
+            second_in.wait(timeout=1)  # a second maker would come in meanwhile (it does not: locked)
+        else:
+            second_in.set()
+        return real_zeros(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(cache_module.np, "zeros", zeros)
+    got: list[object] = []
+    first = threading.Thread(target=lambda: got.append(lazy.whole()))
+    first.start()
+    assert inside.wait(timeout=20)
+    second = threading.Thread(target=lambda: got.append(lazy.whole()))
+    second.start()
+    first.join(timeout=20)
+    second.join(timeout=20)
+    monkeypatch.undo()
+    assert len(made) == 1 and len(got) == 2 and got[0] is got[1]
+    assert np.asarray(got[0]).ravel()[6] == 3.0
