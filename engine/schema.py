@@ -70,7 +70,14 @@ class RepeatDef(_Strict):
     level: int = Field(default=2, ge=1, le=9)
 
 
+# The stages that decide, in the order they are tried (engine.vocabulary.STAGES, checked by
+# tests/engine/test_schema_stages.py); a rule may also be advisory (it decides nothing).
 DecidingStage = Literal["continuity", "other_sg", "precedent", "joint", "principle", "default"]
+RuleStage = Literal[DecidingStage, "advisory"]
+
+
+def _only_continuity() -> list[DecidingStage]:
+    return ["continuity"]
 
 
 class ReviewDef(_Strict):
@@ -82,7 +89,7 @@ class ReviewDef(_Strict):
     thin_lead: int = Field(default=0, ge=0, le=100)  # the first SG by precedent leads the second by less than this
     # stages whose decision a split precedent does not put up for review: continuity (a revision stays
     # with its owner) and, as the rules choose, precedent (a series the rules encode themselves)
-    thin_lead_skip: list[DecidingStage] = Field(default_factory=lambda: list[DecidingStage](["continuity"]))
+    thin_lead_skip: list[DecidingStage] = Field(default_factory=_only_continuity)
     proposed: bool = False  # the submitter's Question or series letter points elsewhere
     contested: bool = False  # both SG17 and SG20 had candidates and a principle or default decided
     # confidence = (1 - w) x the rules' confidence + w x how strongly existing work points to the home (prec_, 0..1);
@@ -103,7 +110,7 @@ class CatalogueFile(_Strict):
     series: list[SeriesDef] = Field(default_factory=list)
     provisional: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]$")], SG] = Field(default_factory=dict)
     exclusion_cues: list[Phrase] = Field(default_factory=list)
-    stages: dict[Literal["continuity", "other_sg", "precedent", "joint", "principle", "default"], StageDef]
+    stages: dict[DecidingStage, StageDef]
     joint: JointDef
     review_below: float = Field(ge=0.0, le=1.0)
     review: ReviewDef = Field(default_factory=ReviewDef)
@@ -190,7 +197,7 @@ class RuleDef(_Strict):
     id: RuleId
     description: Sentence
     source: Sentence
-    stage: Literal["continuity", "other_sg", "precedent", "joint", "principle", "default", "advisory"]
+    stage: RuleStage
     when: When
     then: Then
     enabled: bool = True

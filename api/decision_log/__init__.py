@@ -9,29 +9,32 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# Written as "X as X": what a type checker sees exported (the same names as _WHERE, checked by
+# tests/api/decision_log/test_package.py).
 if TYPE_CHECKING:
-    from api.decision_log.flow import LogNote, decide, decide_async, decide_indexed, record, record_many_async
-    from api.decision_log.review import apply_review
-    from api.decision_log.schemas import (
-        DecisionFilter,
-        DecisionPage,
-        DecisionRecord,
-        PublicReview,
-        ReviewedDecision,
-        ReviewInfo,
-        ReviewRequest,
-        RulesNow,
-    )
-    from api.decision_log.service import (
-        DecisionLog,
-        Logged,
-        LogUnavailable,
-        NotFound,
-        canonical_json,
-        need_of,
-        proposal_hash,
-        same_work,
-    )
+    from api.decision_log.flow import LogNote as LogNote
+    from api.decision_log.flow import decide as decide
+    from api.decision_log.flow import decide_async as decide_async
+    from api.decision_log.flow import decide_indexed as decide_indexed
+    from api.decision_log.flow import record as record
+    from api.decision_log.flow import record_many_async as record_many_async
+    from api.decision_log.review import apply_review as apply_review
+    from api.decision_log.schemas import DecisionFilter as DecisionFilter
+    from api.decision_log.schemas import DecisionPage as DecisionPage
+    from api.decision_log.schemas import DecisionRecord as DecisionRecord
+    from api.decision_log.schemas import PublicReview as PublicReview
+    from api.decision_log.schemas import ReviewedDecision as ReviewedDecision
+    from api.decision_log.schemas import ReviewInfo as ReviewInfo
+    from api.decision_log.schemas import ReviewRequest as ReviewRequest
+    from api.decision_log.schemas import RulesNow as RulesNow
+    from api.decision_log.service import DecisionLog as DecisionLog
+    from api.decision_log.service import Logged as Logged
+    from api.decision_log.service import LogUnavailable as LogUnavailable
+    from api.decision_log.service import NotFound as NotFound
+    from api.decision_log.service import canonical_json as canonical_json
+    from api.decision_log.service import need_of as need_of
+    from api.decision_log.service import proposal_hash as proposal_hash
+    from api.decision_log.service import same_work as same_work
 
 _WHERE = {
     "LogNote": "flow",
@@ -59,31 +62,7 @@ _WHERE = {
     "same_work": "service",
 }
 
-__all__ = [
-    "DecisionFilter",
-    "DecisionLog",
-    "DecisionPage",
-    "DecisionRecord",
-    "LogNote",
-    "LogUnavailable",
-    "Logged",
-    "NotFound",
-    "PublicReview",
-    "ReviewInfo",
-    "ReviewRequest",
-    "ReviewedDecision",
-    "RulesNow",
-    "apply_review",
-    "canonical_json",
-    "decide",
-    "need_of",
-    "same_work",
-    "decide_async",
-    "decide_indexed",
-    "proposal_hash",
-    "record",
-    "record_many_async",
-]
+__all__ = sorted(_WHERE)  # every name loaded on first use is public, and only those
 
 
 def __getattr__(name: str) -> Any:

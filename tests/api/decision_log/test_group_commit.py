@@ -4,10 +4,9 @@ writer that waits for decisions still being made but never holds a lone caller."
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 from typing import Any
-
-import threading
 
 import pytest
 from sqlalchemy import bindparam, false, literal_column, select

@@ -259,7 +259,7 @@ def test_a_library_upgrade_is_a_new_key(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_a_value_that_does_not_pickle_is_not_cached_and_leaves_nothing(tmp_path: Path) -> None:
     cache = ParseCache(tmp_path / "c")
-    value = cache.get_or_make("rules", [b"x"], lambda: (lambda: None), lambda _: True)  # a lambda: no pickle
+    value = cache.get_or_make("rules", [b"x"], lambda: lambda: None, lambda _: True)  # a lambda: no pickle
     assert callable(value)
     assert list((tmp_path / "c").iterdir()) == []  # no entry, no half-written temporary file
 
