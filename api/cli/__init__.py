@@ -48,6 +48,13 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        found = super().resolve_command(ctx, args)
+        startup.resume()  # imported: the command runs collected (runtime() pauses while it builds)
+        return found
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, COMMANDS[name][2]) for name in self.list_commands(ctx)])
@@ -60,9 +67,9 @@ def main() -> None:
 
 
 def run() -> None:
-    """The console script (and `python -m api.cli`): main() with the collector paused for start-up
-    and, but for `serve`, no pydantic plugins looked for and one OpenBLAS thread (api/cli/startup.py
-    says why, and when collection resumes)."""
+    """The console script (and `python -m api.cli`): main() with the collector paused while the
+    command is imported and while its runtime is built and, but for `serve`, no pydantic plugins
+    looked for and one OpenBLAS thread (api/cli/startup.py says why, and when collection resumes)."""
     startup.pause()
     if sys.argv[1:2] != ["serve"]:  # the service, and the workers it starts, keep their defaults
         startup.without_pydantic_plugins()

@@ -68,13 +68,13 @@ def runtime(
     if registry_file is not None:
         settings = settings.model_copy(update={"registry_file": registry_file})
     try:
-        rt = bootstrap.build(settings, rules_dir=rules_dir, registry=registry, database_url=database_url)
+        with startup.building():  # the collector paused while it builds, if the console script paused it
+            rt = bootstrap.build(settings, rules_dir=rules_dir, registry=registry, database_url=database_url)
     except LoadError as exc:
         fail_load(exc)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.call_on_close(rt.close)  # the decision log's connections closed when the command ends
-    startup.resume()  # start-up is over (the console script paused the collector for it)
     return rt
 
 

@@ -4,26 +4,30 @@ for --help): the collector, pydantic's plugin discovery and OpenBLAS's threads.
 Start-up makes some 100,000 objects that live as long as the process (modules, the rule set, the
 registry and its indexes) and next to no garbage cycles, and CPython's collector walks all of
 them again and again while they are made: about a tenth of a first decision, plus a last walk
-at exit. The console script pauses collection (`pause`); `api.cli.common.runtime()` resumes it
-once the runtime is built (`resume`), after moving what start-up made out of the collector's
-sight (`gc.freeze`), so the items a command then reads are collected as usual. A caller that did
-not pause (tests, an embedding program) is left as it is.
+at exit. The console script pauses collection (`pause`) while the command is imported; the
+group resumes it once the command is found (`resume`, api.cli.LazyGroup), after moving what
+start-up made out of the collector's sight (`gc.freeze`), so that every command runs collected
+as usual; `api.cli.common.runtime()` pauses it again while it builds the runtime (`building`).
+A caller that did not pause (tests, an embedding program) is left as it is.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _paused = False
+_console = False  # pause() stopped collection once: start-up pauses are the console script's to make
 
 
 def pause() -> None:
     """Stop collecting until resume() (start-up only makes what lives to the end)."""
-    global _paused
+    global _paused, _console
     if gc.isenabled():
         gc.disable()
-        _paused = True
+        _paused = _console = True
 
 
 def resume() -> None:
@@ -33,6 +37,18 @@ def resume() -> None:
         gc.freeze()
         gc.enable()
         _paused = False
+
+
+@contextmanager
+def building() -> Iterator[None]:
+    """Collection paused again while a command builds its runtime, if the console script paused
+    it at start (else left as it is); resumed after, whatever happens."""
+    if _console:
+        pause()
+    try:
+        yield
+    finally:
+        resume()
 
 
 def finish() -> None:

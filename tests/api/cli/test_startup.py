@@ -25,7 +25,7 @@ except SystemExit as exc:
 else:
     code = 0
 with open(out, "w", encoding="utf-8") as f:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+    json.dump({"code": code, "modules": sorted(sys.modules), "collecting": __import__("gc").isenabled()}, f)
 """
 PROPOSAL = {
     "title": "Security requirements for smart irrigation gateways",
@@ -44,6 +44,8 @@ def command(tmp_path: Path):  # type: ignore[no-untyped-def]
     proposal = tmp_path / "p.json"
     proposal.write_text(json.dumps(PROPOSAL), encoding="utf-8")
 
+    collecting: list[bool] = []  # whether the collector was on when each command ended
+
     def run(*args: str) -> tuple[int, set[str]]:
         out = tmp_path / "modules.json"
         argv = [a.replace("PROPOSAL", str(proposal)) for a in args]
@@ -58,9 +60,20 @@ def command(tmp_path: Path):  # type: ignore[no-untyped-def]
         )
         assert out.exists(), done.stderr[-2000:]
         got = json.loads(out.read_text(encoding="utf-8"))
+        collecting.append(got["collecting"])
         return got["code"], {name.split(".")[0] for name in got["modules"]}
 
+    run.collecting = collecting  # type: ignore[attr-defined]
     return run
+
+
+def test_a_command_that_builds_no_runtime_runs_collected(command) -> None:  # type: ignore[no-untyped-def]
+    # `rules lint` never calls runtime(): the pause for start-up still ends once it is imported.
+    code, _ = command("rules", "lint")
+    assert code == 0
+    code, _ = command("triage", "--no-log", "PROPOSAL")
+    assert code == 0
+    assert command.collecting == [True, True]
 
 
 def test_help_imports_no_engine_and_no_library_of_a_command(command) -> None:  # type: ignore[no-untyped-def]
