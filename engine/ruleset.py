@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -408,8 +408,8 @@ def load_rules(
         {cid: c.not_within for cid, c in concepts.items() if c.not_within},
         [Context(cid, tuple(r.phrases), tuple(r.near), r.within) for cid, c in concepts.items() for r in c.requires],
     )
-    conditions = [to_condition(r, layer_of[r.id]) for r in rules.values() if r.definition.enabled]
-    title_level = cat.fields.get("title", 3)
+    conditions = _conditions(rules, layer_of)
+    title_level = _title_level(cat)
     complaint = adapter.check_definition(conditions, title_level)
     if complaint:
         raise RuleLoadError(
@@ -461,6 +461,40 @@ def load_rules(
         producers={d: [r.id for r in rules.values() if d in r.definition.then.derive] for d in produced},
         concept_locations=concept_locations,
     )
+
+
+def _conditions(rules: dict[str, Rule], layer_of: dict[str, int]) -> list[adapter.Condition]:
+    return [to_condition(r, layer_of[r.id]) for r in rules.values() if r.definition.enabled]
+
+
+def _title_level(cat: CatalogueFile) -> int:
+    return cat.fields.get("title", 3)
+
+
+@dataclass(frozen=True)
+class Detached:
+    """A rule set without its durable rulesets (the C engine's state cannot be pickled) and the
+    conditions that register them again (reattach)."""
+
+    rules: RuleSet  # host=None
+    conditions: list[adapter.Condition]
+
+
+def detach(rs: RuleSet) -> Detached:
+    """The rule set as it can be stored: everything but its durable rulesets."""
+    layer_of, _ = layers(rs.rules, rs.produced)
+    return Detached(replace(rs, host=None), _conditions(rs.rules, layer_of))  # type: ignore[arg-type]
+
+
+def reattach(stored: Detached) -> RuleSet | None:
+    """A stored rule set with its durable rulesets registered again and proved to run, as on a
+    first load; None when they do not (load the files instead)."""
+    rs, title_level = stored.rules, _title_level(stored.rules.catalogue)
+    host = adapter.build_host(stored.conditions, rs.catalogue.limits.shard_size, title_level, rs.revision[:8])
+    if adapter.prove(host, stored.conditions, title_level):
+        host.close()
+        return None
+    return replace(rs, host=host, loaded_at=time.time())
 
 
 def to_condition(rule: Rule, layer: int) -> adapter.Condition:

@@ -25,7 +25,6 @@ trusted as the installed code (it is the user's own, created 0700).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
@@ -35,7 +34,6 @@ import pickle
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,11 +41,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from api import __version__
-from engine import adapter
 from engine.registry.index import Registry
 from engine.registry.items import read_items
 from engine.registry.precedent import PrecedentIndex
-from engine.ruleset import Parsed, RuleSet, layers, load_rules, parse_directory, rule_files, to_condition
+from engine.ruleset import Detached, Parsed, RuleSet, detach, load_rules, parse_directory, reattach, rule_files
 from engine.yamlfile import MAX_FILE_BYTES
 
 T = TypeVar("T")
@@ -291,8 +288,8 @@ class ParseCache:
         path = self.directory / self._key("ruleset", parts)
         try:
             with open(path, "rb") as f:
-                stored: _CompiledRules = pickle.load(f)
-            revived = stored.revive()
+                stored: Detached = pickle.load(f)
+            revived = reattach(stored)
             if revived is not None:
                 return revived
         except FileNotFoundError:
@@ -300,7 +297,7 @@ class ParseCache:
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign entry: load the files again
             log.info("cache entry %s not used: %s", path.name, type(exc).__name__)
         rs = load_rules(directory, known_owners, parsed=self.parse_rules(directory))
-        self._store(path, _CompiledRules.of(rs))
+        self._store(path, detach(rs))
         return rs
 
     @staticmethod
@@ -351,28 +348,3 @@ def _indexed(path: Path) -> Registry:
     registry = Registry(items, file=str(path), revision=revision)
     registry.curated()  # built now, so that it is cached with the rest
     return registry
-
-
-@dataclasses.dataclass
-class _CompiledRules:
-    """A loaded rule set without its durable rulesets, and what registers them again."""
-
-    rules: RuleSet  # host=None
-    conditions: list[adapter.Condition]
-    shard_size: int
-    title_level: int
-
-    @classmethod
-    def of(cls, rs: RuleSet) -> _CompiledRules:
-        layer_of, _ = layers(rs.rules, rs.produced)
-        conditions = [to_condition(r, layer_of[r.id]) for r in rs.rules.values() if r.definition.enabled]
-        hostless = dataclasses.replace(rs, host=None)  # type: ignore[arg-type]
-        return cls(hostless, conditions, rs.catalogue.limits.shard_size, rs.catalogue.fields.get("title", 3))
-
-    def revive(self) -> RuleSet | None:
-        """The rule set with its durable rulesets registered now; None when they do not run as proved."""
-        host = adapter.build_host(self.conditions, self.shard_size, self.title_level, self.rules.revision[:8])
-        if adapter.prove(host, self.conditions, self.title_level):
-            host.close()
-            return None
-        return dataclasses.replace(self.rules, host=host, loaded_at=time.time())
