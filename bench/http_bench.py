@@ -29,15 +29,14 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import TYPICAL
+from tests.servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,12 +44,6 @@ CONNECTIONS = 32
 # One counter for the whole run (warm-up included): every request of the run carries a title of
 # its own, so that with the log on no measured request finds a row a warm-up request stored.
 _TITLES = iter(range(10**9))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(port: int, data_dir: str, log_decisions: bool) -> subprocess.Popen[bytes]:
@@ -81,14 +74,8 @@ def start_server(port: int, data_dir: str, log_decisions: bool) -> subprocess.Po
         "warning",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
+    if wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=60):
+        return proc
     proc.kill()
     raise SystemExit("server did not start")
 

@@ -31,7 +31,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from typing import Any
 
 from bench.common import TYPICAL
 from engine import bundled_rules_dir
+from tests.servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,12 +74,6 @@ class Result:
 
 
 # -- the server ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -111,16 +105,10 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server exited early; log:\n{self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
+        if wait_healthy(self.base, self.proc, timeout):
+            return
+        if self.proc.poll() is not None:
+            raise SystemExit(f"server exited early; log:\n{self.log_path.read_text()[-2000:]}")
         self.stop()
         raise SystemExit("server did not start in time")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pytest
 
 from tests.api._db import missing
 from tests.engine.intake.test_a1text import FULL
+from tests.servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -39,17 +39,11 @@ ARGS = [
 STAFF = "staff-token-for-browser-0123456789"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app under uvicorn on 127.0.0.1, a temporary data directory and a staff token."""
     data = tmp_path_factory.mktemp("browser-data")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, IOTSEC_DATA_DIR=str(data), IOTSEC_STAFF_TOKEN=STAFF)
     env.pop("IOTSEC_DATABASE_URL", None)
     log = (data / "server.log").open("wb")
@@ -73,19 +67,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):  # bounded: at most ~30 s to start
-            if proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not answer /healthz")
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited: {(data / 'server.log').read_text()[-2000:]}")
+        if not wait_healthy(base, proc):
+            pytest.fail(f"the server did not answer /healthz: {(data / 'server.log').read_text()[-2000:]}")
         yield base
     finally:
         proc.terminate()

@@ -12,13 +12,13 @@ import http.client
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+
+from tests.servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[3]
 CLIENTS = 6
@@ -26,31 +26,8 @@ PER_CLIENT = 400  # bounded: each client stops after this many requests or at th
 KILL_AFTER = 60  # answers seen before the kill
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):  # at most ~60 s
-        if proc.poll() is not None:
-            raise AssertionError("the server exited at start-up")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    raise AssertionError("the server did not start")
-
-
 def test_every_decision_answered_recorded_survives_kill_9(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     db = tmp_path / "decisions.sqlite3"
     env = dict(
         os.environ, IOTSEC_DATA_DIR=str(tmp_path), IOTSEC_DATABASE_URL=f"sqlite:///{db}", IOTSEC_LOG_DECISIONS="true"
@@ -81,7 +58,7 @@ def test_every_decision_answered_recorded_survives_kill_9(tmp_path: Path) -> Non
     lock = threading.Lock()
     enough = threading.Event()
     try:
-        _wait_up(port, proc)
+        assert wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=60), "the server did not start"
 
         def client(k: int) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

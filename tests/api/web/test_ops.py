@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.runtime.settings import Settings
 from api.web.app import create_app
 from tests.api.conftest import ADMIN
+from tests.servers import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[3]
 GOOD = {
@@ -116,17 +117,11 @@ def test_a_vanished_rule_directory_keeps_the_loaded_rules_serving(rules_copy: Pa
 # -- real servers -------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Served:
     """`iotsec-triage serve` on a free 127.0.0.1 port, its output (JSON log lines) in a file."""
 
     def __init__(self, tmp: Path, **env: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"serve-{self.port}.log"
         full = {k: v for k, v in os.environ.items() if not k.startswith(("IOTSEC_", "PROMETHEUS_"))}
@@ -151,14 +146,8 @@ class Served:
             )
 
     def wait_ready(self) -> None:
-        for _ in range(300):  # at most ~30 s
-            assert self.proc.poll() is None, self.log.read_text()[-2000:]
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        pytest.fail(f"the server did not start: {self.log.read_text()[-2000:]}")
+        if not wait_healthy(self.base, self.proc):
+            pytest.fail(f"the server did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self, signalled: bool = False) -> int:
         """SIGTERM (unless already sent: a second one means "force") and the exit status."""

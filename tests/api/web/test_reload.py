@@ -6,7 +6,6 @@ bounded number of requests each. Nothing here asserts on time: loops wait on cou
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ import uvicorn
 
 from api.runtime.settings import Settings
 from api.web.app import create_app
+from tests.servers import free_port
 
 TOKEN = "reload-admin-token-0123456789"
 CLIENTS = 4
@@ -27,12 +27,6 @@ PROPOSALS = [
     {"title": "Security requirements for smart metering in the smart grid"},
     {"title": "Lightweight mutual authentication protocol for constrained IoT devices"},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], what: str, tries: int = 1000) -> None:
