@@ -563,19 +563,21 @@ def _check_rule(
 ) -> list[RuleIssue]:
     issues: list[RuleIssue] = []
     w = rdef.when
+
+    def unknown(at: list[Any], name: str) -> RuleIssue:
+        return doc.issue(
+            [*path, "when", *at],
+            f"unknown signal {name!r}",
+            suggestion=did_you_mean(name, signals | produced),
+            code="reference",
+        )
+
     for key in ("all", "any", "none", "in_title"):
         for j, name in enumerate(getattr(w, key)):
             if name in produced and key != "in_title":
                 continue
             if name not in signals:
-                issues.append(
-                    doc.issue(
-                        [*path, "when", key, j],
-                        f"unknown signal {name!r}",
-                        suggestion=did_you_mean(name, signals | produced),
-                        code="reference",
-                    )
-                )
+                issues.append(unknown([key, j], name))
             elif key == "in_title" and name not in concepts:
                 issues.append(
                     doc.issue(
@@ -585,14 +587,7 @@ def _check_rule(
     for key in ("min", "max"):
         for name in getattr(w, key):
             if name not in signals and name not in produced:
-                issues.append(
-                    doc.issue(
-                        [*path, "when", key, name],
-                        f"unknown signal {name!r}",
-                        suggestion=did_you_mean(name, signals | produced),
-                        code="reference",
-                    )
-                )
+                issues.append(unknown([key, name], name))
     reads = {*w.all, *w.any, *w.none, *w.in_title, *w.min, *w.max}
     if len(reads) > adapter.MAX_RULE_SIGNALS:  # a fact must stay small enough for the engine (adapter.py)
         issues.append(
