@@ -11,13 +11,16 @@ Each request carries another title (a counter), so that with the log on every de
 row, as in use, not a duplicate found.
 
 Two servers in turn: the default configuration (decision log ON, SQLite in a temporary
-directory, group commit), then the same with the log off (IOTSEC_LOG_DECISIONS=false).
+directory, group commit, decisions made in decider processes: one per core beyond the first,
+api/runtime/deciders.py), then the same with the log off (IOTSEC_LOG_DECISIONS=false). Each is
+measured once its deciders are ready.
 A last endpoint validates and answers one fixed decision through the same response path: the
 difference between it and /v1/triage is the time spent deciding.
 
 Beside each figure, the server's CPU time per request (user + system, every thread of the server
-process, read from /proc on Linux): on a machine shared with other work, requests/s move with the
-neighbours' load, CPU per request much less. Its ratios are printed too.
+process and of its deciders, read from /proc on Linux), and the server process's own share: on a
+machine shared with other work, requests/s move with the neighbours' load, CPU per request much
+less. Its ratios are printed too.
 
 Run: .venv/bin/python -m bench.http_bench [--seconds 8]
 """
@@ -36,7 +39,7 @@ import time
 from pathlib import Path
 
 from bench.common import TYPICAL
-from tests.servers import free_port, wait_healthy
+from tests.servers import free_port, wait_deciders, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,14 +140,29 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(pid: int, url: str, body: bytes, seconds: int) -> tuple[float, int, float | None]:
-    """(requests/s, errors, server CPU microseconds per request or None)."""
-    before, start = cpu_seconds(pid), time.perf_counter()
+def children(pid: int) -> list[int]:
+    """The processes a process started (its deciders), from /proc on Linux."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def measured(pid: int, url: str, body: bytes, seconds: int) -> tuple[float, int, float | None, float | None]:
+    """(requests/s, errors, CPU microseconds per request of the server and its deciders, of the
+    server process alone), the CPU figures None where /proc is not."""
+    pids = [pid, *children(pid)]
+    before, start = [cpu_seconds(p) for p in pids], time.perf_counter()
     rps, errors = load(url, body, seconds)
-    after, elapsed = cpu_seconds(pid), time.perf_counter() - start
-    if before is None or after is None or rps <= 0:
-        return rps, errors, None
-    return rps, errors, 1e6 * (after - before) / (rps * elapsed)
+    after, elapsed = [cpu_seconds(p) for p in pids], time.perf_counter() - start
+    if None in before or None in after or rps <= 0:
+        return rps, errors, None, None
+    used = [a - b for a, b in zip(after, before)]  # type: ignore[operator]
+    per = 1e6 / (rps * elapsed)
+    return rps, errors, sum(used) * per, used[0] * per
 
 
 def main() -> None:
@@ -152,13 +170,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
     body = json.dumps(TYPICAL).encode()
-    figures: dict[str, tuple[float, int, float | None]] = {}
+    figures: dict[str, tuple[float, int, float | None, float | None]] = {}
+    ready: dict[str, int] = {}
     for log_on in (True, False):
         port = free_port()
         with tempfile.TemporaryDirectory() as data_dir:
             proc = start_server(port, data_dir, log_on)
             try:
                 base = f"http://127.0.0.1:{port}"
+                ready = wait_deciders(base)
                 load(base + "/v1/triage", body, 2)  # warm-up
                 tag = "on" if log_on else "off"
                 if log_on:
@@ -177,12 +197,15 @@ def main() -> None:
         "proposal (a new title each request)"
     )
 
+    print(f"deciders: {ready.get('ready', 0)} process(es) ready (IOTSEC_DECIDE_PROCESSES; 0: decided in the server)")
     lane_cpu = figures["lane"][2]
 
     def line(name: str, key: str) -> None:
-        rps, err, cpu = figures[key]
+        rps, err, cpu, own = figures[key]
         cpu_text = (
-            "" if cpu is None or lane_cpu is None else f"; server CPU {cpu:>6,.0f} us/request ({lane_cpu / cpu:.2f})"
+            ""
+            if cpu is None or lane_cpu is None or own is None
+            else f"; CPU {cpu:>6,.0f} us/request ({lane_cpu / cpu:.2f}), server process {own:>6,.0f}"
         )
         print(
             f"{name:<44}{rps:>8,.0f} requests/s = {1e6 / rps:>6,.0f} us ({err} errors)  "

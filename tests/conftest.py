@@ -16,9 +16,13 @@ FIXTURES = ROOT / "fixtures"
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The tests' own cache of parsed files (api/runtime/cache.py), never the user's ~/.cache."""
+    """The tests' own cache of parsed files (api/runtime/cache.py), never the user's ~/.cache;
+    and apps that decide in their own process (no decider processes started for each test app):
+    the tests of deciding in processes (tests/api/runtime/test_deciders.py, the kill -9 test)
+    turn them on where they mean to."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IOTSEC_CACHE_DIR", str(tmp_path_factory.mktemp("parse-cache")))
+        mp.setenv("IOTSEC_DECIDE_PROCESSES", "0")
         yield
 
 

@@ -3,6 +3,7 @@ started server answers GET /healthz (bounded in time, and over as soon as the pr
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -32,3 +33,22 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0
             pass
         time.sleep(0.1)
     return False
+
+
+def wait_deciders(base: str, want: int | None = None, timeout: float = 90.0) -> dict[str, int]:
+    """The deciders' status from /healthz once `want` of them (default: all the server starts)
+    are ready (api/runtime/deciders.py), or the last one seen after `timeout` seconds; {} for a
+    server without deciders."""
+    deadline = time.monotonic() + timeout
+    seen: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
+                seen = json.load(r).get("deciders") or {}
+        except OSError:
+            time.sleep(0.2)
+            continue
+        if not seen or seen.get("ready", 0) >= (seen["processes"] if want is None else want):
+            break
+        time.sleep(0.2)
+    return seen

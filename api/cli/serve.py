@@ -46,6 +46,7 @@ def serve_cmd(host: str, port: int, rules_dir: Path | None, workers: int | None)
     rt = runtime(rules_dir)
     count = workers or rt.settings.workers
     rt.close()
+    os.environ["IOTSEC_WORKERS"] = str(count)  # each worker's settings: how many deciders to start
     if count > 1:
         # Each worker holds its own rules: they follow the files, so one reload reaches them all.
         os.environ["IOTSEC_WATCH_RULES"] = "true"

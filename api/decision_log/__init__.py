@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 # tests/api/decision_log/test_package.py).
 if TYPE_CHECKING:
     from api.decision_log.flow import LogNote as LogNote
+    from api.decision_log.flow import Triage as Triage
     from api.decision_log.flow import decide as decide
     from api.decision_log.flow import decide_async as decide_async
     from api.decision_log.flow import decide_indexed as decide_indexed
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "LogNote": "flow",
+    "Triage": "flow",
     "decide": "flow",
     "decide_async": "flow",
     "decide_indexed": "flow",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:  # imported where used: a door that does not log never loads S
 log = logging.getLogger("iotsec_triage.decision_log")
 COMMIT_WAIT = 30.0  # seconds an answer waits for its commit before it says "failed"
 LogNote = Literal["recorded", "existing", "off", "failed"]
+# How a door decides: engine.triage, or the service's Runtime.triage (in a decider process).
+Triage = Callable[[Proposal, RuleSet, Any], Decision]
 
 
 def record(
@@ -88,9 +91,10 @@ def decide(
     write: bool = True,
     *,
     item_id: str | None = None,
+    triage_with: Triage = triage,
 ) -> tuple[ReviewedDecision, LogNote]:
     """Triage one proposal and record it: the blocking form used by the command line and pages."""
-    return record(log_, proposal, triage(proposal, rs, registry), rs, actor, write, item_id=item_id)
+    return record(log_, proposal, triage_with(proposal, rs, registry), rs, actor, write, item_id=item_id)
 
 
 def decide_indexed(
@@ -101,10 +105,11 @@ def decide_indexed(
     actor: str,
     write: bool = True,
     item_id: str | None = None,
+    triage_with: Triage = triage,
 ) -> tuple[ReviewedDecision, LogNote]:
     """Triage one proposal and record it, blocking; with write=False the review index spares the
     database trip when no review of this contribution can exist (the service's hot path)."""
-    decision = triage(proposal, rs, registry)
+    decision = triage_with(proposal, rs, registry)
     if log_ is None:
         return apply_review(decision, None), "off"
     if not write:
@@ -130,12 +135,13 @@ def _decide_or_submit(
     write: bool,
     item_id: str | None = None,
     ticket: Expected | None = None,
+    triage_with: Triage = triage,
 ) -> tuple[ReviewedDecision, LogNote] | tuple[Decision, Future[Logged]]:
     """In a worker thread: decide, and either answer (nothing to write) or queue the write."""
     if log_ is None or not write:
-        return decide_indexed(log_, proposal, rs, registry, actor, write, item_id)
+        return decide_indexed(log_, proposal, rs, registry, actor, write, item_id, triage_with)
     try:
-        decision = triage(proposal, rs, registry)
+        decision = triage_with(proposal, rs, registry)
         return decision, log_.submit(proposal, decision, actor, item_id=item_id)  # blocks while the queue is full
     finally:
         if ticket is not None:
@@ -153,6 +159,7 @@ async def decide_async(
     write: bool = True,
     limiter: CapacityLimiter | None = None,
     item_id: str | None = None,
+    triage_with: Triage = triage,
 ) -> tuple[ReviewedDecision, LogNote]:
     """decide_indexed in a worker thread (`limiter` bounds how many at once): deciding is CPU work,
     and on the event loop it would hold every other request for as long as it takes. The commit
@@ -164,7 +171,17 @@ async def decide_async(
     ticket = log_.expect() if log_ is not None and write else None
     try:
         first, second = await anyio.to_thread.run_sync(
-            _decide_or_submit, log_, proposal, rs, registry, actor, write, item_id, ticket, limiter=limiter
+            _decide_or_submit,
+            log_,
+            proposal,
+            rs,
+            registry,
+            actor,
+            write,
+            item_id,
+            ticket,
+            triage_with,
+            limiter=limiter,
         )
     finally:
         if ticket is not None:

@@ -14,19 +14,24 @@ from typing import TYPE_CHECKING
 from api.runtime.cache import ParseCache
 from api.runtime.holder import RuleHolder
 from api.runtime.settings import Settings, get_settings
-from engine import RuleSet
+from engine import Decision, Proposal, RuleSet, triage
 from engine.registry import Registry, default_registry_file
 
 if TYPE_CHECKING:
     from api.decision_log import DecisionLog
+    from api.runtime.deciders import DeciderPool
 
 log = logging.getLogger("iotsec_triage.runtime")
 
 
+def registry_path(settings: Settings) -> Path:
+    """The registry file of existing work: IOTSEC_REGISTRY_FILE, else the bundled one."""
+    return Path(settings.registry_file) if settings.registry_file else default_registry_file()
+
+
 def open_registry(settings: Settings, cache: ParseCache | None = None) -> Registry:
-    """The registry of existing work: IOTSEC_REGISTRY_FILE, else the bundled one."""
-    path = Path(settings.registry_file) if settings.registry_file else default_registry_file()
-    return (cache or ParseCache(None)).registry(path)
+    """The registry of existing work (registry_path)."""
+    return (cache or ParseCache(None)).registry(registry_path(settings))
 
 
 @dataclass(eq=False)  # compared and hashed by identity: one per app or command
@@ -40,6 +45,7 @@ class Runtime:
     database_url: str
     _log: DecisionLog | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    deciders: DeciderPool | None = None  # worker processes to decide in: the service's (start_deciders)
 
     @property
     def rules(self) -> RuleSet:
@@ -87,7 +93,36 @@ class Runtime:
             else {"status": "unavailable", "writing": writing, "reason": reason}
         )
 
+    def start_deciders(self) -> None:
+        """Start the worker processes the service decides in (IOTSEC_DECIDE_PROCESSES; none: in
+        this process). They load in the background; until then, and whenever one cannot answer,
+        triage() decides here."""
+        size = self.settings.resolved_decide_processes()
+        if size <= 0 or self.deciders is not None:
+            return
+        from api.runtime.deciders import DeciderPool
+
+        spec = {
+            "rules_dir": str(self.holder.directory),
+            "registry_file": str(registry_path(self.settings)),
+            "cache_dir": str(self.settings.resolved_cache_dir() or "off"),
+            "registry": self.registry is not None,
+        }
+        self.deciders = DeciderPool(spec, self.registry, size)
+        self.deciders.start()
+
+    def triage(self, proposal: Proposal, rs: RuleSet, registry: Registry | None) -> Decision:
+        """engine.triage, in a decider process when there is one that can take it, else here."""
+        pool = self.deciders
+        if pool is not None:
+            found = pool.decide(proposal, rs, registry)
+            if found is not None:
+                return found
+        return triage(proposal, rs, registry)
+
     def close(self) -> None:
+        if self.deciders is not None:
+            self.deciders.close()
         if self._log is not None:
             self._log.close()
         self.holder.close()

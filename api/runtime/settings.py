@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +47,13 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64, description="Worker threads deciding batch items at once (all batches share them)."
     )
     workers: int = Field(default=1, ge=1, le=32)
+    decide_processes: int | None = Field(
+        default=None,
+        ge=0,
+        le=32,
+        description="Worker processes the service decides in (api/runtime/deciders.py); 0: in the server "
+        "process; default: one per core beyond the first, at most decide_threads, none with several workers.",
+    )
     watch_rules: bool = Field(
         default=False, description="Reload when the rule files change (on by itself with several workers)."
     )
@@ -61,6 +69,11 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
             raise ValueError(f"tokens must be at least {MIN_TOKEN_LENGTH} characters")
         return value
+
+    def resolved_decide_processes(self) -> int:
+        if self.decide_processes is not None:
+            return self.decide_processes
+        return default_size(self.decide_threads, self.workers)
 
     def resolved_rules_dir(self) -> Path:
         from engine import bundled_rules_dir
@@ -78,6 +91,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'decisions.sqlite3').resolve()}"
+
+
+def default_size(decide_threads: int, server_workers: int, cores: int | None = None) -> int:
+    """Deciders when IOTSEC_DECIDE_PROCESSES is not set: one per core beyond the first (the server
+    process keeps one), at most decide_threads; none when several server processes already share
+    the cores, nor on one core."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    if server_workers > 1:
+        return 0
+    return max(0, min(decide_threads, cores - 1))
 
 
 @lru_cache

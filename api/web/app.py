@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(rt.decision_log().ensure_ready)
         except Exception as exc:  # noqa: BLE001 - a bad URL or a database that is down must not stop the service
             log.warning("%s; triage answers without the decision log until it is back", exc)
+        rt.start_deciders()  # worker processes to decide in (IOTSEC_DECIDE_PROCESSES), loading meanwhile
         yield
         rt.close()
 
@@ -66,7 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log_health = rt.log_health()
         # Triage answers either way (200); "degraded" says that what it answers is not being logged.
         status = "ok" if log_health["status"] == "ok" or not log_health["writing"] else "degraded"
-        return {"status": status, "rules": {"version": rs.version, "revision": rs.revision}, "decision_log": log_health}
+        found: dict[str, Any] = {
+            "status": status,
+            "rules": {"version": rs.version, "revision": rs.revision},
+            "decision_log": log_health,
+        }
+        if rt.deciders is not None:
+            found["deciders"] = rt.deciders.status()
+        return found
 
     if os.environ.get("IOTSEC_BENCH_ENDPOINTS") == "1":
 

@@ -1,5 +1,6 @@
 """ASGI entry point for uvicorn: `api.web.main:app` (settings from IOTSEC_* environment variables)."""
 
+import gc
 import sys
 
 from api.web.app import create_app
@@ -9,3 +10,7 @@ from api.web.serving import SWITCH_INTERVAL
 # default 5 ms, so that health checks and small requests are not queued behind a long decision.
 sys.setswitchinterval(SWITCH_INTERVAL)
 app = create_app()
+# What start-up loaded (rules, registry, the app) lives as long as the process: out of the
+# collector's sight, so that its full collections walk what requests make, not all of that.
+gc.collect()
+gc.freeze()

@@ -274,7 +274,9 @@ async def index_submit(request: Request) -> Response:
         return _render(request, session, "index.html", 422, errors=[describe_validation(exc)], **context)
     rt = runtime_of(request)
     log_, write = rt.log_for_request()
-    decision, note = await run_in_threadpool(decide, log_, proposal, rt.rules, rt.registry, "web", write)
+    decision, note = await run_in_threadpool(
+        decide, log_, proposal, rt.rules, rt.registry, "web", write, triage_with=rt.triage
+    )
     return _render(
         request,
         session,
@@ -321,7 +323,7 @@ async def _upload(request: Request, session: dict[str, Any], raw: Any) -> Respon
     good = [r for r in records if r.proposal is not None]
     if len(records) == 1 and good and (one := good[0].proposal) is not None:
         decision, note = await run_in_threadpool(
-            decide, log_, one, rt.rules, rt.registry, "web", write, item_id=good[0].id
+            decide, log_, one, rt.rules, rt.registry, "web", write, item_id=good[0].id, triage_with=rt.triage
         )
         return _render(
             request,
@@ -340,7 +342,7 @@ async def _upload(request: Request, session: dict[str, Any], raw: Any) -> Respon
             rows.append({"where": rec.where, "id": rec.id, "error": rec.error})
             continue
         decision, note = await run_in_threadpool(
-            decide, log_, rec.proposal, rt.rules, rt.registry, "web", write, item_id=rec.id
+            decide, log_, rec.proposal, rt.rules, rt.registry, "web", write, item_id=rec.id, triage_with=rt.triage
         )
         rows.append(
             {

@@ -98,6 +98,7 @@ async def triage_text(request: Request, rt: RuntimeDep, use_registry: bool = Que
         "api",
         write,
         limiter=lanes.limiter("single"),
+        triage_with=rt.triage,
     )
     out = TextTriage(
         decision=decision, proposal=parsed.proposal.model_dump(mode="json", exclude={"text"}), **parsed.as_dict()
@@ -153,7 +154,14 @@ async def triage_file(
             out.items.append(FileItem(where=rec.where, id=rec.id, ok=False, error=rec.error or "unreadable"))
             continue
         decision, _ = await decide_async(
-            log_, rec.proposal, rt.rules, rt.registry if use_registry else None, "api", write, item_id=rec.id
+            log_,
+            rec.proposal,
+            rt.rules,
+            rt.registry if use_registry else None,
+            "api",
+            write,
+            item_id=rec.id,
+            triage_with=rt.triage,
         )
         parse = rec.extra.get("a1")
         a1 = parse.as_dict() if isinstance(parse, A1Parse) else {}

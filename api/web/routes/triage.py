@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from api.decision_log import LogNote, ReviewedDecision, decide_async, decide_indexed
+from api.decision_log import LogNote, ReviewedDecision, Triage, decide_async, decide_indexed
 from api.web.deps import RuntimeDep, runtime_of
 from api.web.errors import clean_errors, http_error
 from api.web.lanes import BATCH_SLICE, lanes_of
@@ -79,6 +79,7 @@ async def triage_one(
         "api",
         write,
         limiter=lanes_of(request.app.state).limiter("single"),
+        triage_with=rt.triage,
     )
     return respond(decision, note)
 
@@ -110,7 +111,7 @@ def batch_note(notes: list[LogNote]) -> LogNote:
 
 
 def _decide_slice(
-    start: int, raws: list[Any], rules: RuleSet, registry: Any, log_: Any, write: bool
+    start: int, raws: list[Any], rules: RuleSet, registry: Any, log_: Any, write: bool, triage_with: Triage
 ) -> list[BatchResult]:
     """Validate, decide and record a few batch items, each on its own (blocking: a worker thread)."""
     out: list[BatchResult] = []
@@ -128,7 +129,7 @@ def _decide_slice(
                 e["loc"] = ["body", "items", i, *e["loc"]]
             out.append(BatchResult(index=i, ok=False, error=errors))
             continue
-        answer, note = decide_indexed(log_, proposal, rules, registry, "api", write, item_id)
+        answer, note = decide_indexed(log_, proposal, rules, registry, "api", write, item_id, triage_with)
         out.append(BatchResult(index=i, ok=True, id=item_id, decision=answer, log=note))
     return out
 
@@ -163,7 +164,7 @@ async def triage_batch(
     for start in range(0, len(body.items), BATCH_SLICE):
         # One slice per trip: between slices other batches, single requests and reloads get their turn.
         results += await lanes.batch(
-            _decide_slice, start, body.items[start : start + BATCH_SLICE], rules, reg, log_, write
+            _decide_slice, start, body.items[start : start + BATCH_SLICE], rules, reg, log_, write, rt.triage
         )
     notes = [r.log for r in results if r.log is not None]
     answer = BatchResponse(results=results)

@@ -1,5 +1,7 @@
 """Group commit keeps its promise: a server killed with SIGKILL in the middle of a load has
 stored every decision it answered `X-Decision-Log: recorded` (committed before the answer).
+The server runs as `make run` does: decisions made in a decider process, the log written by the
+server (the kill takes the decider with it: one process group).
 
 The server is uvicorn in a child process on 127.0.0.1 with the SQLite log in a temporary
 directory; a few client threads send distinct proposals for a bounded number of requests each,
@@ -18,7 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.servers import free_port, wait_healthy
+from tests.servers import free_port, wait_deciders, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[3]
 CLIENTS = 6
@@ -30,7 +32,11 @@ def test_every_decision_answered_recorded_survives_kill_9(tmp_path: Path) -> Non
     port = free_port()
     db = tmp_path / "decisions.sqlite3"
     env = dict(
-        os.environ, IOTSEC_DATA_DIR=str(tmp_path), IOTSEC_DATABASE_URL=f"sqlite:///{db}", IOTSEC_LOG_DECISIONS="true"
+        os.environ,
+        IOTSEC_DATA_DIR=str(tmp_path),
+        IOTSEC_DATABASE_URL=f"sqlite:///{db}",
+        IOTSEC_LOG_DECISIONS="true",
+        IOTSEC_DECIDE_PROCESSES="1",
     )
     proc = subprocess.Popen(
         [
@@ -59,6 +65,7 @@ def test_every_decision_answered_recorded_survives_kill_9(tmp_path: Path) -> Non
     enough = threading.Event()
     try:
         assert wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=60), "the server did not start"
+        assert wait_deciders(f"http://127.0.0.1:{port}", 1).get("ready") == 1, "no decider process came up"
 
         def client(k: int) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -88,6 +95,9 @@ def test_every_decision_answered_recorded_survives_kill_9(tmp_path: Path) -> Non
         for t in threads:
             t.start()
         assert enough.wait(120), "too few answers before the kill"
+        assert wait_deciders(f"http://127.0.0.1:{port}", 1, timeout=5).get("decided", 0) > 0, (
+            "nothing decided in the decider"
+        )
         os.killpg(proc.pid, signal.SIGKILL)  # mid-load: requests in flight, a batch perhaps half written
         proc.wait(30)
         for t in threads:

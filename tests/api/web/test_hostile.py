@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import api.decision_log.flow
+import api.runtime.bootstrap
 from api.runtime.settings import Settings
 from api.web.app import create_app
 from api.web.limits import MAX_JSON_DEPTH, TOO_DEEP_MSG
@@ -179,14 +179,14 @@ def test_a_100000_item_batch_is_refused_with_413_before_any_item_is_triaged(
     quiet: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    real = api.decision_log.flow.triage
+    real = api.runtime.bootstrap.triage
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api.decision_log.flow, "triage", counting)
+    monkeypatch.setattr(api.runtime.bootstrap, "triage", counting)
     r = quiet.post("/v1/triage/batch", json={"items": [{"title": "x"}] * 100_000})
     assert r.status_code == 413
     d = _detail(r)
@@ -403,14 +403,14 @@ def test_a_batch_over_its_work_budget_is_a_413_before_any_item_is_decided(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    real = api.decision_log.flow.triage
+    real = api.runtime.bootstrap.triage
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api.decision_log.flow, "triage", counting)
+    monkeypatch.setattr(api.runtime.bootstrap, "triage", counting)
     settings = Settings(data_dir=tmp_path / "data", log_decisions=False, max_batch_chars=50_000)  # type: ignore[arg-type]
     with TestClient(create_app(settings)) as c:
         heavy = [dict(GOOD, text="security of connected things " * 1_000) for _ in range(3)]  # 3 x 29,000 characters
@@ -429,7 +429,7 @@ def test_deciding_runs_in_worker_threads_never_on_the_event_loop(
 ) -> None:
     import threading
 
-    real = api.decision_log.flow.triage
+    real = api.runtime.bootstrap.triage
     threads: list[str] = []
 
     def where(*args: Any, **kwargs: Any) -> Any:
@@ -443,7 +443,7 @@ def test_deciding_runs_in_worker_threads_never_on_the_event_loop(
         loop_threads.append(threading.current_thread().name)
         return {}
 
-    monkeypatch.setattr(api.decision_log.flow, "triage", where)
+    monkeypatch.setattr(api.runtime.bootstrap, "triage", where)
     quiet.get("/_test/loop-thread")
     assert quiet.post("/v1/triage", json=GOOD).status_code == 200
     assert quiet.post("/v1/triage/batch", json={"items": [GOOD, GOOD]}).status_code == 200

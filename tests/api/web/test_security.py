@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-import api.decision_log.flow
+import api.runtime.bootstrap
 from api.runtime.settings import MIN_TOKEN_LENGTH, Settings
 from api.web.app import create_app
 from api.web.observability import JsonFormatter, redact
@@ -94,7 +94,7 @@ def test_an_unexpected_failure_is_a_plain_500_without_details(tmp_path: Path, mo
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError('boom in File "/work/main/engine/triage.py", line 1')
 
-    monkeypatch.setattr(api.decision_log.flow, "triage", broken)
+    monkeypatch.setattr(api.runtime.bootstrap, "triage", broken)
     settings = Settings(data_dir=tmp_path / "data", log_decisions=False)  # type: ignore[arg-type]
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         r = c.post("/v1/triage/batch", json={"items": [GOOD]})

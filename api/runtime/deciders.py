@@ -1,0 +1,209 @@
+"""Deciding in worker processes, so that the service's decisions do not share its GIL.
+
+A decision is milliseconds of pure Python. In the server process it holds the GIL that the event
+loop needs to parse, validate and answer every other request, so the server decides on one core
+however many it has. A DeciderPool keeps a few worker processes ("deciders") that each load the
+same rules and registry (from the parse cache, api/runtime/cache.py: a second or so) and decide
+one proposal at a time; the server only sends the validated proposal and reads the decision back.
+The decider's own side is api/runtime/decider.py.
+
+What does not change: the decision (the same engine, rules and registry: each request names the
+rule revision and registry revision it was taken with, and a decider that cannot decide with
+exactly those says "stale"), the decision log (written by the server, group commit as before),
+reviews (applied by the server).
+
+Faults never lose an answer: a decider that is not ready, is busy past the wait, says stale,
+answers with an error, dies or takes longer than DECIDE_TIMEOUT gives None, and the caller decides
+in its own process, as without a pool. A dead or stuck decider is killed and replaced in the
+background (with a growing pause if it keeps dying). A decider exits when the server's end of its
+pipe closes, so a server killed with -9 leaves none behind.
+
+Frames (multiprocessing.connection over two pipes, one per direction):
+  server -> decider, once: the load spec as JSON ({"rules_dir", "registry_file", "cache_dir", "registry"})
+  decider -> server, once: b"R" + JSON {"revision", "registry"} when loaded, or b"E" + the error
+  server -> decider: JSON header {"rules", "revision", "registry", "registry_revision"} + b"\\n" + proposal JSON
+  decider -> server: b"D" + decision JSON, b"S" + why it cannot (stale), or b"E" + an error
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from engine import Decision, Proposal, RuleSet
+from engine.registry import Registry
+
+log = logging.getLogger("iotsec_triage.deciders")
+
+DECIDE_TIMEOUT = 60.0  # seconds one decision may take in a decider before it is killed and replaced
+READY_TIMEOUT = 180.0  # seconds a new decider may take to load before it is killed
+RESPAWN_PAUSE = (1.0, 60.0)  # first and longest pause before replacing a decider that died
+KEPT_RULE_SETS = 3  # rule revisions a decider keeps loaded (requests in flight across a reload)
+
+
+@dataclass(eq=False)
+class _Decider:
+    proc: subprocess.Popen[bytes]
+    to_child: Connection
+    from_child: Connection
+    loaded: dict[str, Any] = field(default_factory=dict)
+
+    def kill(self) -> None:
+        for conn in (self.to_child, self.from_child):
+            try:
+                conn.close()
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
+            log.warning("decider %s did not exit", self.proc.pid)
+
+
+class DeciderPool:
+    """`size` decider processes for one runtime; decide() is called from worker threads."""
+
+    def __init__(self, spec: dict[str, Any], registry: Registry | None, size: int) -> None:
+        self.spec = spec
+        self.registry = registry
+        self.size = size
+        self._idle: queue.Queue[_Decider] = queue.Queue()
+        self._live: set[_Decider] = set()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self.decided = 0
+        self.fallbacks = 0
+        self.replaced = 0
+
+    # ------------------------------------------------------------------ life
+    def start(self) -> None:
+        """Start the deciders in the background: until one is ready, callers decide themselves."""
+        for _ in range(self.size):
+            self._spawn_later(0.0)
+
+    def _spawn_later(self, pause: float) -> None:
+        threading.Thread(target=self._spawn, args=(pause,), name="decider-start", daemon=True).start()
+
+    def _spawn(self, pause: float) -> None:
+        while not self._closed.wait(pause):
+            try:
+                decider = self._launch()
+            except Exception as exc:  # noqa: BLE001 - a decider that cannot start: try again, later
+                pause = min(RESPAWN_PAUSE[1], max(RESPAWN_PAUSE[0], 2 * pause))
+                log.warning("decider did not start (%s); again in %.0f s", exc, pause)
+                continue
+            with self._lock:
+                if self._closed.is_set():
+                    decider.kill()
+                    return
+                self._live.add(decider)
+            self._idle.put(decider)
+            return
+
+    def _launch(self) -> _Decider:
+        child_in, to_child = os.pipe()
+        from_child, child_out = os.pipe()
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "api.runtime.decider", str(child_in), str(child_out)],
+                pass_fds=(child_in, child_out),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                cwd=Path(__file__).resolve().parents[2],
+            )
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        decider = _Decider(proc, Connection(to_child, readable=False), Connection(from_child, writable=False))
+        try:
+            decider.to_child.send_bytes(json.dumps(self.spec).encode())
+            if not decider.from_child.poll(READY_TIMEOUT):
+                raise TimeoutError(f"not loaded after {READY_TIMEOUT:.0f} s")
+            answer = decider.from_child.recv_bytes()
+            if answer[:1] != b"R":
+                raise RuntimeError(answer[1:].decode(errors="replace"))
+            decider.loaded = json.loads(answer[1:])
+        except BaseException:
+            decider.kill()
+            raise
+        return decider
+
+    def _replace(self, decider: _Decider, why: str) -> None:
+        log.warning("decider %s %s: replaced", decider.proc.pid, why)
+        with self._lock:
+            self._live.discard(decider)
+            self.replaced += 1
+        decider.kill()
+        if not self._closed.is_set():
+            self._spawn_later(RESPAWN_PAUSE[0])
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            live, self._live = self._live, set()
+        for decider in live:
+            decider.kill()
+
+    def status(self) -> dict[str, int]:
+        return {
+            "processes": self.size,
+            "ready": len(self._live),
+            "decided": self.decided,
+            "decided_in_server": self.fallbacks,
+            "replaced": self.replaced,
+        }
+
+    # ------------------------------------------------------------------ deciding
+    def decide(self, proposal: Proposal, rs: RuleSet, registry: Any) -> Decision | None:
+        """The decision from a decider, or None: then the caller decides in its own process."""
+        decision = self._ask(proposal, rs, registry)
+        with self._lock:
+            if decision is None:
+                self.fallbacks += 1
+            else:
+                self.decided += 1
+        return decision
+
+    def _ask(self, proposal: Proposal, rs: RuleSet, registry: Any) -> Decision | None:
+        if registry is not None and registry is not self.registry:
+            return None  # a finder of the caller's own: decided where it lives
+        if not self._live or self._closed.is_set():
+            return None
+        try:
+            decider = self._idle.get(timeout=DECIDE_TIMEOUT)
+        except queue.Empty:
+            return None
+        header = {
+            "rules": str(rs.directory),
+            "revision": rs.revision,
+            "registry": registry is not None,
+            "registry_revision": self.registry.revision if self.registry is not None else None,
+        }
+        try:
+            decider.to_child.send_bytes(json.dumps(header).encode() + b"\n" + proposal.model_dump_json().encode())
+            if not decider.from_child.poll(DECIDE_TIMEOUT):
+                self._replace(decider, f"gave no decision in {DECIDE_TIMEOUT:.0f} s")
+                return None
+            answer = decider.from_child.recv_bytes()
+        except (OSError, EOFError) as exc:
+            self._replace(decider, f"failed ({type(exc).__name__}: {exc})")
+            return None
+        self._idle.put(decider)
+        kind, body = answer[:1], answer[1:]
+        if kind == b"D":
+            return Decision.model_validate_json(body)
+        if kind == b"E":
+            log.warning("decider %s could not decide: %s", decider.proc.pid, body.decode(errors="replace"))
+        return None
