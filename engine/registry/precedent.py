@@ -24,7 +24,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -345,35 +345,10 @@ class PrecedentIndex:
         ranked = sorted((round(100 * v) for sg, v in prec.items() if sg in known), reverse=True)
         if ranked:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
-        # Evidence for the few Study Groups existing work points to most (the ones a rule may read high).
+        # Evidence for the few Study Groups existing work points to most (the ones a rule may read
+        # high), each worked out when a reason first reads it: most decisions read one or two.
         shown_sgs = sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]
-        terms_of: dict[str, list[str]] = {}
-        if model is not None and coefs is not None:
-            # The classifier terms that pushed each shown SG most: every SG's row in one array pass.
-            rows = [model.classes.index(sg) for sg in shown_sgs if sg in model.classes]
-            if rows:
-                contrib = coefs[rows] * vals
-                order: list[list[int]] = np.argsort(-contrib, axis=1)[:, :SHOWN_TERMS].tolist()
-                pushed: list[list[float]] = contrib.tolist()
-                col_list: list[int] = cols.tolist()
-                names = self._terms()
-                for r, row_order, row_pushed in zip(rows, order, pushed):
-                    terms_of[model.classes[r]] = [names[col_list[j]] for j in row_order if row_pushed[j] > 0]
-        # The closest precedents of each shown SG, in one pass over the K nearest (best first).
-        nearest: dict[str, list[tuple[int, float]]] = {sg: [] for sg in shown_sgs}
-        for i, si in zip(top_list, top_sims):
-            mine = nearest.get(owners[i])
-            if mine is not None and len(mine) < SHOWN_PRECEDENTS:
-                mine.append((i, si))
-        for sg in shown_sgs:
-            evs = [self._shown(i, si) for i, si in nearest[sg]]
-            words = terms_of.get(sg)
-            if words:
-                evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
-            if evs:
-                for prefix in (NEAR, MODEL, PREC):
-                    evidence[prefix + sg.lower()] = evs
-        return Precedent(signals, evidence)
+        return Precedent(signals, _Evidence(self, evidence, shown_sgs, top_list, top_sims, model, coefs, cols, vals))
 
     _postings: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
 
@@ -419,6 +394,61 @@ class PrecedentIndex:
         if self._names is None:
             self._names = sorted(self.vocab, key=self.vocab.__getitem__)
         return self._names
+
+
+class _Evidence(Mapping[str, list[Ev]]):
+    """The evidence of one query's signals: `near_top` as given, and for each shown Study Group
+    (the same list under its near_, model_ and prec_ names) its closest precedents and the
+    classifier terms that pushed it most, worked out when one of its names is first read. Its
+    names are known beforehand; a Study Group with neither shows an empty list."""
+
+    def __init__(
+        self,
+        index: PrecedentIndex,
+        given: dict[str, list[Ev]],
+        shown_sgs: list[str],
+        top: list[int],
+        top_sims: list[float],
+        model: _Model | None,
+        coefs: np.ndarray[Any, Any] | None,
+        cols: np.ndarray[Any, Any],
+        vals: np.ndarray[Any, Any],
+    ) -> None:
+        self._index, self._top, self._top_sims = index, top, top_sims
+        self._model, self._coefs, self._cols, self._vals = model, coefs, cols, vals
+        self._done = given
+        self._sg_of = {prefix + sg.lower(): sg for sg in shown_sgs for prefix in (NEAR, MODEL, PREC)}
+        self._names = [*given, *self._sg_of]
+
+    def __getitem__(self, name: str) -> list[Ev]:
+        found = self._done.get(name)
+        if found is None:
+            sg = self._sg_of[name]  # KeyError for a name without evidence, as a dict
+            found = self._work_out(sg)
+            for prefix in (NEAR, MODEL, PREC):
+                self._done[prefix + sg.lower()] = found
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def _work_out(self, sg: str) -> list[Ev]:
+        """The closest precedents of `sg` among the K nearest (best first), then its classifier terms."""
+        index, owners = self._index, self._index.owners
+        evs = [index._shown(i, si) for i, si in zip(self._top, self._top_sims) if owners[i] == sg][:SHOWN_PRECEDENTS]
+        model, coefs = self._model, self._coefs
+        if model is not None and coefs is not None and sg in model.classes:
+            contrib = coefs[model.classes.index(sg)] * self._vals
+            order: list[int] = np.argsort(-contrib)[:SHOWN_TERMS].tolist()
+            pushed: list[float] = contrib.tolist()
+            names, col_list = index._terms(), self._cols.tolist()
+            words = [names[col_list[j]] for j in order if pushed[j] > 0]
+            if words:
+                evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
+        return evs
 
 
 def leave_out(index: PrecedentIndex, rec_id: str) -> LeaveOut:
