@@ -88,11 +88,19 @@ class _Model:
     intercept: np.ndarray[Any, Any]
     _by_term: np.ndarray[Any, Any] | None = None  # vocabulary x classes: a query's terms are a few rows
 
-    def columns(self, cols: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """coef[:, cols], gathered from the transposed copy (a row per term, not a line per term and class)."""
+    _intercepts: list[float] | None = None
+
+    def rows(self, cols: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """coef[:, cols].T (a row per term, a column per class), gathered from the transposed copy."""
         if self._by_term is None:
             self._by_term = np.ascontiguousarray(self.coef.T)
-        return np.ascontiguousarray(self._by_term[cols].T)
+        return self._by_term[cols]  # type: ignore[no-any-return]
+
+    @property
+    def intercepts(self) -> list[float]:
+        if self._intercepts is None:
+            self._intercepts = self.intercept.tolist()
+        return self._intercepts
 
 
 def base_number(rec_id: str) -> str:
@@ -310,19 +318,17 @@ class PrecedentIndex:
         for i in leave_out:
             sims[i] = 0.0
         part = np.argpartition(-sims, K)[:K] if len(sims) > K else np.arange(len(sims))
-        top = part[np.argsort(-sims[part], kind="stable")]
-        top_values = sims[top]
-        # Python lists from here: a loop over numpy scalars costs several times one over floats.
-        top_sims: list[float] = top_values.tolist()
-        top_list: list[int] = [i for i, si in zip(top.tolist(), top_sims) if si > 0]
-        top_sims = top_sims[: len(top_list)]  # sorted by similarity: the positive ones come first
+        # Plain Python from here: K items and a few classes, where each numpy call costs more than
+        # its arithmetic. sorted() is stable, as argsort(kind="stable") was: ties keep their order.
+        ranked_top = sorted(zip(part.tolist(), sims[part].tolist()), key=lambda t: -t[1])
+        top_list: list[int] = [i for i, si in ranked_top if si > 0]
+        top_sims: list[float] = [si for _, si in ranked_top[: len(top_list)]]  # the positive ones come first
         near: dict[str, float] = {}
         owners = self.owners
         if top_list:
-            weights = top_values[: len(top_list)] ** POWER
-            total = float(weights.sum()) or 1.0
-            wt: list[float] = weights.tolist()
-            for i, wi in zip(top_list, wt):
+            weights = [si**POWER for si in top_sims]
+            total = sum(weights) or 1.0
+            for i, wi in zip(top_list, weights):
                 near[owners[i]] = near.get(owners[i], 0.0) + wi / total
             signals["near_top"] = round(100 * top_sims[0])
             evidence["near_top"] = [self._shown(top_list[0], top_sims[0])]
@@ -330,11 +336,12 @@ class PrecedentIndex:
         probs: dict[str, float] = {}
         coefs: np.ndarray[Any, Any] | None = None
         if model is not None:
-            coefs = model.columns(cols)
-            z = coefs @ vals + model.intercept
-            p = 1.0 / (1.0 + np.exp(-z))  # one-vs-rest, normalised as scikit-learn's predict_proba
-            p = p / (p.sum() or 1.0)
-            probs = dict(zip(model.classes, p.tolist()))
+            coefs = model.rows(cols)  # query terms x classes
+            z: list[float] = (vals @ coefs).tolist()
+            # One-vs-rest, normalised as scikit-learn's predict_proba.
+            p = [1.0 / (1.0 + math.exp(-(zi + bi))) for zi, bi in zip(z, model.intercepts)]
+            p_total = sum(p) or 1.0
+            probs = {sg: pi / p_total for sg, pi in zip(model.classes, p)}
         prec = {sg: (near.get(sg, 0.0) + probs.get(sg, near.get(sg, 0.0))) / 2 for sg in {*near, *probs}}
         for prefix, values in ((NEAR, near), (MODEL, probs), (PREC, prec)):
             for sg, x in values.items():
@@ -410,7 +417,7 @@ class _Evidence(Mapping[str, list[Ev]]):
         top: list[int],
         top_sims: list[float],
         model: _Model | None,
-        coefs: np.ndarray[Any, Any] | None,
+        coefs: np.ndarray[Any, Any] | None,  # query terms x classes
         cols: np.ndarray[Any, Any],
         vals: np.ndarray[Any, Any],
     ) -> None:
@@ -441,7 +448,7 @@ class _Evidence(Mapping[str, list[Ev]]):
         evs = [index._shown(i, si) for i, si in zip(self._top, self._top_sims) if owners[i] == sg][:SHOWN_PRECEDENTS]
         model, coefs = self._model, self._coefs
         if model is not None and coefs is not None and sg in model.classes:
-            contrib = coefs[model.classes.index(sg)] * self._vals
+            contrib = coefs[:, model.classes.index(sg)] * self._vals
             order: list[int] = np.argsort(-contrib)[:SHOWN_TERMS].tolist()
             pushed: list[float] = contrib.tolist()
             names, col_list = index._terms(), self._cols.tolist()
