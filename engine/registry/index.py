@@ -37,8 +37,9 @@ import hashlib
 import math
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,8 +104,6 @@ class _ConceptIndex:
     vocab: dict[str, int]
     matrix: np.ndarray[Any, Any]
     row_idf: np.ndarray[Any, Any]
-    joint: np.ndarray[Any, Any]  # the registry's text matrix above this one (Registry.similar_terms)
-    row_idf_list: list[float]
 
 
 @dataclass
@@ -120,7 +119,6 @@ class Registry:
     _vocab: dict[str, int] = field(default_factory=dict)
     _matrix: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros((1, 0)))
     _row_idf: np.ndarray[Any, Any] = field(default_factory=lambda: np.zeros(1))
-    _row_idf_list: list[float] = field(default_factory=list)
     _concepts: dict[str, _ConceptIndex] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _curated: Registry | None = None
@@ -200,7 +198,6 @@ class Registry:
             vectors.append({t: self._idf[t] * f * (K1 + 1) / (f + K1 * (1 - B + B * dl / avgdl)) for t, f in d.items()})
         self._vocab, self._matrix = _unit_matrix(vectors)
         self._row_idf = _row_weights(self._vocab, self._idf, self._unseen())
-        self._row_idf_list = self._row_idf.tolist()
 
     def concept_index(self, rs: RuleSet) -> _ConceptIndex:
         """The items' lexicon concepts under `rs`, computed once per rule-set revision."""
@@ -222,10 +219,7 @@ class Registry:
             df: Counter[str] = Counter(c for f in found for c in f)
             idf = {c: math.log(1 + (n - k + 0.5) / (k + 0.5)) for c, k in df.items()}
             vocab, matrix = _unit_matrix([{c: idf[c] * lvl for c, lvl in f.items()} for f in found])
-            row_idf = _row_weights(vocab, idf, self._unseen())
-            index = _ConceptIndex(
-                found, idf, vocab, matrix, row_idf, np.vstack([self._matrix, matrix]), row_idf.tolist()
-            )
+            index = _ConceptIndex(found, idf, vocab, matrix, _row_weights(vocab, idf, self._unseen()))
             if len(self._concepts) >= 4:  # a few revisions at most: reloads replace rule sets
                 self._concepts.pop(next(iter(self._concepts)))
             self._concepts[rs.revision] = index
@@ -235,30 +229,33 @@ class Registry:
     def _unseen(self) -> float:
         return math.log(1 + (len(self.items) + 0.5) / 0.5)
 
+    @staticmethod
+    def _cosines(
+        names: Iterable[str],
+        strength: np.ndarray[Any, Any],
+        vocab: dict[str, int],
+        matrix: np.ndarray[Any, Any],
+        row_idf: np.ndarray[Any, Any],
+    ) -> np.ndarray[Any, Any]:
+        """Cosine of a query (names with a strength each, weighted by idf) with every item."""
+        n = len(strength)
+        if not n:
+            return np.zeros(matrix.shape[1])
+        rows = np.fromiter(map(vocab.get, names, repeat(len(vocab), n)), dtype=np.intp, count=n)
+        weights = row_idf[rows] * strength
+        # Words (or concepts) no item has keep their weight in the norm: they make the proposal less like any item.
+        return (weights @ matrix[rows]) / (math.sqrt(float(weights @ weights)) or 1.0)  # type: ignore[no-any-return]
+
     def similar_terms(
         self, query: Mapping[str, int], concept_levels: Mapping[str, float], rs: RuleSet
     ) -> np.ndarray[Any, Any]:
         """Similarity (0..1) of every item, in registry order, to a query given as term counts and concept levels."""
+        tf = np.fromiter(query.values(), dtype=float, count=len(query))
+        levels = np.fromiter(concept_levels.values(), dtype=float, count=len(concept_levels))
         cidx = self.concept_index(rs)
-        # ALPHA x text cosine + (1 - ALPHA) x concept cosine as one product: each part's query weights
-        # (idf x strength, in plain Python: a hundred numbers) scaled by its share over its norm, the
-        # rows gathered from the two matrices stacked (cidx.joint). Words (or concepts) no item has
-        # keep their weight in the norm (the zero last row of each part): they make the proposal
-        # less like any item.
-        text_idf, vocab, unseen = self._row_idf_list, self._vocab, len(self._vocab)
-        rows = [vocab.get(t, unseen) for t in query]
-        weights = [text_idf[r] * f * (K1 + 1) / (f + K1) for r, f in zip(rows, query.values())]
-        scale = ALPHA / (math.sqrt(sum(w * w for w in weights)) or 1.0)
-        weights = [w * scale for w in weights]
-        concept_idf, cvocab, offset = cidx.row_idf_list, cidx.vocab, len(self._vocab) + 1
-        crows = [cvocab.get(c, len(cvocab)) for c in concept_levels]
-        cweights = [concept_idf[r] * lvl for r, lvl in zip(crows, concept_levels.values())]
-        scale = (1 - ALPHA) / (math.sqrt(sum(w * w for w in cweights)) or 1.0)
-        rows += [offset + r for r in crows]
-        weights += [w * scale for w in cweights]
-        if not rows:
-            return np.zeros(len(self.items))
-        return np.asarray(weights) @ cidx.joint[rows]  # type: ignore[no-any-return]
+        return ALPHA * self._cosines(query, tf * (K1 + 1) / (tf + K1), self._vocab, self._matrix, self._row_idf) + (
+            1 - ALPHA
+        ) * self._cosines(concept_levels, levels, cidx.vocab, cidx.matrix, cidx.row_idf)
 
     def similar(
         self,
