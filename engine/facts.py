@@ -45,10 +45,14 @@ class Facts:
     citations: list[Citation] = field(default_factory=list)
     # The lower-cased normalised text of the fields, in FIELDS order, joined by lexicon.SEPARATOR.
     prepared: str = ""
+    # The evidence of the precedent signals, as the source gave it (engine/precedent.py: apply): a
+    # source may work an entry out only when a reason first reads it.
+    precedent_evidence: Mapping[str, list[Ev]] = field(default_factory=dict)
     _by_category: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def words(self, name: str) -> list[Ev]:
-        return self.evidence.get(name, [])
+        """The evidence behind a signal: the proposal's own words, or what a precedent source shows."""
+        return self.evidence.get(name) or self.precedent_evidence.get(name) or []
 
     def concepts_of(self, category: str, rs: RuleSet) -> list[str]:
         """The concepts of a category that the proposal has, in lexicon order (worked out once)."""

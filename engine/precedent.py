@@ -15,10 +15,13 @@ Signals, for each Study Group `sg` of the catalogue (lower case: `near_sg17`, ..
 
 A source also gives, per signal, the evidence behind it (the precedents by id and title, the
 classifier's terms): the reasons of the rules that read a signal show it like any other words.
+The evidence is a mapping the source may fill only as it is read (the registry's works out a
+Study Group's when a reason first reads one of its signals), so it is kept as given, never copied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -38,7 +41,7 @@ class Precedent:
     """A source's answer: signals by name and the evidence behind each."""
 
     signals: dict[str, int]
-    evidence: dict[str, list[Ev]] = field(default_factory=dict)
+    evidence: Mapping[str, list[Ev]] = field(default_factory=dict)
 
     def best(self) -> tuple[str | None, int]:
         """The Study Group existing work points to most (by `prec_`), and how strongly."""
@@ -83,13 +86,16 @@ def apply(facts: Facts, p: Precedent, rs: RuleSet) -> None:
     for name, value in p.signals.items():
         if value and name in known:
             facts.signals[name] = int(value)
-    for name, evs in p.evidence.items():
-        if evs and name in known:
-            facts.evidence[name] = list(evs)
+    # Kept as the source gave it (reading a name may be what works it out): Facts.words reads it.
+    # Iterating the names does not read the evidence; a name the rule set does not know is dropped.
+    if all(name in known for name in p.evidence):
+        facts.precedent_evidence = p.evidence
+    else:
+        facts.precedent_evidence = {name: evs for name, evs in p.evidence.items() if name in known}
 
 
 def review_reasons(
-    signals: dict[str, int], home_sgs: list[str], stage: str | None, cfg: ReviewDef, evidence: dict[str, list[Ev]]
+    signals: dict[str, int], home_sgs: list[str], stage: str | None, cfg: ReviewDef, evidence: Mapping[str, list[Ev]]
 ) -> list[str]:
     """Why existing work or the submitter's own hints put a decision up for review (words for NEEDS_REVIEW)."""
     out: list[str] = []

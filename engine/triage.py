@@ -45,13 +45,13 @@ class Trace:
 def rule_evidence(rule: Rule, rs: RuleSet, facts: Facts) -> list[Ev]:
     """The proposal's words behind each positive condition of a rule on concepts and categories.
     A derived fact has no words of its own: the reasons of the rules that derived it show them."""
-    evidence = facts.evidence
+    evidence, shown = facts.evidence, facts.precedent_evidence
     out: list[Ev] = []
     for name, is_category in rule.evidence_plan:
         if is_category:  # the first words of each of its concepts the proposal has, in lexicon order
             out += [evidence[c][0] for c in facts.concepts_of(name, rs)]
         else:
-            words = evidence.get(name)
+            words = evidence.get(name) or shown.get(name)  # the proposal's words, or what precedent shows
             if words:
                 out += words[:2]
     return list(dict.fromkeys(out))[:MAX_EVIDENCE_PER_REASON]
@@ -176,7 +176,7 @@ def _flags(
         if {"SG17", "SG20"} <= sides:
             why.append(f"both SG17 and SG20 have strong signals and the {outcome.stage} stage decides")
     if facts is not None:
-        why += _precedent.review_reasons(facts.signals, home_sgs, outcome.stage, cfg, facts.evidence)
+        why += _precedent.review_reasons(facts.signals, home_sgs, outcome.stage, cfg, facts.precedent_evidence)
     if why:
         add("NEEDS_REVIEW", fill(texts, "NEEDS_REVIEW", "Needs review ({detail}).", detail="; ".join(why)))
     return list(flags.values())

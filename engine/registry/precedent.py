@@ -24,7 +24,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -88,11 +88,19 @@ class _Model:
     intercept: np.ndarray[Any, Any]
     _by_term: np.ndarray[Any, Any] | None = None  # vocabulary x classes: a query's terms are a few rows
 
-    def columns(self, cols: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """coef[:, cols], gathered from the transposed copy (a row per term, not a line per term and class)."""
+    _intercepts: list[float] | None = None
+
+    def rows(self, cols: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """coef[:, cols].T (a row per term, a column per class), gathered from the transposed copy."""
         if self._by_term is None:
             self._by_term = np.ascontiguousarray(self.coef.T)
-        return np.ascontiguousarray(self._by_term[cols].T)
+        return self._by_term[cols]  # type: ignore[no-any-return]
+
+    @property
+    def intercepts(self) -> list[float]:
+        if self._intercepts is None:
+            self._intercepts = self.intercept.tolist()
+        return self._intercepts
 
 
 def base_number(rec_id: str) -> str:
@@ -310,19 +318,17 @@ class PrecedentIndex:
         for i in leave_out:
             sims[i] = 0.0
         part = np.argpartition(-sims, K)[:K] if len(sims) > K else np.arange(len(sims))
-        top = part[np.argsort(-sims[part], kind="stable")]
-        top_values = sims[top]
-        # Python lists from here: a loop over numpy scalars costs several times one over floats.
-        top_sims: list[float] = top_values.tolist()
-        top_list: list[int] = [i for i, si in zip(top.tolist(), top_sims) if si > 0]
-        top_sims = top_sims[: len(top_list)]  # sorted by similarity: the positive ones come first
+        # Plain Python from here: K items and a few classes, where each numpy call costs more than
+        # its arithmetic. sorted() is stable, as argsort(kind="stable") was: ties keep their order.
+        ranked_top = sorted(zip(part.tolist(), sims[part].tolist()), key=lambda t: -t[1])
+        top_list: list[int] = [i for i, si in ranked_top if si > 0]
+        top_sims: list[float] = [si for _, si in ranked_top[: len(top_list)]]  # the positive ones come first
         near: dict[str, float] = {}
         owners = self.owners
         if top_list:
-            weights = top_values[: len(top_list)] ** POWER
-            total = float(weights.sum()) or 1.0
-            wt: list[float] = weights.tolist()
-            for i, wi in zip(top_list, wt):
+            weights = [si**POWER for si in top_sims]
+            total = sum(weights) or 1.0
+            for i, wi in zip(top_list, weights):
                 near[owners[i]] = near.get(owners[i], 0.0) + wi / total
             signals["near_top"] = round(100 * top_sims[0])
             evidence["near_top"] = [self._shown(top_list[0], top_sims[0])]
@@ -330,11 +336,12 @@ class PrecedentIndex:
         probs: dict[str, float] = {}
         coefs: np.ndarray[Any, Any] | None = None
         if model is not None:
-            coefs = model.columns(cols)
-            z = coefs @ vals + model.intercept
-            p = 1.0 / (1.0 + np.exp(-z))  # one-vs-rest, normalised as scikit-learn's predict_proba
-            p = p / (p.sum() or 1.0)
-            probs = dict(zip(model.classes, p.tolist()))
+            coefs = model.rows(cols)  # query terms x classes
+            z: list[float] = (vals @ coefs).tolist()
+            # One-vs-rest, normalised as scikit-learn's predict_proba.
+            p = [1.0 / (1.0 + math.exp(-(zi + bi))) for zi, bi in zip(z, model.intercepts)]
+            p_total = sum(p) or 1.0
+            probs = {sg: pi / p_total for sg, pi in zip(model.classes, p)}
         prec = {sg: (near.get(sg, 0.0) + probs.get(sg, near.get(sg, 0.0))) / 2 for sg in {*near, *probs}}
         for prefix, values in ((NEAR, near), (MODEL, probs), (PREC, prec)):
             for sg, x in values.items():
@@ -345,35 +352,10 @@ class PrecedentIndex:
         ranked = sorted((round(100 * v) for sg, v in prec.items() if sg in known), reverse=True)
         if ranked:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
-        # Evidence for the few Study Groups existing work points to most (the ones a rule may read high).
+        # Evidence for the few Study Groups existing work points to most (the ones a rule may read
+        # high), each worked out when a reason first reads it: most decisions read one or two.
         shown_sgs = sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]
-        terms_of: dict[str, list[str]] = {}
-        if model is not None and coefs is not None:
-            # The classifier terms that pushed each shown SG most: every SG's row in one array pass.
-            rows = [model.classes.index(sg) for sg in shown_sgs if sg in model.classes]
-            if rows:
-                contrib = coefs[rows] * vals
-                order: list[list[int]] = np.argsort(-contrib, axis=1)[:, :SHOWN_TERMS].tolist()
-                pushed: list[list[float]] = contrib.tolist()
-                col_list: list[int] = cols.tolist()
-                names = self._terms()
-                for r, row_order, row_pushed in zip(rows, order, pushed):
-                    terms_of[model.classes[r]] = [names[col_list[j]] for j in row_order if row_pushed[j] > 0]
-        # The closest precedents of each shown SG, in one pass over the K nearest (best first).
-        nearest: dict[str, list[tuple[int, float]]] = {sg: [] for sg in shown_sgs}
-        for i, si in zip(top_list, top_sims):
-            mine = nearest.get(owners[i])
-            if mine is not None and len(mine) < SHOWN_PRECEDENTS:
-                mine.append((i, si))
-        for sg in shown_sgs:
-            evs = [self._shown(i, si) for i, si in nearest[sg]]
-            words = terms_of.get(sg)
-            if words:
-                evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
-            if evs:
-                for prefix in (NEAR, MODEL, PREC):
-                    evidence[prefix + sg.lower()] = evs
-        return Precedent(signals, evidence)
+        return Precedent(signals, _Evidence(self, evidence, shown_sgs, top_list, top_sims, model, coefs, cols, vals))
 
     _postings: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
 
@@ -419,6 +401,61 @@ class PrecedentIndex:
         if self._names is None:
             self._names = sorted(self.vocab, key=self.vocab.__getitem__)
         return self._names
+
+
+class _Evidence(Mapping[str, list[Ev]]):
+    """The evidence of one query's signals: `near_top` as given, and for each shown Study Group
+    (the same list under its near_, model_ and prec_ names) its closest precedents and the
+    classifier terms that pushed it most, worked out when one of its names is first read. Its
+    names are known beforehand; a Study Group with neither shows an empty list."""
+
+    def __init__(
+        self,
+        index: PrecedentIndex,
+        given: dict[str, list[Ev]],
+        shown_sgs: list[str],
+        top: list[int],
+        top_sims: list[float],
+        model: _Model | None,
+        coefs: np.ndarray[Any, Any] | None,  # query terms x classes
+        cols: np.ndarray[Any, Any],
+        vals: np.ndarray[Any, Any],
+    ) -> None:
+        self._index, self._top, self._top_sims = index, top, top_sims
+        self._model, self._coefs, self._cols, self._vals = model, coefs, cols, vals
+        self._done = given
+        self._sg_of = {prefix + sg.lower(): sg for sg in shown_sgs for prefix in (NEAR, MODEL, PREC)}
+        self._names = [*given, *self._sg_of]
+
+    def __getitem__(self, name: str) -> list[Ev]:
+        found = self._done.get(name)
+        if found is None:
+            sg = self._sg_of[name]  # KeyError for a name without evidence, as a dict
+            found = self._work_out(sg)
+            for prefix in (NEAR, MODEL, PREC):
+                self._done[prefix + sg.lower()] = found
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def _work_out(self, sg: str) -> list[Ev]:
+        """The closest precedents of `sg` among the K nearest (best first), then its classifier terms."""
+        index, owners = self._index, self._index.owners
+        evs = [index._shown(i, si) for i, si in zip(self._top, self._top_sims) if owners[i] == sg][:SHOWN_PRECEDENTS]
+        model, coefs = self._model, self._coefs
+        if model is not None and coefs is not None and sg in model.classes:
+            contrib = coefs[:, model.classes.index(sg)] * self._vals
+            order: list[int] = np.argsort(-contrib)[:SHOWN_TERMS].tolist()
+            pushed: list[float] = contrib.tolist()
+            names, col_list = index._terms(), self._cols.tolist()
+            words = [names[col_list[j]] for j in order if pushed[j] > 0]
+            if words:
+                evs.append(Ev("registry", f"classifier terms for {sg}: " + ", ".join(words), "precedent"))
+        return evs
 
 
 def leave_out(index: PrecedentIndex, rec_id: str) -> LeaveOut:

@@ -50,3 +50,17 @@ def test_the_rules_read_the_signals_only_with_a_source() -> None:
     # other.sg15-owned-system for "optical fibre cable", may decide with it).
     reason = next(r for r in with_it.reasons if r.rule in with_it.deciding_rules and ".registry-" in r.rule)
     assert any("A.1" in e.words for e in reason.evidence)
+
+
+def test_evidence_is_worked_out_per_study_group_when_read() -> None:
+    idx = PrecedentIndex.build(ITEMS)
+    p = idx.from_text("Optical fibre cables and device authentication", ["SG15", "SG17", "SG20"])
+    names = set(p.evidence)  # the names are known without working any evidence out
+    assert {"near_top", "prec_sg15", "near_sg15", "model_sg15", "prec_sg17"} <= names
+    worked = p.evidence._done  # type: ignore[attr-defined]
+    assert "prec_sg15" not in worked and "prec_sg17" not in worked
+    shown = p.evidence["prec_sg15"]
+    assert any(e.words.startswith("A.") for e in shown)
+    assert p.evidence["near_sg15"] is shown and p.evidence["model_sg15"] is shown  # one list per Study Group
+    assert "prec_sg17" not in worked  # reading one Study Group's leaves the others unread
+    assert p.evidence.get("prec_sg99") is None
