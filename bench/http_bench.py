@@ -10,10 +10,11 @@ runs in a thread. /_bench/validate answers on the event loop (no thread), the st
 Each request carries another title (a counter), so that with the log on every decision is a new
 row, as in use, not a duplicate found.
 
-Two servers in turn: the default configuration (decision log ON, SQLite in a temporary
+Three servers in turn: the default configuration (decision log ON, SQLite in a temporary
 directory, group commit, decisions made in decider processes: one per core beyond the first,
-api/runtime/deciders.py), then the same with the log off (IOTSEC_LOG_DECISIONS=false). Each is
-measured once its deciders are ready.
+api/runtime/deciders.py), the same with the log off (IOTSEC_LOG_DECISIONS=false), and the
+default deciding in the server process (IOTSEC_DECIDE_PROCESSES=0: what the deciders buy). Each
+is measured once its deciders are ready.
 A last endpoint validates and answers one fixed decision through the same response path: the
 difference between it and /v1/triage is the time spent deciding.
 
@@ -49,7 +50,10 @@ CONNECTIONS = 32
 _TITLES = iter(range(10**9))
 
 
-def start_server(port: int, data_dir: str, log_decisions: bool) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, data_dir: str, log_decisions: bool, decide_processes: int | None = None
+) -> subprocess.Popen[bytes]:
+    """The service as `make run` serves it (decide_processes None: its default), with the bench endpoints."""
     env = dict(
         os.environ,
         IOTSEC_BENCH_ENDPOINTS="1",
@@ -57,6 +61,9 @@ def start_server(port: int, data_dir: str, log_decisions: bool) -> subprocess.Po
         IOTSEC_LOG_DECISIONS="true" if log_decisions else "false",
     )
     env.pop("IOTSEC_DATABASE_URL", None)
+    env.pop("IOTSEC_DECIDE_PROCESSES", None)
+    if decide_processes is not None:
+        env["IOTSEC_DECIDE_PROCESSES"] = str(decide_processes)
     cmd = [
         sys.executable,
         "-m",
@@ -172,20 +179,22 @@ def main() -> None:
     body = json.dumps(TYPICAL).encode()
     figures: dict[str, tuple[float, int, float | None, float | None]] = {}
     ready: dict[str, int] = {}
-    for log_on in (True, False):
+    # (figure, log on, deciders): the default configuration, the same with the log off, and the
+    # default deciding in the server process (what the deciders buy).
+    for tag, log_on, processes in (("on", True, None), ("off", False, None), ("on_in_server", True, 0)):
         port = free_port()
         with tempfile.TemporaryDirectory() as data_dir:
-            proc = start_server(port, data_dir, log_on)
+            proc = start_server(port, data_dir, log_on, processes)
             try:
                 base = f"http://127.0.0.1:{port}"
-                ready = wait_deciders(base)
+                if processes is None:
+                    ready = wait_deciders(base)
                 load(base + "/v1/triage", body, 2)  # warm-up
-                tag = "on" if log_on else "off"
-                if log_on:
+                if tag == "on":
                     figures["validate"] = measured(proc.pid, base + "/_bench/validate", body, args.seconds)
                     figures["lane"] = measured(proc.pid, base + "/_bench/lane", body, args.seconds)
                 figures[f"triage_{tag}"] = measured(proc.pid, base + "/v1/triage", body, args.seconds)
-                if not log_on:
+                if tag == "off":
                     figures["rules_off"] = measured(proc.pid, base + "/v1/triage?registry=false", body, args.seconds)
                     figures["answer"] = measured(proc.pid, base + "/_bench/answer", body, args.seconds)
             finally:
@@ -216,6 +225,7 @@ def main() -> None:
     line("bare validating endpoint, via the lane", "lane")
     line("/v1/triage, DEFAULT (log on, SQLite)", "triage_on")
     line("/v1/triage, log off", "triage_off")
+    line("/v1/triage, log on, decided in the server", "triage_on_in_server")
     line("/v1/triage?registry=false, log off", "rules_off")
     line("a fixed decision answered, log off", "answer")
     on = figures["triage_on"][0]
@@ -228,7 +238,8 @@ def main() -> None:
     print(
         f"ratio (target >= 0.50): default configuration {on / lane:.2f} of the bare endpoint served identically "
         f"(via the lane); {on / validate:.2f} of the async bare endpoint; log on / log off "
-        f"{on / figures['triage_off'][0]:.2f}"
+        f"{on / figures['triage_off'][0]:.2f}; deciders / deciding in the server "
+        f"{on / figures['triage_on_in_server'][0]:.2f}"
     )
 
 
