@@ -34,9 +34,9 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from engine import Decision, Proposal, RuleSet
@@ -121,8 +121,7 @@ class DeciderPool:
                 pass_fds=(child_in, child_out),
                 env=env,
                 stdin=subprocess.DEVNULL,
-                cwd=Path(__file__).resolve().parents[2],
-            )
+            )  # the server's working directory: relative rule and registry paths mean the same there
         finally:
             os.close(child_in)
             os.close(child_out)
@@ -176,14 +175,23 @@ class DeciderPool:
                 self.decided += 1
         return decision
 
+    def _checkout(self) -> _Decider | None:
+        """An idle decider, waited for while all are busy (DECIDE_TIMEOUT at most); None when none
+        is alive (all dead or starting: a caller does not wait for a start)."""
+        deadline = time.monotonic() + DECIDE_TIMEOUT
+        while self._live and not self._closed.is_set():
+            try:
+                return self._idle.get(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    return None
+        return None
+
     def _ask(self, proposal: Proposal, rs: RuleSet, registry: Any) -> Decision | None:
         if registry is not None and registry is not self.registry:
             return None  # a finder of the caller's own: decided where it lives
-        if not self._live or self._closed.is_set():
-            return None
-        try:
-            decider = self._idle.get(timeout=DECIDE_TIMEOUT)
-        except queue.Empty:
+        decider = self._checkout()
+        if decider is None:
             return None
         header = {
             "rules": str(rs.directory),

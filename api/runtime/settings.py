@@ -97,7 +97,8 @@ def default_size(decide_threads: int, server_workers: int, cores: int | None = N
     """Deciders when IOTSEC_DECIDE_PROCESSES is not set: one per core beyond the first (the server
     process keeps one), at most decide_threads; none when several server processes already share
     the cores, nor on one core."""
-    cores = cores if cores is not None else (os.cpu_count() or 1)
+    if cores is None:  # the cores this process may run on (a container's or taskset's share), not the machine's
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if server_workers > 1:
         return 0
     return max(0, min(decide_threads, cores - 1))

@@ -102,6 +102,21 @@ def test_runtime_triage_uses_the_decider(rt: Runtime) -> None:
     assert after["decided_in_server"] == before["decided_in_server"]
 
 
+def test_threads_take_turns_at_a_busy_decider(rt: Runtime) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = rt.deciders
+    assert pool is not None
+    cases = proposals()[:6]
+    before = pool.status()
+    with ThreadPoolExecutor(3) as ex:  # three lane threads, one decider: each waits for its turn
+        found = list(ex.map(lambda p: pool.decide(p, rt.rules, rt.registry), cases))
+    assert all(f is not None and same(f, triage(p, rt.rules, rt.registry)) for f, p in zip(found, cases))
+    after = pool.status()
+    assert after["decided"] == before["decided"] + len(cases)
+    assert after["decided_in_server"] == before["decided_in_server"]
+
+
 def test_a_finder_of_the_callers_own_is_not_sent(rt: Runtime) -> None:
     pool = rt.deciders
     assert pool is not None
