@@ -24,7 +24,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -342,12 +342,13 @@ class PrecedentIndex:
             p_total = sum(p) or 1.0
             probs = {sg: pi / p_total for sg, pi in zip(model.classes, p)}
         prec = {sg: (near.get(sg, 0.0) + probs.get(sg, near.get(sg, 0.0))) / 2 for sg in {*near, *probs}}
-        for prefix, values in ((NEAR, near), (MODEL, probs), (PREC, prec)):
+        names = self._signal_names()
+        for at, values in enumerate((near, probs, prec)):
             for sg, x in values.items():
                 if sg in known:
                     v = round(100 * x)
                     if v:
-                        signals[prefix + sg.lower()] = v
+                        signals[names(sg)[at]] = v
         ranked = sorted((round(100 * v) for sg, v in prec.items() if sg in known), reverse=True)
         if ranked:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
@@ -355,6 +356,23 @@ class PrecedentIndex:
         # high), each worked out when a reason first reads it: most decisions read one or two.
         shown_sgs = sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]
         return Precedent(signals, _Evidence(self, evidence, shown_sgs, top_list, top_sims, model, coefs, cols, vals))
+
+    _names_of_sg: dict[str, tuple[str, str, str]] | None = None
+
+    def _signal_names(self) -> Callable[[str], tuple[str, str, str]]:
+        """A Study Group's near_, model_ and prec_ signal names, made once per Study Group."""
+        if self._names_of_sg is None:
+            self._names_of_sg = {}
+        made = self._names_of_sg
+
+        def names(sg: str) -> tuple[str, str, str]:
+            found = made.get(sg)
+            if found is None:
+                low = sg.lower()
+                found = made[sg] = (NEAR + low, MODEL + low, PREC + low)
+            return found
+
+        return names
 
     _postings: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
 
@@ -373,9 +391,9 @@ class PrecedentIndex:
         ptr, item_of, weight_of = self._postings
         starts = ptr[cols]
         counts = ptr[cols + 1] - starts
-        ends = np.cumsum(counts)
-        at = np.arange(int(ends[-1])) + np.repeat(starts - (ends - counts), counts)
-        return np.bincount(item_of[at], weights=weight_of[at] * np.repeat(vals, counts), minlength=len(self.items))
+        ends = counts.cumsum()  # methods, not np.cumsum / np.repeat: those add a Python wrapper each
+        at = np.arange(int(ends[-1])) + (starts - (ends - counts)).repeat(counts)
+        return np.bincount(item_of[at], weights=weight_of[at] * vals.repeat(counts), minlength=len(self.items))
 
     _labels: list[str] | None = None
 
