@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from engine import flags as flag_texts
 from engine import precedent as _precedent
@@ -210,7 +210,11 @@ def _source(
     """Precedent from the caller's source, else from the registry when it is one too."""
     if precedent is not None:
         return precedent
-    return registry if isinstance(registry, _precedent.PrecedentSource) else None
+    if registry is None:
+        return None
+    # What isinstance() with the runtime-checkable protocol checks (the method is there), without
+    # its cost: 5-10 us a decision, the rules-only ones included.
+    return cast(_precedent.PrecedentSource, registry) if callable(getattr(registry, "precedent", None)) else None
 
 
 def triage(

@@ -24,7 +24,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -53,6 +53,17 @@ ALPHA = 1e-5  # regularisation of the classifier
 FOLDS = 10  # leave-one-out: classifiers fitted without each tenth of the items
 STOP, _UNKNOWN = -2, -1  # word columns of a stop word and of a term no item has
 _WORDS_KEPT = 100_000
+
+
+_LOG_TF: list[float] = []
+
+
+def _log_tf() -> list[float]:
+    """1 + ln(tf) for tf = 0..255 (index 0 unused), worked out by numpy as _weights() does, so
+    that a Python look-up gives the same figure to the last bit."""
+    if not _LOG_TF:
+        _LOG_TF.extend([0.0, *(1 + np.log(np.arange(1, 256, dtype=np.intp))).tolist()])
+    return _LOG_TF
 
 
 @dataclass(frozen=True)
@@ -185,7 +196,7 @@ class PrecedentIndex:
         # item has, STOP for a stop word), fields apart by an UNKNOWN, so that no pair spans two.
         cols_of = self._word_columns()
         get = cols_of.get
-        ids: list[int | None] = []
+        ids: list[int] = []
         for fname, segment in zip(FIELDS, facts.prepared.split(SEPARATOR)):
             if len(segment) > MAX_TEXT:
                 segment = segment[: segment.rfind(" ", 0, MAX_TEXT) + 1]
@@ -194,8 +205,8 @@ class PrecedentIndex:
             if None in found:
                 found = [self._word_column(w) if c is None else c for c, w in zip(found, words)]
             found.append(_UNKNOWN)
-            ids += found * (TITLE_REPEAT if fname == "title" else 1)
-        return self._weights_of(np.array(ids, dtype=np.intp))
+            ids += found * (TITLE_REPEAT if fname == "title" else 1)  # type: ignore[arg-type]  # no None left
+        return self._weights_of(ids)
 
     def query_words(self, fields: list[list[str]]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(columns, unit weights) of the known words and word pairs of each field's words."""
@@ -237,8 +248,6 @@ class PrecedentIndex:
         return cols, v / (math.sqrt(float(v @ v)) or 1.0)
 
     _cols_of_word: dict[str, int] | None = None
-    _pair_keys: np.ndarray[Any, Any] | None = None
-    _pair_cols: np.ndarray[Any, Any] | None = None
 
     def _word_columns(self) -> dict[str, int]:
         """Column of each folded word seen so far (STOP for a stop word, UNKNOWN for a term no
@@ -255,39 +264,29 @@ class PrecedentIndex:
             known[word] = col
         return col
 
-    def _pair_arrays(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """The known word pairs as sorted keys (a * len(vocab) + b) and their columns."""
-        if self._pair_keys is None or self._pair_cols is None:
-            pairs = sorted(self._pair_index().items())
-            self._pair_cols = np.array([j for _, j in pairs], dtype=np.intp)
-            self._pair_keys = np.array([k for k, _ in pairs], dtype=np.int64)
-        return self._pair_keys, self._pair_cols
+    _idf_list: list[float] | None = None
 
-    def _weights_of(self, ids: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """_weights() of a run of word columns (STOP dropped; a pair is two neighbouring known words)."""
-        ids = ids[ids != STOP]
-        known = ids >= 0
-        both = known[:-1] & known[1:]
-        keys, pair_cols = self._pair_arrays()
-        found = ids[known]
-        if len(keys) and both.any():
-            wanted = ids[:-1][both] * len(self.vocab) + ids[1:][both]
-            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-            found = np.concatenate([found, pair_cols[at[keys[at] == wanted]]])
-        if not len(found):
+    def _weights_of(self, ids: list[int]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """_weights() of a run of word columns (STOP dropped; a pair is two neighbouring known words).
+        Plain Python up to the two arrays: a few hundred words, where each small numpy call costs
+        more cold (5-10 us) than the list, dictionary and Counter passes that replace it."""
+        ids = [i for i in ids if i != STOP]
+        width = len(self.vocab)
+        keys = [a * width + b for a, b in zip(ids, ids[1:]) if a >= 0 and b >= 0]
+        found = [i for i in ids if i >= 0]
+        if keys:
+            found += [j for j in map(self._pair_index().get, keys, repeat(-1, len(keys))) if j >= 0]
+        if not found:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
-        # np.unique(found, return_counts=True) without its overhead: sorted, then run lengths.
-        found = np.sort(found)
-        first = np.empty(len(found), dtype=bool)
-        first[0] = True
-        np.not_equal(found[1:], found[:-1], out=first[1:])
-        cols = found[first]
-        starts = np.flatnonzero(first)
-        tf = np.empty(len(starts), dtype=np.intp)
-        tf[:-1] = starts[1:] - starts[:-1]
-        tf[-1] = len(found) - starts[-1]
-        v = (1 + np.log(tf)) * self.idf[cols]
-        return cols, v / (math.sqrt(float(v @ v)) or 1.0)
+        if self._idf_list is None:
+            self._idf_list = self.idf.tolist()
+        idf, log_tf = self._idf_list, _log_tf()
+        tf = Counter(found)
+        cols = sorted(tf)
+        if max(tf.values()) >= len(log_tf):  # a word more than 255 times: past the table
+            log_tf = [*log_tf, *(1 + np.log(np.arange(len(log_tf), max(tf.values()) + 1))).tolist()]
+        v = np.array([log_tf[tf[c]] * idf[c] for c in cols])
+        return np.array(cols, dtype=np.intp), v / (math.sqrt(float(v @ v)) or 1.0)
 
     def precedent(self, proposal: Proposal, facts: Facts, rs: RuleSet) -> Precedent:
         return self.signals(self.query_facts(facts), rs.catalogue.study_groups)
@@ -343,12 +342,13 @@ class PrecedentIndex:
             p_total = sum(p) or 1.0
             probs = {sg: pi / p_total for sg, pi in zip(model.classes, p)}
         prec = {sg: (near.get(sg, 0.0) + probs.get(sg, near.get(sg, 0.0))) / 2 for sg in {*near, *probs}}
-        for prefix, values in ((NEAR, near), (MODEL, probs), (PREC, prec)):
+        names = self._signal_names()
+        for at, values in enumerate((near, probs, prec)):
             for sg, x in values.items():
                 if sg in known:
                     v = round(100 * x)
                     if v:
-                        signals[prefix + sg.lower()] = v
+                        signals[names(sg)[at]] = v
         ranked = sorted((round(100 * v) for sg, v in prec.items() if sg in known), reverse=True)
         if ranked:
             signals["prec_lead"] = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
@@ -356,6 +356,23 @@ class PrecedentIndex:
         # high), each worked out when a reason first reads it: most decisions read one or two.
         shown_sgs = sorted((sg for sg in prec if sg in known), key=lambda g: -prec[g])[:SHOWN_SGS]
         return Precedent(signals, _Evidence(self, evidence, shown_sgs, top_list, top_sims, model, coefs, cols, vals))
+
+    _names_of_sg: dict[str, tuple[str, str, str]] | None = None
+
+    def _signal_names(self) -> Callable[[str], tuple[str, str, str]]:
+        """A Study Group's near_, model_ and prec_ signal names, made once per Study Group."""
+        if self._names_of_sg is None:
+            self._names_of_sg = {}
+        made = self._names_of_sg
+
+        def names(sg: str) -> tuple[str, str, str]:
+            found = made.get(sg)
+            if found is None:
+                low = sg.lower()
+                found = made[sg] = (NEAR + low, MODEL + low, PREC + low)
+            return found
+
+        return names
 
     _postings: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
 
@@ -374,9 +391,9 @@ class PrecedentIndex:
         ptr, item_of, weight_of = self._postings
         starts = ptr[cols]
         counts = ptr[cols + 1] - starts
-        ends = np.cumsum(counts)
-        at = np.arange(int(ends[-1])) + np.repeat(starts - (ends - counts), counts)
-        return np.bincount(item_of[at], weights=weight_of[at] * np.repeat(vals, counts), minlength=len(self.items))
+        ends = counts.cumsum()  # methods, not np.cumsum / np.repeat: those add a Python wrapper each
+        at = np.arange(int(ends[-1])) + (starts - (ends - counts)).repeat(counts)
+        return np.bincount(item_of[at], weights=weight_of[at] * vals.repeat(counts), minlength=len(self.items))
 
     _labels: list[str] | None = None
 
