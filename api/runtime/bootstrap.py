@@ -100,13 +100,17 @@ class Runtime:
         size = self.settings.resolved_decide_processes()
         if size <= 0 or self.deciders is not None:
             return
-        from api.runtime.deciders import DeciderPool
+        from api.runtime.cache import code_fingerprint
+        from api.runtime.deciders import DeciderPool, owners_digest
 
         spec = {
             "rules_dir": str(self.holder.directory),
             "registry_file": str(registry_path(self.settings)),
             "cache_dir": str(self.settings.resolved_cache_dir() or "off"),
             "registry": self.registry is not None,
+            # What a decider must share with this process to decide as it does (api/runtime/deciders.py).
+            "code": code_fingerprint().hex(),
+            "owners": owners_digest(self.holder.known_owners()),
         }
         self.deciders = DeciderPool(spec, self.registry, size)
         self.deciders.start()

@@ -12,14 +12,21 @@ rule revision and registry revision it was taken with, and a decider that cannot
 exactly those says "stale"), the decision log (written by the server, group commit as before),
 reviews (applied by the server).
 
-Faults never lose an answer: a decider that is not ready, is busy past the wait, says stale,
-answers with an error, dies or takes longer than DECIDE_TIMEOUT gives None, and the caller decides
-in its own process, as without a pool. A dead or stuck decider is killed and replaced in the
-background (with a growing pause if it keeps dying). A decider exits when the server's end of its
-pipe closes, so a server killed with -9 leaves none behind.
+A decider is started only on what the server decides with: the same engine code
+(api.runtime.cache.code_fingerprint: code changed on disk since the server started is refused)
+and the same owners of cited Recommendations (from the registry: the rules are compiled with
+them, for every request, with the registry or without).
+
+Faults never lose an answer: a decider that is not ready, busy past CHECKOUT_WAIT, stale,
+answering with an error or garbage, dead, or slower than DECIDE_TIMEOUT gives None, and the
+caller decides in its own process, as without a pool; nobody queues behind an overdue decider.
+A dead or stuck decider is killed and replaced in the background, after a pause that doubles
+while replacements keep dying young. A decider ignores Ctrl-C (the server drains first) and exits
+when the server's end of its pipe closes, so a server killed with -9 leaves none behind.
 
 Frames (multiprocessing.connection over two pipes, one per direction):
-  server -> decider, once: the load spec as JSON ({"rules_dir", "registry_file", "cache_dir", "registry"})
+  server -> decider, once: the load spec as JSON ({"rules_dir", "registry_file", "cache_dir",
+            "registry", "code", "owners"})
   decider -> server, once: b"R" + JSON {"revision", "registry"} when loaded, or b"E" + the error
   server -> decider: JSON header {"rules", "revision", "registry", "registry_revision"} + b"\\n" + proposal JSON
   decider -> server: b"D" + decision JSON, b"S" + why it cannot (stale), or b"E" + an error
@@ -27,6 +34,7 @@ Frames (multiprocessing.connection over two pipes, one per direction):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -44,10 +52,17 @@ from engine.registry import Registry
 
 log = logging.getLogger("iotsec_triage.deciders")
 
-DECIDE_TIMEOUT = 60.0  # seconds one decision may take in a decider before it is killed and replaced
+DECIDE_TIMEOUT = 10.0  # seconds one request may take in a decider (a new revision loaded included)
+CHECKOUT_WAIT = 0.1  # seconds a caller waits for a busy decider before it decides itself
 READY_TIMEOUT = 180.0  # seconds a new decider may take to load before it is killed
 RESPAWN_PAUSE = (1.0, 60.0)  # first and longest pause before replacing a decider that died
+LIVED_LONG = 60.0  # seconds: a decider that died after this long resets the pause
 KEPT_RULE_SETS = 3  # rule revisions a decider keeps loaded (requests in flight across a reload)
+
+
+def owners_digest(owners: dict[str, str]) -> str:
+    """A digest of the owners a rule set is compiled with (cited Recommendation -> its SG)."""
+    return hashlib.sha256(json.dumps(sorted(owners.items())).encode()).hexdigest()
 
 
 @dataclass(eq=False)
@@ -55,14 +70,19 @@ class _Decider:
     proc: subprocess.Popen[bytes]
     to_child: Connection
     from_child: Connection
-    loaded: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
 
-    def kill(self) -> None:
+    def close(self) -> None:
+        """Kill the process and close this end of its pipes (by the thread that holds it)."""
+        self.stop()
         for conn in (self.to_child, self.from_child):
             try:
                 conn.close()
             except OSError:
                 pass
+
+    def stop(self) -> None:
+        """Kill the process only: a thread using its pipes then sees them end, and closes them."""
         if self.proc.poll() is None:
             self.proc.kill()
         try:
@@ -82,6 +102,7 @@ class DeciderPool:
         self._live: set[_Decider] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._pause = RESPAWN_PAUSE[0]
         self.decided = 0
         self.fallbacks = 0
         self.replaced = 0
@@ -105,7 +126,7 @@ class DeciderPool:
                 continue
             with self._lock:
                 if self._closed.is_set():
-                    decider.kill()
+                    decider.close()
                     return
                 self._live.add(decider)
             self._idle.put(decider)
@@ -122,6 +143,10 @@ class DeciderPool:
                 env=env,
                 stdin=subprocess.DEVNULL,
             )  # the server's working directory: relative rule and registry paths mean the same there
+        except BaseException:
+            os.close(to_child)
+            os.close(from_child)
+            raise
         finally:
             os.close(child_in)
             os.close(child_out)
@@ -133,27 +158,43 @@ class DeciderPool:
             answer = decider.from_child.recv_bytes()
             if answer[:1] != b"R":
                 raise RuntimeError(answer[1:].decode(errors="replace"))
-            decider.loaded = json.loads(answer[1:])
         except BaseException:
-            decider.kill()
+            decider.close()
             raise
         return decider
 
     def _replace(self, decider: _Decider, why: str) -> None:
-        log.warning("decider %s %s: replaced", decider.proc.pid, why)
+        """Kill a decider that failed its holder, and start another unless the pool is closing."""
         with self._lock:
             self._live.discard(decider)
             self.replaced += 1
-        decider.kill()
-        if not self._closed.is_set():
-            self._spawn_later(RESPAWN_PAUSE[0])
+            young = time.monotonic() - decider.started < LIVED_LONG
+            # A replacement that keeps dying young waits longer each time; one that lived resets it.
+            self._pause = min(RESPAWN_PAUSE[1], 2 * self._pause) if young else RESPAWN_PAUSE[0]
+            pause = self._pause
+        decider.close()
+        if self._closed.is_set():
+            return  # shutting down: its end is expected
+        log.warning("decider %s %s: replaced in %.0f s", decider.proc.pid, why, pause)
+        self._spawn_later(pause)
 
     def close(self) -> None:
+        """End every decider: the idle ones here; those in use are killed, and the thread that
+        holds one closes its pipes when it sees them end (no pipe is closed under a reader)."""
         self._closed.set()
         with self._lock:
             live, self._live = self._live, set()
+        idle: set[_Decider] = set()
+        while True:
+            try:
+                idle.add(self._idle.get_nowait())
+            except queue.Empty:
+                break
         for decider in live:
-            decider.kill()
+            if decider in idle:
+                decider.close()
+            else:
+                decider.stop()
 
     def status(self) -> dict[str, int]:
         return {
@@ -176,16 +217,14 @@ class DeciderPool:
         return decision
 
     def _checkout(self) -> _Decider | None:
-        """An idle decider, waited for while all are busy (DECIDE_TIMEOUT at most); None when none
-        is alive (all dead or starting: a caller does not wait for a start)."""
-        deadline = time.monotonic() + DECIDE_TIMEOUT
-        while self._live and not self._closed.is_set():
-            try:
-                return self._idle.get(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                if time.monotonic() >= deadline:
-                    return None
-        return None
+        """An idle decider, waited for CHECKOUT_WAIT at most (a decision takes milliseconds: one
+        not free by then is overdue or crowded, and the caller is better off deciding itself)."""
+        if not self._live or self._closed.is_set():
+            return None
+        try:
+            return self._idle.get(timeout=CHECKOUT_WAIT)
+        except queue.Empty:
+            return None
 
     def _ask(self, proposal: Proposal, rs: RuleSet, registry: Any) -> Decision | None:
         if registry is not None and registry is not self.registry:
@@ -202,16 +241,15 @@ class DeciderPool:
         try:
             decider.to_child.send_bytes(json.dumps(header).encode() + b"\n" + proposal.model_dump_json().encode())
             if not decider.from_child.poll(DECIDE_TIMEOUT):
-                self._replace(decider, f"gave no decision in {DECIDE_TIMEOUT:.0f} s")
+                self._replace(decider, f"gave no answer in {DECIDE_TIMEOUT:.0f} s")
                 return None
             answer = decider.from_child.recv_bytes()
-        except (OSError, EOFError) as exc:
-            self._replace(decider, f"failed ({type(exc).__name__}: {exc})")
+            kind, body = answer[:1], answer[1:]
+            decision = Decision.model_validate_json(body) if kind == b"D" else None
+        except (OSError, EOFError, ValueError) as exc:  # ValueError: pydantic's, on an answer that is not a decision
+            self._replace(decider, f"failed ({type(exc).__name__}: {str(exc)[:200]})")
             return None
         self._idle.put(decider)
-        kind, body = answer[:1], answer[1:]
-        if kind == b"D":
-            return Decision.model_validate_json(body)
         if kind == b"E":
             log.warning("decider %s could not decide: %s", decider.proc.pid, body.decode(errors="replace"))
-        return None
+        return decision

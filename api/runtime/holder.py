@@ -37,6 +37,17 @@ def public_issues(issues: list[RuleIssue], base: Path | None) -> list[RuleIssue]
     return out
 
 
+def files_fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of a directory's rule files: cheap to read, changes on
+    any edit; () when it cannot be read."""
+    try:
+        return tuple(
+            sorted((p.name, st.st_size, st.st_mtime_ns) for p in Path(directory).glob("*.yaml") for st in [p.stat()])
+        )
+    except OSError:
+        return ()
+
+
 @dataclass
 class FailedLoad:
     at: float
@@ -99,13 +110,8 @@ class RuleHolder:
             return fresh, []
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
-        """Names, sizes and modification times of the rule files: cheap to read, changes on any edit."""
-        try:
-            return tuple(
-                sorted((p.name, st.st_size, st.st_mtime_ns) for p in self.directory.glob("*.yaml") for st in [p.stat()])
-            )
-        except OSError:
-            return ()
+        """files_fingerprint() of the rule directory."""
+        return files_fingerprint(self.directory)
 
     def watch(self, interval: float = 2.0) -> threading.Event:
         """Reload whenever the rule files change (a daemon thread); set the returned event to stop.

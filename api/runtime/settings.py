@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_TOKEN_LENGTH = 16
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
 
 
 class Settings(BaseSettings):
@@ -93,12 +95,24 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'decisions.sqlite3').resolve()}"
 
 
+def usable_cores() -> int:
+    """The cores this process may use: those it may run on (taskset), within its cgroup's CPU quota
+    (a container's --cpus) where Linux says one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = CPU_MAX.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 file (another OS, cgroup v1), or one not understood
+        pass
+    return cores
+
+
 def default_size(decide_threads: int, server_workers: int, cores: int | None = None) -> int:
     """Deciders when IOTSEC_DECIDE_PROCESSES is not set: one per core beyond the first (the server
     process keeps one), at most decide_threads; none when several server processes already share
     the cores, nor on one core."""
-    if cores is None:  # the cores this process may run on (a container's or taskset's share), not the machine's
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = cores if cores is not None else usable_cores()
     if server_workers > 1:
         return 0
     return max(0, min(decide_threads, cores - 1))

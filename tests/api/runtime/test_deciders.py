@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -78,6 +79,21 @@ def test_default_size_leaves_a_core_to_the_server() -> None:
     assert Settings(decide_processes=None, workers=2).resolved_decide_processes() == 0
 
 
+def test_usable_cores_keep_within_a_cgroup_quota(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.runtime import settings as settings_module
+
+    cpu_max = tmp_path / "cpu.max"
+    monkeypatch.setattr(settings_module, "CPU_MAX", cpu_max)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(8)), raising=False)
+    assert settings_module.usable_cores() == 8  # no quota file
+    cpu_max.write_text("max 100000\n")
+    assert settings_module.usable_cores() == 8
+    cpu_max.write_text("150000 100000\n")  # --cpus=1.5
+    assert settings_module.usable_cores() == 2
+    cpu_max.write_text("50000 100000\n")
+    assert settings_module.usable_cores() == 1 and default_size(2, 1, settings_module.usable_cores()) == 0
+
+
 def test_a_decider_decides_as_the_engine_does(rt: Runtime) -> None:
     pool = rt.deciders
     assert pool is not None
@@ -102,9 +118,10 @@ def test_runtime_triage_uses_the_decider(rt: Runtime) -> None:
     assert after["decided_in_server"] == before["decided_in_server"]
 
 
-def test_threads_take_turns_at_a_busy_decider(rt: Runtime) -> None:
+def test_threads_take_turns_at_a_busy_decider(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
+    monkeypatch.setattr(deciders, "CHECKOUT_WAIT", 60.0)  # turns, not the cap on waiting (next test)
     pool = rt.deciders
     assert pool is not None
     cases = proposals()[:6]
@@ -115,6 +132,21 @@ def test_threads_take_turns_at_a_busy_decider(rt: Runtime) -> None:
     after = pool.status()
     assert after["decided"] == before["decided"] + len(cases)
     assert after["decided_in_server"] == before["decided_in_server"]
+
+
+def test_a_caller_does_not_queue_behind_a_decider_that_is_not_free(rt: Runtime) -> None:
+    pool = rt.deciders
+    assert pool is not None
+    held = pool._idle.get(timeout=10)  # as another thread deciding, slowly
+    try:
+        before = pool.status()["decided_in_server"]
+        proposal = proposals()[5]
+        assert pool.decide(proposal, rt.rules, rt.registry) is None  # after CHECKOUT_WAIT, not DECIDE_TIMEOUT
+        assert pool.status()["decided_in_server"] == before + 1
+        assert same(rt.triage(proposal, rt.rules, rt.registry), triage(proposal, rt.rules, rt.registry))
+    finally:
+        pool._idle.put(held)
+    assert pool.decide(proposals()[5], rt.rules, rt.registry) is not None
 
 
 def test_a_finder_of_the_callers_own_is_not_sent(rt: Runtime) -> None:
@@ -193,6 +225,52 @@ def test_a_stuck_decider_is_killed_after_the_timeout(fresh_pool: Runtime, monkey
     status = wait_ready(pool)
     assert status["replaced"] == 1 and status["ready"] == 1
     assert the_decider(fresh_pool) != pid
+
+
+def test_a_decider_on_other_code_or_other_owners_is_not_started(rt: Runtime) -> None:
+    pool = rt.deciders
+    assert pool is not None
+    for key, said in (("code", "code on disk"), ("owners", "owners differ")):
+        other = DeciderPool(dict(pool.spec, **{key: "0" * 64}), rt.registry, 1)
+        with pytest.raises(RuntimeError, match=said):
+            other._launch()
+        assert not other._live
+
+
+def test_a_revision_the_directory_lacks_is_not_read_again_until_the_files_change(rules_copy: Path) -> None:
+    from api.runtime.decider import _load
+
+    calls: list[Path] = []
+
+    def loader(directory: Path, owners: dict[str, str]) -> Any:
+        calls.append(directory)
+        return load_rules(directory, owners)
+
+    refused: dict[str, Any] = {}
+    assert _load(rules_copy, "not-this-revision", {}, refused, loader)[0] is None
+    assert _load(rules_copy, "not-this-revision", {}, refused, loader)[0] is None
+    assert len(calls) == 1  # the second request answered from what the first found
+    (rules_copy / "catalogue.yaml").write_text((rules_copy / "catalogue.yaml").read_text() + "\n# edited\n")
+    found, why = _load(rules_copy, "not-this-revision", {}, refused, loader)
+    assert found is None and b"not the serving revision" in why and len(calls) == 2
+    right = load_rules(rules_copy, {})
+    loaded, _ = _load(rules_copy, right.revision, {}, refused, loader)
+    assert loaded is not None and loaded.revision == right.revision
+    for rs in (right, loaded):
+        rs.close()
+
+
+def test_closing_kills_a_decider_in_use_and_leaves_its_pipes_to_its_holder(fresh_pool: Runtime) -> None:
+    pool = fresh_pool.deciders
+    assert pool is not None
+    held = pool._idle.get(timeout=10)
+    pool.close()
+    assert held.proc.poll() is not None  # killed
+    assert not held.to_child.closed and not held.from_child.closed  # the holder sees them end, and closes them
+    with pytest.raises((OSError, EOFError)):
+        held.to_child.send_bytes(b"{}\n{}")
+        held.from_child.recv_bytes()
+    held.close()
 
 
 def test_closing_ends_the_deciders() -> None:
