@@ -27,7 +27,7 @@ when the server's end of its pipe closes, so a server killed with -9 leaves none
 Frames (multiprocessing.connection over two pipes, one per direction):
   server -> decider, once: the load spec as JSON ({"rules_dir", "registry_file", "cache_dir",
             "registry", "code", "owners"})
-  decider -> server, once: b"R" + JSON {"revision", "registry"} when loaded, or b"E" + the error
+  decider -> server, once: b"R" + JSON {"revision"} when loaded and checked, or b"E" + the error
   server -> decider: JSON header {"rules", "revision", "registry", "registry_revision"} + b"\\n" + proposal JSON
   decider -> server: b"D" + decision JSON, b"S" + why it cannot (stale), or b"E" + an error
 """
