@@ -100,8 +100,7 @@ class Runtime:
         size = self.settings.resolved_decide_processes()
         if size <= 0 or self.deciders is not None:
             return
-        from api.runtime.cache import code_fingerprint
-        from api.runtime.deciders import DeciderPool, owners_digest
+        from api.runtime.deciders import DeciderPool, code_digest, owners_digest
 
         spec = {
             "rules_dir": str(self.holder.directory),
@@ -109,8 +108,9 @@ class Runtime:
             "cache_dir": str(self.settings.resolved_cache_dir() or "off"),
             "registry": self.registry is not None,
             # What a decider must share with this process to decide as it does (api/runtime/deciders.py).
-            "code": code_fingerprint().hex(),
+            "code": code_digest(),
             "owners": owners_digest(self.holder.known_owners()),
+            "registry_revision": self.registry.revision if self.registry is not None else None,
         }
         self.deciders = DeciderPool(spec, self.registry, size)
         self.deciders.start()

@@ -158,7 +158,10 @@ def test_a_finder_of_the_callers_own_is_not_sent(rt: Runtime) -> None:
     assert pool.status()["decided"] == before
 
 
-def test_the_decider_follows_the_revision_each_request_names(rt: Runtime, rules_copy: Path) -> None:
+def test_the_decider_follows_the_revision_each_request_names(
+    rt: Runtime, rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deciders, "DECIDE_TIMEOUT", 120.0)  # it compiles the edited rules: a slow machine too
     pool = rt.deciders
     assert pool is not None and rt.registry is not None
     owners = rt.registry.owners()
@@ -176,7 +179,10 @@ def test_the_decider_follows_the_revision_each_request_names(rt: Runtime, rules_
     edited.close()
 
 
-def test_rules_on_disk_that_differ_from_the_serving_revision_are_decided_here(rt: Runtime, rules_copy: Path) -> None:
+def test_rules_on_disk_that_differ_from_the_serving_revision_are_decided_here(
+    rt: Runtime, rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deciders, "DECIDE_TIMEOUT", 120.0)
     pool = rt.deciders
     assert pool is not None and rt.registry is not None
     catalogue = rules_copy / "catalogue.yaml"
@@ -230,34 +236,76 @@ def test_a_stuck_decider_is_killed_after_the_timeout(fresh_pool: Runtime, monkey
 def test_a_decider_on_other_code_or_other_owners_is_not_started(rt: Runtime) -> None:
     pool = rt.deciders
     assert pool is not None
-    for key, said in (("code", "code on disk"), ("owners", "owners differ")):
+    for key, said in (("code", "code on disk"), ("owners", "owners differ"), ("registry_revision", "not the server's")):
         other = DeciderPool(dict(pool.spec, **{key: "0" * 64}), rt.registry, 1)
         with pytest.raises(RuntimeError, match=said):
             other._launch()
         assert not other._live
 
 
-def test_a_revision_the_directory_lacks_is_not_read_again_until_the_files_change(rules_copy: Path) -> None:
-    from api.runtime.decider import _load
+def test_a_revision_the_directory_lacks_is_not_compiled_nor_read_again_until_the_files_change(
+    rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.runtime import decider
 
     calls: list[Path] = []
+    hashed: list[Path] = []
 
     def loader(directory: Path, owners: dict[str, str]) -> Any:
         calls.append(directory)
         return load_rules(directory, owners)
 
-    refused: dict[str, Any] = {}
-    assert _load(rules_copy, "not-this-revision", {}, refused, loader)[0] is None
-    assert _load(rules_copy, "not-this-revision", {}, refused, loader)[0] is None
-    assert len(calls) == 1  # the second request answered from what the first found
+    real_revision = decider.file_revision
+
+    def counting_revision(paths: list[Path], root: Path) -> str:
+        hashed.append(root)
+        return real_revision(paths, root)
+
+    monkeypatch.setattr(decider, "file_revision", counting_revision)
+    refused: dict[Any, Any] = {}
+    found, why = decider._load(rules_copy, "not-this-revision", {}, refused, loader)
+    assert found is None and b"not the serving revision" in why
+    assert calls == [] and len(hashed) == 1  # the files hashed, nothing compiled
+    assert decider._load(rules_copy, "not-this-revision", {}, refused, loader)[0] is None
+    assert len(hashed) == 1  # the second request answered from what the first found
     (rules_copy / "catalogue.yaml").write_text((rules_copy / "catalogue.yaml").read_text() + "\n# edited\n")
-    found, why = _load(rules_copy, "not-this-revision", {}, refused, loader)
-    assert found is None and b"not the serving revision" in why and len(calls) == 2
+    assert decider._load(rules_copy, "not-this-revision", {}, refused, loader)[0] is None
+    assert len(hashed) == 2 and calls == []  # the files changed: read again
     right = load_rules(rules_copy, {})
-    loaded, _ = _load(rules_copy, right.revision, {}, refused, loader)
-    assert loaded is not None and loaded.revision == right.revision
+    loaded, _ = decider._load(rules_copy, right.revision, {}, refused, loader)
+    assert loaded is not None and loaded.revision == right.revision and len(calls) == 1
     for rs in (right, loaded):
         rs.close()
+
+
+def test_a_decider_given_back_after_close_is_ended_not_kept(fresh_pool: Runtime) -> None:
+    pool = fresh_pool.deciders
+    assert pool is not None
+    held = pool._idle.get(timeout=10)  # a request out while the pool closes
+    pool.close()
+    pool._give_back(held)
+    assert held.to_child.closed and held.from_child.closed and held.proc.poll() is not None
+    assert pool._idle.empty()
+
+
+def test_a_write_blocked_on_a_stopped_decider_ends_at_the_deadline(
+    fresh_pool: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = fresh_pool.deciders
+    assert pool is not None
+    monkeypatch.setattr(deciders, "DECIDE_TIMEOUT", 1.0)
+    pid = the_decider(fresh_pool)
+    os.kill(pid, signal.SIGSTOP)  # it reads nothing more: a proposal larger than the pipe blocks the write
+    big = Proposal.model_validate({"title": "Security of smart irrigation gateways", "text": "sensor " * 14_000})
+    try:
+        assert pool.decide(big, fresh_pool.rules, fresh_pool.registry) is None  # the watchdog ended it
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    status = wait_ready(pool)
+    assert status["replaced"] == 1 and status["ready"] == 1
 
 
 def test_closing_kills_a_decider_in_use_and_leaves_its_pipes_to_its_holder(fresh_pool: Runtime) -> None:
