@@ -70,6 +70,19 @@ def the_decider(rt: Runtime) -> int:
     return decider.proc.pid
 
 
+def decided_while_stopped(rt: Runtime, pid: int, proposal: Proposal) -> Decision | None:
+    """The pool's answer while its decider is stopped (SIGSTOP), the decider let go on after."""
+    assert rt.deciders is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        return rt.deciders.decide(proposal, rt.rules, rt.registry)
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:  # killed and reaped meanwhile
+            pass
+
+
 def test_default_size_leaves_a_core_to_the_server() -> None:
     assert default_size(decide_threads=2, server_workers=1, cores=2) == 1
     assert default_size(decide_threads=2, server_workers=1, cores=8) == 2  # no more than threads to feed them
@@ -220,14 +233,7 @@ def test_a_stuck_decider_is_killed_after_the_timeout(fresh_pool: Runtime, monkey
     assert pool is not None
     monkeypatch.setattr(deciders, "DECIDE_TIMEOUT", 1.0)
     pid = the_decider(fresh_pool)
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        assert pool.decide(proposals()[4], fresh_pool.rules, fresh_pool.registry) is None
-    finally:
-        try:
-            os.kill(pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
+    assert decided_while_stopped(fresh_pool, pid, proposals()[4]) is None
     status = wait_ready(pool)
     assert status["replaced"] == 1 and status["ready"] == 1
     assert the_decider(fresh_pool) != pid
@@ -295,15 +301,9 @@ def test_a_write_blocked_on_a_stopped_decider_ends_at_the_deadline(
     assert pool is not None
     monkeypatch.setattr(deciders, "DECIDE_TIMEOUT", 1.0)
     pid = the_decider(fresh_pool)
-    os.kill(pid, signal.SIGSTOP)  # it reads nothing more: a proposal larger than the pipe blocks the write
+    # Stopped, it reads nothing more: a proposal larger than the pipe blocks the write itself.
     big = Proposal.model_validate({"title": "Security of smart irrigation gateways", "text": "sensor " * 14_000})
-    try:
-        assert pool.decide(big, fresh_pool.rules, fresh_pool.registry) is None  # the watchdog ended it
-    finally:
-        try:
-            os.kill(pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
+    assert decided_while_stopped(fresh_pool, pid, big) is None  # the watchdog ended it
     status = wait_ready(pool)
     assert status["replaced"] == 1 and status["ready"] == 1
 
