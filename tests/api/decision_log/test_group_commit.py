@@ -5,6 +5,7 @@ writer that waits for decisions still being made but never holds a lone caller."
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -80,22 +81,25 @@ def test_a_mixed_batch_answers_each_item_as_alone(
     log.close()
 
 
-def test_a_lone_caller_is_not_held_back(tmp_path: Any, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
-    # With a wait far longer than the commit's timeout below, a writer that waited for nothing
-    # would fail this test: nothing else is being decided, so it commits at once.
+@pytest.fixture
+def lingering_log(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[DecisionLog]:
+    """A SQLite log whose writer would wait a minute for decisions still being made: far longer
+    than any commit timeout below, so a writer that waited when it should not fails the test."""
     monkeypatch.setattr(service_module, "GROUP_LINGER_SECONDS", 60.0)
     log = DecisionLog(f"sqlite:///{tmp_path / 'd.sqlite3'}")
-    p = _proposal(1)
-    done = log.submit(p, triage(p, ruleset, None), "api")
-    assert done.result(timeout=20).created
+    yield log
     log.close()
 
 
-def test_the_last_decision_to_finish_wakes_a_waiting_writer(
-    tmp_path: Any, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(service_module, "GROUP_LINGER_SECONDS", 60.0)
-    log = DecisionLog(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+def test_a_lone_caller_is_not_held_back(lingering_log: DecisionLog, ruleset: RuleSet) -> None:
+    # Nothing else is being decided: the writer commits at once.
+    p = _proposal(1)
+    done = lingering_log.submit(p, triage(p, ruleset, None), "api")
+    assert done.result(timeout=20).created
+
+
+def test_the_last_decision_to_finish_wakes_a_waiting_writer(lingering_log: DecisionLog, ruleset: RuleSet) -> None:
+    log = lingering_log
     sizes = _sizes(log)
     a, b = _proposal(1), _proposal(2)
     with log.deciding():
@@ -105,16 +109,12 @@ def test_the_last_decision_to_finish_wakes_a_waiting_writer(
     # The writer waited while a decision was in progress, and was woken when none was left.
     assert first.result(timeout=20).created and second.result(timeout=20).created
     assert sizes == [2]
-    log.close()
 
 
-def test_a_request_is_still_expected_when_it_is_submitted(
-    tmp_path: Any, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_request_is_still_expected_when_it_is_submitted(lingering_log: DecisionLog, ruleset: RuleSet) -> None:
     # The flow's own path (decide_async's worker): its ticket is closed once the decision is
     # queued, not before, so a writer waiting for it commits it with the batch it waits for.
-    monkeypatch.setattr(service_module, "GROUP_LINGER_SECONDS", 60.0)
-    log = DecisionLog(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    log = lingering_log
     sizes = _sizes(log)
     expected_at_submit: list[int] = []
     inner = log.submit
@@ -134,7 +134,6 @@ def test_a_request_is_still_expected_when_it_is_submitted(
     assert first.result(timeout=20).created and second.result(timeout=20).created
     assert expected_at_submit == [1, 1]  # b was still counted when it was queued
     assert sizes == [2] and log._in_progress == 0
-    log.close()
 
 
 def test_expect_does_not_wait_for_a_migration(tmp_path: Any) -> None:
